@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of libportwho: shared between lib/ files and unit tests. */
+#ifndef PW_INTERNAL_H
+#define PW_INTERNAL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portwho.h"
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+static inline void pw_freep(void *p) { free(*(void **)p); }
+static inline void pw_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_free_ _cleanup_(pw_freep)
+#define _cleanup_close_ _cleanup_(pw_closep)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Hand ownership out of a cleanup variable. */
+#define TAKE_PTR(p)                                                            \
+	({                                                                     \
+		__typeof__(p) _t = (p);                                        \
+		(p) = NULL;                                                    \
+		_t;                                                            \
+	})
+#define TAKE_FD(fd)                                                            \
+	({                                                                     \
+		int _t = (fd);                                                 \
+		(fd) = -EBADF;                                                 \
+		_t;                                                            \
+	})
+
+/* Grow *ptr (array of elsize items, capacity *cap) to hold need items. */
+int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize);
+#define PW_GROW(arr, cap, need) pw_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+/* Read a small file relative to dirfd into a NUL-terminated malloc'ed buffer
+ * (embedded NULs kept; *ret_len excludes the terminator). -errno on failure. */
+int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* ---- sock_diag (diag.c talks netlink, diag-parse.c is pure) ----------- */
+
+struct nlmsghdr;
+struct mnl_socket;
+
+struct pw_sockvec {
+	struct pw_socket *v;
+	size_t n, cap;
+};
+void pw_sockvec_free(struct pw_sockvec *sv);
+
+/* Build inet_diag bytecode accepting a local port inside any spec's range
+ * (protocols/addresses are not checked here). Returns the length written, 0
+ * when no filter is needed (no specs, or a spec covers every port), or
+ * -ENOSPC. Pure. */
+int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
+
+/* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
+ * asked_bound_inactive: the request carried state bit 13, so a TCP socket
+ * in CLOSE is bound-inactive. Returns 0 or -EINVAL for a malformed
+ * message. Pure. */
+int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
+		  bool asked_bound_inactive, struct pw_socket *ret);
+
+/* Dump one (family, proto) of the namespace nl lives in, appending sockets
+ * that pass the states mask. Retries interrupted dumps; *interrupted says
+ * if the last try was still inconsistent. */
+int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
+		 const void *bytecode, size_t bc_len, uint64_t netns, struct pw_sockvec *out,
+		 bool *interrupted);
+
+/* ---- holder collectors (procfs.c, bpf later) --------------------------- */
+
+struct pw_fdrec {
+	uint32_t inode;
+	pid_t pid;
+	pid_t tid; /* == pid unless from a private per-thread table */
+	int fd;
+};
+
+/* A network namespace found during the walk, with a way in. */
+struct pw_nsref {
+	uint64_t ino;
+	pid_t pid; /* a process living in it (0 if found by path) */
+	char *path; /* e.g. /run/netns/NAME, or NULL */
+};
+
+struct pw_walk {
+	struct pw_fdrec *recs;
+	size_t n_recs, cap_recs;
+	struct pw_nsref *ns;
+	size_t n_ns, cap_ns;
+	unsigned hidden; /* fd tables we were refused */
+	unsigned vanished;
+	unsigned processes;
+};
+void pw_walk_free(struct pw_walk *w);
+
+struct pw_walk_opts {
+	const char *proc_root; /* "/proc" */
+	int threads;
+	bool want_netns; /* record each process's netns */
+};
+
+struct pw_collector {
+	const char *name;
+	/* 0, -EOPNOTSUPP when this collector cannot run here, or -errno */
+	int (*walk)(const struct pw_walk_opts *o, struct pw_walk *out);
+};
+extern const struct pw_collector pw_collector_procfs;
+extern const struct pw_collector pw_collector_bpf; /* -EOPNOTSUPP if not built */
+
+/* ---- /proc parsers (procparse.c, pure) and process facts --------------- */
+
+/* /proc/PID/stat: comm (between the first '(' and the LAST ')'), ppid,
+ * starttime (field 22). */
+int pw_parse_stat(const char *buf, size_t len, char **ret_comm, pid_t *ret_ppid,
+		  uint64_t *ret_start);
+/* /proc/PID/status "Uid:" line: effective (second) uid */
+int pw_parse_status_euid(const char *buf, uid_t *ret_uid);
+/* /proc/PID/cgroup (v1 or v2 lines): the systemd unit; *ret_user_unit set
+ * when it lives under user@UID.service. -ENOENT when none. */
+int pw_parse_cgroup_unit(const char *buf, char **ret_unit, bool *ret_user_unit);
+/* NUL-separated environ: value of key, malloc'ed; -ENOENT when absent */
+int pw_environ_get(const char *buf, size_t len, const char *key, char **ret);
+/* NUL-separated cmdline -> space-joined, malloc'ed; NULL-safe empty -> -ENODATA */
+int pw_cmdline_join(const char *buf, size_t len, char **ret);
+/* "socket:[12345]" -> 12345; -EINVAL otherwise */
+int pw_parse_socket_link(const char *link, size_t len, uint32_t *ret_inode);
+/* "net:[4026531840]" -> 4026531840 */
+int pw_parse_ns_link(const char *link, size_t len, uint64_t *ret_ino);
+
+/* Fill a pw_process from proc_root/PID (comm, ppid, uid, user, cmdline,
+ * unit, start time, LISTEN_* env). -ESRCH/-ENOENT if it vanished. */
+int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
+void pw_process_clear(struct pw_process *p);
+
+/* ---- snapshot internals ----------------------------------------------- */
+
+struct pw_snapshot {
+	struct pw_sockvec sockets;
+	struct pw_process *procs; /* processes referenced by holders */
+	size_t n_procs;
+	struct pw_holder *holders; /* all holders; sockets point into this */
+	size_t n_holders;
+	struct pw_port_group *groups;
+	size_t n_groups;
+	struct pw_stats stats;
+	struct pw_netns_sysctl *sysctls; /* one per netns in netns_ids */
+	uint64_t *netns_ids;
+	size_t n_netns;
+};
+
+/* correlate.c: attach holders, group, classify. */
+int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
+/* explain.c: fill group->reasons for every group (pure over the snapshot). */
+int pw_explain(struct pw_snapshot *snap);
+void pw_reason_clear(struct pw_reason *r);
+
+#endif
