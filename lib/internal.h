@@ -115,6 +115,17 @@ struct pw_collector {
 extern const struct pw_collector pw_collector_procfs;
 extern const struct pw_collector pw_collector_bpf; /* -EOPNOTSUPP if not built */
 
+/* ---- network namespaces (netns.c) ------------------------------------- */
+
+/* inode of the calling thread's network namespace, 0 if unknown */
+uint64_t pw_netns_current(void);
+/* Append namespaces bound under dir (/run/netns) not already in w->ns. */
+int pw_netns_add_bound(const char *dir, struct pw_walk *w);
+/* Enter ref's namespace (checked by inode against PID reuse); *ret_orig
+ * gets an fd to return with pw_netns_leave(). -errno on failure. */
+int pw_netns_enter(int procfd, const struct pw_nsref *ref, int *ret_orig);
+int pw_netns_leave(int orig);
+
 /* ---- /proc parsers (procparse.c, pure) and process facts --------------- */
 
 /* /proc/PID/stat: comm (between the first '(' and the LAST ')'), ppid,

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* Join sockets (sock_diag) and holders (fd walk), group by (netns, proto,
+ * port). Linear in sockets + fds apart from sorting. */
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+static int cmp_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int state_rank(uint8_t st)
+{
+	switch (st) {
+	case PW_ST_LISTEN:
+		return 0;
+	case PW_ST_CLOSE:
+		return 1;
+	case PW_ST_BOUND_INACTIVE:
+		return 2;
+	case PW_ST_TIME_WAIT:
+		return 9;
+	default:
+		return 5;
+	}
+}
+
+static int cmp_socket(const void *pa, const void *pb)
+{
+	const struct pw_socket *a = pa, *b = pb;
+	int r;
+	if ((r = cmp_u64(a->netns, b->netns)) || (r = cmp_u64(a->proto, b->proto)) ||
+	    (r = cmp_u64(a->lport, b->lport)) ||
+	    (r = state_rank(a->state) - state_rank(b->state)) ||
+	    (r = cmp_u64(a->family, b->family)) ||
+	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, 16)) ||
+	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)))
+		return r;
+	return cmp_u64(a->inode, b->inode);
+}
+
+/* inode -> socket index, open addressing */
+struct inode_map {
+	uint32_t *keys;
+	uint32_t *vals;
+	size_t mask;
+};
+
+static int map_init(struct inode_map *m, size_t n)
+{
+	size_t cap = 64;
+	while (cap < n * 2)
+		cap <<= 1;
+	m->keys = calloc(cap, sizeof(*m->keys));
+	m->vals = calloc(cap, sizeof(*m->vals));
+	m->mask = cap - 1;
+	return m->keys && m->vals ? 0 : -ENOMEM;
+}
+
+static size_t map_slot(const struct inode_map *m, uint32_t key)
+{
+	return (key * 2654435761u) & m->mask;
+}
+
+static void map_put(struct inode_map *m, uint32_t key, uint32_t val)
+{
+	size_t i = map_slot(m, key);
+	while (m->keys[i] && m->keys[i] != key)
+		i = (i + 1) & m->mask;
+	m->keys[i] = key;
+	m->vals[i] = val;
+}
+
+static bool map_get(const struct inode_map *m, uint32_t key, uint32_t *val)
+{
+	for (size_t i = map_slot(m, key); m->keys[i]; i = (i + 1) & m->mask)
+		if (m->keys[i] == key) {
+			*val = m->vals[i];
+			return true;
+		}
+	return false;
+}
+
+struct match {
+	uint32_t sock;
+	struct pw_fdrec rec;
+};
+
+static int cmp_match(const void *pa, const void *pb)
+{
+	const struct match *a = pa, *b = pb;
+	int r;
+	if ((r = cmp_u64(a->sock, b->sock)) || (r = cmp_u64(a->rec.pid, b->rec.pid)) ||
+	    (r = cmp_u64(a->rec.fd, b->rec.fd)))
+		return r;
+	/* the leader's own table first, so duplicates keep tid == pid */
+	return (a->rec.tid != a->rec.pid) - (b->rec.tid != b->rec.pid);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	return cmp_u64(*(const pid_t *)a, *(const pid_t *)b);
+}
+
+static struct pw_process *find_proc(struct pw_snapshot *snap, pid_t pid)
+{
+	size_t lo = 0, hi = snap->n_procs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (snap->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < snap->n_procs && snap->procs[lo].pid == pid ? &snap->procs[lo] : NULL;
+}
+
+static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
+{
+	struct pw_sockvec *sv = &snap->sockets;
+	struct inode_map map = { 0 };
+	int r = map_init(&map, sv->n);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < sv->n; i++)
+		if (sv->v[i].inode)
+			map_put(&map, sv->v[i].inode, (uint32_t)i);
+
+	struct match *m = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < w->n_recs; i++) {
+		uint32_t idx;
+		if (!map_get(&map, w->recs[i].inode, &idx))
+			continue;
+		if (PW_GROW(m, cap, n + 1) < 0) {
+			free(m);
+			r = -ENOMEM;
+			goto out;
+		}
+		m[n++] = (struct match){ idx, w->recs[i] };
+	}
+	qsort(m, n, sizeof(*m), cmp_match);
+	size_t k = 0; /* drop threads that repeat the leader's (inode, fd) */
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || m[k - 1].sock != m[i].sock || m[k - 1].rec.pid != m[i].rec.pid ||
+		    m[k - 1].rec.fd != m[i].rec.fd)
+			m[k++] = m[i];
+	n = k;
+
+	/* facts only for processes that hold a socket we will report */
+	pid_t *pids = malloc((n ? n : 1) * sizeof(*pids));
+	snap->holders = calloc(n ? n : 1, sizeof(*snap->holders));
+	if (!pids || !snap->holders) {
+		free(pids);
+		free(m);
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		pids[i] = m[i].rec.pid;
+	qsort(pids, n, sizeof(*pids), cmp_pid);
+	size_t np = 0;
+	for (size_t i = 0; i < n; i++)
+		if (np == 0 || pids[np - 1] != pids[i])
+			pids[np++] = pids[i];
+	snap->procs = calloc(np ? np : 1, sizeof(*snap->procs));
+	if (!snap->procs) {
+		free(pids);
+		free(m);
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct pw_process *p = &snap->procs[i];
+		if (pw_process_read(procfd, pids[i], p) < 0) {
+			*p = (struct pw_process){ 0 }; /* exited since the walk: keep the pid */
+			p->pid = pids[i];
+		}
+		p->pid = pids[i];
+	}
+	snap->n_procs = np;
+	free(pids);
+
+	for (size_t i = 0; i < n; i++) {
+		struct pw_socket *s = &sv->v[m[i].sock];
+		struct pw_holder *h = &snap->holders[i];
+		*h = (struct pw_holder){ find_proc(snap, m[i].rec.pid), m[i].rec.tid, m[i].rec.fd };
+		if (!s->holders)
+			s->holders = h; /* matches are sorted by socket: one run each */
+		s->n_holders++;
+	}
+	snap->n_holders = n;
+	free(m);
+out:
+	free(map.keys);
+	free(map.vals);
+	return r;
+}
+
+static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, uint64_t netns)
+{
+	for (size_t i = 0; i < snap->n_netns; i++)
+		if (snap->netns_ids[i] == netns)
+			return &snap->sysctls[i];
+	return NULL;
+}
+
+static int build_groups(struct pw_snapshot *snap)
+{
+	struct pw_sockvec *sv = &snap->sockets;
+	size_t ng = 0;
+	for (size_t i = 0; i < sv->n; i++)
+		if (i == 0 || sv->v[i].netns != sv->v[i - 1].netns ||
+		    sv->v[i].proto != sv->v[i - 1].proto || sv->v[i].lport != sv->v[i - 1].lport)
+			ng++;
+	snap->groups = calloc(ng ? ng : 1, sizeof(*snap->groups));
+	struct pw_socket **ptrs = calloc(sv->n ? sv->n : 1, sizeof(*ptrs));
+	if (!snap->groups || !ptrs) {
+		free(ptrs);
+		return -ENOMEM;
+	}
+	/* groups point into one array of socket pointers owned by group 0 */
+	struct pw_netns_sysctl defaults = { .unprivileged_port_start = 1024,
+					    .local_lo = 32768,
+					    .local_hi = 60999 };
+	struct pw_port_group *g = NULL;
+	for (size_t i = 0; i < sv->n; i++) {
+		struct pw_socket *s = &sv->v[i];
+		ptrs[i] = s;
+		if (!g || s->netns != g->netns || s->proto != g->proto || s->lport != g->port) {
+			g = &snap->groups[snap->n_groups++];
+			g->netns = s->netns;
+			g->proto = s->proto;
+			g->port = s->lport;
+			g->sockets = &ptrs[i];
+			const struct pw_netns_sysctl *sys = sysctl_of(snap, s->netns);
+			pw_port_classify(sys ? sys : &defaults, s->lport, &g->class);
+		}
+		g->n_sockets++;
+	}
+	if (snap->n_groups == 0)
+		free(ptrs);
+	return 0;
+}
+
+int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
+{
+	struct pw_sockvec *sv = &snap->sockets;
+	if (sv->n > 1)
+		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
+	int r = attach_holders(snap, w, procfd);
+	if (r < 0)
+		return r;
+	return build_groups(snap);
+}

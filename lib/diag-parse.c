@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* Pure sock_diag helpers: reply parsing and the port-range bytecode. No I/O,
+ * so recorded dumps can be replayed in unit tests. */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len)
+{
+	if (!specs || n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (specs[i].lo == 0 && specs[i].hi == 65535)
+			return 0; /* one spec takes every port: nothing to filter */
+
+	/* Per spec: [S_GE lo][S_LE hi], 16 bytes. A match of both jumps to the
+	 * end (accept); a miss moves on to the next spec; past the last spec
+	 * the jump lands 4 bytes beyond the end, which the kernel rejects. */
+	const size_t per = 4 * sizeof(struct inet_diag_bc_op);
+	if (n > 4096 / per || n * per > len)
+		return -ENOSPC;
+	size_t total = n * per;
+	struct inet_diag_bc_op *op = buf;
+	for (size_t i = 0; i < n; i++) {
+		size_t here = i * per;		/* offset of this spec's first op */
+		size_t rest_ge = total - here;	/* bytes from S_GE to the end */
+		size_t rest_le = rest_ge - 8;	/* bytes from S_LE to the end */
+		size_t next = per;		/* next spec, relative to S_GE */
+
+		op[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8,
+						  (unsigned short)(i + 1 == n ? rest_ge + 4 : next) };
+		op[1] = (struct inet_diag_bc_op){ 0, 0, specs[i].lo };
+		op[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, (unsigned short)rest_le,
+						  (unsigned short)(i + 1 == n ? rest_le + 4 : next - 8) };
+		op[3] = (struct inet_diag_bc_op){ 0, 0, specs[i].hi };
+		op += 4;
+	}
+	return (int)total;
+}
+
+struct attr_tb {
+	const struct nlattr *a[INET_DIAG_MAX + 1];
+};
+
+static int attr_cb(const struct nlattr *attr, void *data)
+{
+	struct attr_tb *tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
+		return MNL_CB_OK; /* newer kernel, newer attribute: ignore */
+	tb->a[type] = attr;
+	return MNL_CB_OK;
+}
+
+int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
+		  bool asked_bound_inactive, struct pw_socket *ret)
+{
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+		return -EINVAL;
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -EINVAL;
+
+	struct attr_tb tb = { 0 };
+	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, &tb) < 0)
+		return -EINVAL;
+
+	struct pw_socket s = {
+		.netns = netns,
+		.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32,
+		.inode = m->idiag_inode,
+		.uid = m->idiag_uid,
+		.ifindex = m->id.idiag_if,
+		.family = m->idiag_family,
+		.proto = proto,
+		.state = m->idiag_state,
+		.lport = ntohs(m->id.idiag_sport),
+		.rport = ntohs(m->id.idiag_dport),
+		.v6only = -1,
+		.reuseaddr = -1,
+		.reuseport = -1,
+	};
+	size_t alen = m->idiag_family == AF_INET ? 4 : 16;
+	s.laddr.family = s.raddr.family = m->idiag_family;
+	memcpy(s.laddr.bytes, m->id.idiag_src, alen);
+	memcpy(s.raddr.bytes, m->id.idiag_dst, alen);
+
+	if (tb.a[INET_DIAG_PROTOCOL] && mnl_attr_get_payload_len(tb.a[INET_DIAG_PROTOCOL]) >= 1)
+		s.proto = mnl_attr_get_u8(tb.a[INET_DIAG_PROTOCOL]);
+	if (m->idiag_family == AF_INET6 && tb.a[INET_DIAG_SKV6ONLY] &&
+	    mnl_attr_get_payload_len(tb.a[INET_DIAG_SKV6ONLY]) >= 1)
+		s.v6only = mnl_attr_get_u8(tb.a[INET_DIAG_SKV6ONLY]) ? 1 : 0;
+
+	/* Bound-inactive TCP sockets come back as CLOSE; nothing else in the
+	 * TCP tables is CLOSE, so the request's bit 13 tells them apart. */
+	if (s.proto == IPPROTO_TCP && s.state == PW_ST_CLOSE && asked_bound_inactive)
+		s.state = PW_ST_BOUND_INACTIVE;
+	if (s.state == 0 || s.state >= PW_ST_MAX)
+		return -EINVAL;
+	*ret = s;
+	return 0;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* sock_diag dumps over libmnl: the only file that speaks NETLINK_SOCK_DIAG. */
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Replies are at most 32 KiB per datagram (the kernel caps dump skbs). */
+#define DIAG_BUF_SIZE (64 * 1024)
+#define DIAG_RETRIES 3
+
+void pw_sockvec_free(struct pw_sockvec *sv)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		free(sv->v[i].ifname);
+		free(sv->v[i].kernel_owner);
+	}
+	free(sv->v);
+	*sv = (struct pw_sockvec){ 0 };
+}
+
+static int send_request(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
+			const void *bc, size_t bc_len, uint32_t seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+
+	struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = family;
+	req->sdiag_protocol = proto;
+	req->idiag_states = states;
+	if (bc_len > 0) {
+		if (bc_len > sizeof(buf) - nlh->nlmsg_len - 64)
+			return -ENOSPC;
+		mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, bc_len, bc);
+	}
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+/* One dump attempt. Returns 0, or -errno; *intr set when the kernel flagged
+ * the dump as inconsistent (the table changed while it was walked). */
+static int dump_once(struct mnl_socket *nl, char *buf, uint8_t family, uint8_t proto,
+		     uint32_t states, const void *bc, size_t bc_len, uint64_t netns,
+		     struct pw_sockvec *out, bool *intr)
+{
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)out->n ^ ((uint32_t)proto << 16);
+	uint32_t portid = mnl_socket_get_portid(nl);
+	bool asked_bi = proto == IPPROTO_TCP && (states & PW_STATE_BIT(PW_ST_BOUND_INACTIVE));
+	int r = send_request(nl, family, proto, states, bc, bc_len, seq);
+	if (r < 0)
+		return r;
+
+	*intr = false;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, DIAG_BUF_SIZE);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+				continue; /* not ours (a stale reply) */
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				*intr = true;
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+					return -EBADMSG;
+				return e->error ? e->error : -EBADMSG;
+			}
+			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+				continue;
+			if (PW_GROW(out->v, out->cap, out->n + 1) < 0)
+				return -ENOMEM;
+			struct pw_socket *s = &out->v[out->n];
+			if (pw_diag_parse(nlh, proto, netns, asked_bi, s) < 0)
+				continue; /* malformed entry: skip, keep the rest */
+			if (states && !(states & PW_STATE_BIT(s->state)))
+				continue;
+			out->n++;
+		}
+	}
+}
+
+int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
+		 const void *bytecode, size_t bc_len, uint64_t netns, struct pw_sockvec *out,
+		 bool *interrupted)
+{
+	_cleanup_free_ char *buf = malloc(DIAG_BUF_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	size_t start = out->n;
+	bool intr = false;
+	int r = 0;
+	for (int attempt = 0; attempt < DIAG_RETRIES; attempt++) {
+		out->n = start;
+		r = dump_once(nl, buf, family, proto, states, bytecode, bc_len, netns, out, &intr);
+		if (r < 0 || !intr)
+			break;
+	}
+	if (interrupted)
+		*interrupted = intr;
+	if (r == -ENOENT || r == -EPROTONOSUPPORT || r == -EOPNOTSUPP) {
+		out->n = start; /* this kernel has no handler for it (udplite) */
+		return 0;
+	}
+	return r;
+}

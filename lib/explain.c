@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reasons: why a port shows up more than once. Pure over the snapshot: it
+ * reads sockets, holders and process facts gathered earlier and never goes
+ * back to /proc or netlink.
+ */
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+/* A growing list of reasons for one group. */
+struct rlist {
+	struct pw_reason *v;
+	size_t n, cap;
+	int err;
+};
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
+				    enum pw_confidence conf, const char *fmt, ...)
+{
+	if (l->err || PW_GROW(l->v, l->cap, l->n + 1) < 0) {
+		l->err = -ENOMEM;
+		return NULL;
+	}
+	struct pw_reason *r = &l->v[l->n];
+	*r = (struct pw_reason){ .kind = kind, .confidence = conf };
+	va_list ap;
+	va_start(ap, fmt);
+	r->summary = vfmt(fmt, ap);
+	va_end(ap);
+	if (!r->summary) {
+		l->err = -ENOMEM;
+		return NULL;
+	}
+	l->n++;
+	return r;
+}
+
+static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
+{
+	if (!r || l->err)
+		return;
+	char **nv = realloc(r->evidence, (r->n_evidence + 1) * sizeof(*nv));
+	if (!nv) {
+		l->err = -ENOMEM;
+		return;
+	}
+	r->evidence = nv;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = vfmt(fmt, ap);
+	va_end(ap);
+	if (!s) {
+		l->err = -ENOMEM;
+		return;
+	}
+	r->evidence[r->n_evidence++] = s;
+}
+
+static void cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
+{
+	if (!r || l->err)
+		return;
+	for (size_t i = 0; i < r->n_sockets; i++)
+		if (r->sockets[i] == s)
+			return;
+	struct pw_socket **nv = realloc(r->sockets, (r->n_sockets + 1) * sizeof(*nv));
+	if (!nv) {
+		l->err = -ENOMEM;
+		return;
+	}
+	r->sockets = nv;
+	r->sockets[r->n_sockets++] = s;
+}
+
+void pw_reason_clear(struct pw_reason *r)
+{
+	free(r->summary);
+	for (size_t i = 0; i < r->n_evidence; i++)
+		free(r->evidence[i]);
+	free(r->evidence);
+	free(r->sockets);
+	*r = (struct pw_reason){ 0 };
+}
+
+/* ---- small facts ------------------------------------------------------ */
+
+static bool is_endpoint(const struct pw_socket *s)
+{
+	/* bound, not a connection: what "holds the port" */
+	if (s->proto == IPPROTO_TCP)
+		return s->state == PW_ST_LISTEN || s->state == PW_ST_BOUND_INACTIVE;
+	return s->state == PW_ST_CLOSE;
+}
+
+static const char *comm_of(const struct pw_process *p)
+{
+	return p && p->comm ? p->comm : "?";
+}
+
+static void endpoint(const struct pw_socket *s, char *buf, size_t len)
+{
+	pw_endpoint_format(&s->laddr, s->lport, s->ifname, buf, len);
+}
+
+static const struct pw_process *holder_proc(const struct pw_socket *s, size_t i)
+{
+	return s->holders[i].proc;
+}
+
+/* Does the holder set form one tree of direct parent/child links? */
+static const struct pw_process *fork_root(const struct pw_socket *s)
+{
+	const struct pw_process *root = NULL;
+	for (size_t i = 0; i < s->n_holders; i++) {
+		const struct pw_process *p = holder_proc(s, i);
+		if (!p)
+			return NULL;
+		bool parent_holds = false;
+		for (size_t j = 0; j < s->n_holders && !parent_holds; j++)
+			parent_holds = holder_proc(s, j) && holder_proc(s, j)->pid == p->ppid &&
+				       p->ppid != p->pid;
+		if (!parent_holds) {
+			if (root && root != p)
+				return NULL; /* two roots: not one family */
+			root = p;
+		}
+	}
+	return root;
+}
+
+static size_t distinct_pids(const struct pw_socket *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_holders; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = holder_proc(s, j) == holder_proc(s, i);
+		n += !seen;
+	}
+	return n;
+}
+
+static bool is_socket_activate_tool(const struct pw_process *p)
+{
+	/* comm is cut to 15 bytes: "systemd-socket-" */
+	return p && p->comm && !strncmp(p->comm, "systemd-socket-", 15);
+}
+
+/* The service side of socket activation: LISTEN_PID names itself and the
+ * fd lies in 3 .. 3+LISTEN_FDS-1. */
+static bool got_fd_from_activation(const struct pw_process *p, int fd)
+{
+	return p && p->listen_pid == p->pid && p->listen_fds > 0 && fd >= 3 &&
+	       fd < 3 + p->listen_fds;
+}
+
+/* The LISTEN_FDNAMES entry for fd, or NULL */
+static char *fdname_of(const struct pw_process *p, int fd)
+{
+	if (!p->listen_fdnames)
+		return NULL;
+	const char *s = p->listen_fdnames;
+	for (int i = 3; i < fd && s; i++) {
+		s = strchr(s, ':');
+		if (s)
+			s++;
+	}
+	if (!s || !*s)
+		return NULL;
+	size_t n = strcspn(s, ":");
+	return strndup(s, n);
+}
+
+/* "dnsmasq.service" -> "dnsmasq.socket" */
+static char *socket_unit_guess(const char *service)
+{
+	if (!service)
+		return NULL;
+	const char *dot = strrchr(service, '.');
+	size_t n = dot ? (size_t)(dot - service) : strlen(service);
+	char *r = NULL;
+	if (asprintf(&r, "%.*s.socket", (int)n, service) < 0)
+		return NULL;
+	return r;
+}
+
+/* ---- one socket's holders --------------------------------------------- */
+
+static void explain_activation(struct rlist *l, struct pw_socket *s, const struct pw_process *mgr,
+			       const struct pw_holder *svc)
+{
+	char ep[96];
+	endpoint(s, ep, sizeof(ep));
+	const struct pw_process *sp = svc ? svc->proc : NULL;
+	_cleanup_free_ char *fdname = sp ? fdname_of(sp, svc->fd) : NULL;
+	_cleanup_free_ char *guess = NULL;
+	const char *sock_unit = NULL;
+	if (fdname && strchr(fdname, '.') && strstr(fdname, ".socket"))
+		sock_unit = fdname;
+	else if (sp && sp->unit && (guess = socket_unit_guess(sp->unit)))
+		sock_unit = guess;
+	const char *user = (mgr && mgr->pid != 1) || (sp && sp->user_unit) ? "--user " : "";
+	struct pw_reason *r;
+
+	if (mgr && sp) {
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "systemd (PID %d) holds %s for %s and handed it to %s (PID %d%s%s); "
+			       "this is normal: to free the port run systemctl %sstop %s%s%s",
+			       (int)mgr->pid, ep, sock_unit ? sock_unit : "a socket unit",
+			       comm_of(sp), (int)sp->pid, sp->unit ? ", " : "",
+			       sp->unit ? sp->unit : "", user, sock_unit ? sock_unit : "",
+			       sock_unit && sp->unit ? " " : "", sp->unit ? sp->unit : "");
+		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d%s%s; the socket is its fd %d",
+			 (int)sp->pid, (int)sp->listen_pid, sp->listen_fds,
+			 sp->listen_fdnames ? " LISTEN_FDNAMES=" : "",
+			 sp->listen_fdnames ? sp->listen_fdnames : "", svc->fd);
+	} else if (sp) {
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "%s (PID %d) received %s by socket activation (fd %d)%s%s; the "
+			       "activator has handed it over and exec'd or exited",
+			       comm_of(sp), (int)sp->pid, ep, svc->fd, sp->unit ? " in " : "",
+			       sp->unit ? sp->unit : "");
+		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d", (int)sp->pid,
+			 (int)sp->listen_pid, sp->listen_fds);
+	} else {
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_INFERRED,
+			       "%s (PID %d) listens on %s on behalf of a socket unit; the service "
+			       "starts on the first connection: to free the port stop the socket unit "
+			       "(systemctl %slist-sockets shows which)",
+			       is_socket_activate_tool(mgr) ? "systemd-socket-activate" : "systemd",
+			       mgr ? (int)mgr->pid : 0, ep, user);
+	}
+	if (mgr)
+		evidence(l, r, "PID %d (%s) is %s", (int)mgr->pid, comm_of(mgr),
+			 is_socket_activate_tool(mgr) ? "systemd-socket-activate"
+						      : "a systemd manager");
+	cover(l, r, s);
+}
+
+static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_stats *st)
+{
+	char ep[96];
+	endpoint(s, ep, sizeof(ep));
+	struct pw_reason *r;
+
+	if (s->n_holders == 0) {
+		if (s->kernel_owner || (st->privileged && st->hidden_processes == 0)) {
+			r = add_reason(l, PW_R_KERNEL,
+				       s->kernel_owner ? PW_CONF_VERIFIED : PW_CONF_INFERRED,
+				       s->kernel_owner
+					       ? "%s is held by the kernel for %s, not by a process; "
+						 "remove that device or service to free the port"
+					       : "%s is held by the kernel%s (no process has it open); "
+						 "look for tunnels (vxlan, geneve, wireguard), fou or "
+						 "nfs/sunrpc",
+				       ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
+			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
+		} else {
+			r = add_reason(l, PW_R_HIDDEN, PW_CONF_INFERRED,
+				       "%s belongs to a process this run could not inspect (uid %u "
+				       "created it); run as root to see who holds it",
+				       ep, s->uid);
+			evidence(l, r, "%u processes could not be inspected",
+				 st->hidden_processes);
+		}
+		cover(l, r, s);
+		return;
+	}
+
+	/* socket activation: systemd (or systemd-socket-activate) + service */
+	const struct pw_process *mgr = NULL;
+	const struct pw_holder *svc = NULL;
+	for (size_t i = 0; i < s->n_holders; i++) {
+		const struct pw_process *p = holder_proc(s, i);
+		if (p && (p->is_systemd || is_socket_activate_tool(p)))
+			mgr = mgr ? mgr : p;
+		else if (p && got_fd_from_activation(p, s->holders[i].fd))
+			svc = svc ? svc : &s->holders[i];
+	}
+	if (mgr || svc) {
+		explain_activation(l, s, mgr, svc);
+		if (distinct_pids(s) <= (size_t)(!!mgr + !!svc))
+			return;
+	}
+
+	size_t np = distinct_pids(s);
+	const struct pw_process *p0 = holder_proc(s, 0);
+	if (np == 1) {
+		if (mgr || svc)
+			return;
+		r = add_reason(l, PW_R_SINGLE, PW_CONF_VERIFIED, "%s (PID %d%s%s) holds %s%s",
+			       comm_of(p0), p0 ? (int)p0->pid : 0, p0 && p0->unit ? ", " : "",
+			       p0 && p0->unit ? p0->unit : "", ep,
+			       s->n_holders > 1 ? " on several fds" : "");
+		evidence(l, r, "inode %u is fd %d of PID %d", s->inode, s->holders[0].fd,
+			 p0 ? (int)p0->pid : 0);
+		if (s->holders[0].tid != (p0 ? p0->pid : 0))
+			evidence(l, r, "found in the private fd table of thread %d",
+				 (int)s->holders[0].tid);
+		cover(l, r, s);
+		return;
+	}
+
+	const struct pw_process *root = fork_root(s);
+	if (root) {
+		r = add_reason(l, PW_R_FORKED, PW_CONF_VERIFIED,
+			       "%s (PID %d) and %zu child process%s share one socket on %s, inherited "
+			       "across fork (a pre-fork server); this is normal: stop the parent "
+			       "(PID %d%s%s) to free the port",
+			       comm_of(root), (int)root->pid, np - 1, np - 1 == 1 ? "" : "es", ep,
+			       (int)root->pid, root->unit ? ", " : "", root->unit ? root->unit : "");
+		for (size_t i = 0; i < s->n_holders; i++) {
+			const struct pw_process *p = holder_proc(s, i);
+			if (p && p != root)
+				evidence(l, r, "PID %d (%s, fd %d) has parent PID %d", (int)p->pid,
+					 comm_of(p), s->holders[i].fd, (int)p->ppid);
+		}
+		cover(l, r, s);
+		return;
+	}
+	r = add_reason(l, PW_R_PASSED, PW_CONF_INFERRED,
+		       "%zu unrelated processes hold the same socket on %s: it was passed over a "
+		       "unix socket (SCM_RIGHTS) or taken with pidfd_getfd; all must close it to free "
+		       "the port",
+		       np, ep);
+	for (size_t i = 0; i < s->n_holders; i++) {
+		const struct pw_process *p = holder_proc(s, i);
+		if (p)
+			evidence(l, r, "PID %d (%s, parent %d) has it as fd %d", (int)p->pid,
+				 comm_of(p), (int)p->ppid, s->holders[i].fd);
+	}
+	cover(l, r, s);
+}
+
+/* ---- several sockets on one port --------------------------------------- */
+
+static bool same_bind(const struct pw_socket *a, const struct pw_socket *b)
+{
+	size_t alen = a->family == AF_INET ? 4 : 16;
+	return a->family == b->family && a->ifindex == b->ifindex &&
+	       !memcmp(a->laddr.bytes, b->laddr.bytes, alen);
+}
+
+static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
+{
+	char ep[96];
+	endpoint(v[0], ep, sizeof(ep));
+	bool known = true, all_rp = true, uid_same = true, all_listen = true;
+	for (size_t i = 0; i < n; i++) {
+		known &= v[i]->reuseport >= 0 && v[i]->reuseaddr >= 0;
+		all_rp &= v[i]->reuseport == 1;
+		uid_same &= v[i]->uid == v[0]->uid;
+		all_listen &= v[i]->state == PW_ST_LISTEN;
+	}
+	bool tcp = v[0]->proto == IPPROTO_TCP;
+	bool reuseport;
+	enum pw_confidence conf = known ? PW_CONF_VERIFIED : PW_CONF_INFERRED;
+	if (known)
+		reuseport = all_rp && uid_same;
+	else if (tcp)
+		reuseport = all_listen; /* two TCP listeners need SO_REUSEPORT */
+	else
+		reuseport = uid_same; /* SO_REUSEPORT needs one uid; REUSEADDR does not */
+
+	struct pw_reason *r;
+	if (reuseport) {
+		r = add_reason(l, PW_R_REUSEPORT, conf,
+			       "%zu sockets share %s with SO_REUSEPORT: the kernel spreads %s across "
+			       "them; this is a load-balanced group, normal for multi-process servers",
+			       n, ep, tcp ? "new connections" : "datagrams");
+	} else {
+		r = add_reason(l, PW_R_REUSEADDR_DUPLICATE, conf,
+			       tcp ? "%zu TCP sockets are bound to %s with SO_REUSEADDR but without "
+				     "SO_REUSEPORT: only the first to call listen() can listen"
+				   : "%zu UDP sockets are bound to %s with SO_REUSEADDR but not "
+				     "SO_REUSEPORT: warning, unicast datagrams reach only the socket "
+				     "bound last; multicast and broadcast reach all",
+			       n, ep);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pw_socket *s = v[i];
+		const struct pw_process *p = s->n_holders ? s->holders[0].proc : NULL;
+		if (known)
+			evidence(l, r, "inode %u (uid %u%s%s): SO_REUSEADDR=%d SO_REUSEPORT=%d", s->inode,
+				 s->uid, p ? ", " : "", p ? comm_of(p) : "", s->reuseaddr,
+				 s->reuseport);
+		else
+			evidence(l, r, "inode %u (uid %u%s%s, %s)", s->inode, s->uid, p ? ", " : "",
+				 p ? comm_of(p) : "", pw_state_name(s->proto, s->state));
+		if (!known && s->opts_source == PW_OPTS_UNKNOWN) {
+			/* record what the table implies, and say it was inferred */
+			if (reuseport)
+				s->reuseport = 1;
+			else if (!tcp)
+				s->reuseaddr = 1;
+			s->opts_source = PW_OPTS_INFERRED;
+		}
+		cover(l, r, s);
+	}
+	if (!known)
+		evidence(l, r,
+			 tcp ? "several listeners on one address imply SO_REUSEPORT (flags not read)"
+			     : (uid_same ? "one owner uid: SO_REUSEPORT or SO_REUSEADDR (flags not "
+					   "read; run as root for BPF)"
+					 : "owner uids differ, so not SO_REUSEPORT (flags not read)"));
+}
+
+static bool more_specific(const struct pw_socket *a)
+{
+	return !pw_addr_is_any(&a->laddr) || a->ifindex;
+}
+
+static void explain_split(struct rlist *l, struct pw_socket **ends, size_t n)
+{
+	bool v4 = false, v6only = false, v6dual = false, addrs = false, devs = false;
+	for (size_t i = 0; i < n; i++) {
+		if (ends[i]->family == AF_INET)
+			v4 = true;
+		else if (ends[i]->v6only == 1)
+			v6only = true;
+		else
+			v6dual = true;
+		for (size_t j = 0; j < i; j++) {
+			if (ends[i]->family != ends[j]->family)
+				continue;
+			if (ends[i]->ifindex != ends[j]->ifindex)
+				devs = true;
+			else if (!same_bind(ends[i], ends[j]))
+				addrs = true;
+		}
+	}
+	char ep[96];
+	if (v4 && (v6only || v6dual)) {
+		struct pw_reason *r = add_reason(
+			l, PW_R_FAMILY_SPLIT, PW_CONF_VERIFIED,
+			v6only ? "IPv4 and IPv6 are served by separate sockets on port %u: the IPv6 "
+				 "socket is IPv6-only, IPv4 traffic goes to the IPv4 socket"
+			       : "an IPv4 socket and a dual-stack IPv6 socket share port %u: IPv4 "
+				 "traffic prefers the IPv4 socket",
+			ends[0]->lport);
+		for (size_t i = 0; i < n; i++) {
+			endpoint(ends[i], ep, sizeof(ep));
+			evidence(l, r, "%s %s (inode %u)%s", ends[i]->family == AF_INET ? "IPv4" : "IPv6",
+				 ep, ends[i]->inode,
+				 ends[i]->family == AF_INET6
+					 ? (ends[i]->v6only == 1 ? " v6only" : " dual-stack")
+					 : "");
+			cover(l, r, ends[i]);
+		}
+	}
+	if (addrs || devs) {
+		struct pw_reason *r =
+			add_reason(l, PW_R_ADDRESS_SPLIT, PW_CONF_VERIFIED,
+				   "sockets on port %u are bound to different %s: each receives "
+				   "traffic for its own address, a specific address%s wins over the "
+				   "wildcard",
+				   ends[0]->lport, devs ? "devices or addresses" : "addresses",
+				   devs ? " or device" : "");
+		for (size_t i = 0; i < n; i++) {
+			endpoint(ends[i], ep, sizeof(ep));
+			evidence(l, r, "%s (inode %u)%s", ep, ends[i]->inode,
+				 more_specific(ends[i]) ? " receives traffic to its own address"
+							: " receives the rest");
+			cover(l, r, ends[i]);
+		}
+	}
+}
+
+static void explain_connections(struct rlist *l, struct pw_port_group *g,
+				struct pw_socket **conns, size_t n)
+{
+	size_t est = 0, tw = 0, nohold = 0;
+	for (size_t i = 0; i < n; i++) {
+		est += conns[i]->state == PW_ST_ESTABLISHED;
+		tw += conns[i]->state == PW_ST_TIME_WAIT;
+		nohold += conns[i]->inode == 0;
+	}
+	struct pw_reason *r = add_reason(
+		l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
+		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT); sockets with inode 0 "
+		"(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
+		n, n == 1 ? "" : "s", g->port, est, tw);
+	if (nohold)
+		evidence(l, r, "%zu sockets have inode 0: the kernel keeps them after close or "
+			       "before accept",
+			 nohold);
+	for (size_t i = 0; i < n; i++)
+		cover(l, r, conns[i]);
+}
+
+static int explain_group(struct pw_port_group *g, const struct pw_stats *st)
+{
+	struct rlist l = { 0 };
+	_cleanup_free_ struct pw_socket **ends = calloc(g->n_sockets, sizeof(*ends));
+	_cleanup_free_ struct pw_socket **conns = calloc(g->n_sockets, sizeof(*conns));
+	_cleanup_free_ bool *dup_done = calloc(g->n_sockets, sizeof(*dup_done));
+	_cleanup_free_ struct pw_socket **same = calloc(g->n_sockets, sizeof(*same));
+	if (!ends || !conns || !dup_done || !same)
+		return -ENOMEM;
+	size_t ne = 0, nc = 0;
+	for (size_t i = 0; i < g->n_sockets; i++) {
+		if (is_endpoint(g->sockets[i]))
+			ends[ne++] = g->sockets[i];
+		else
+			conns[nc++] = g->sockets[i];
+	}
+
+	for (size_t i = 0; i < ne; i++)
+		explain_holders(&l, ends[i], st);
+
+	for (size_t i = 0; i < ne; i++) {
+		if (dup_done[i])
+			continue;
+		size_t ns = 0;
+		for (size_t j = i; j < ne; j++)
+			if (!dup_done[j] && same_bind(ends[i], ends[j])) {
+				same[ns++] = ends[j];
+				dup_done[j] = true;
+			}
+		if (ns > 1)
+			explain_duplicates(&l, same, ns);
+	}
+	if (ne > 1)
+		explain_split(&l, ends, ne);
+	if (nc)
+		explain_connections(&l, g, conns, nc);
+
+	if (l.err) {
+		for (size_t i = 0; i < l.n; i++)
+			pw_reason_clear(&l.v[i]);
+		free(l.v);
+		return l.err;
+	}
+	g->reasons = l.v;
+	g->n_reasons = l.n;
+	return 0;
+}
+
+int pw_explain(struct pw_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_groups; i++) {
+		int r = explain_group(&snap->groups[i], &snap->stats);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

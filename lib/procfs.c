@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The /proc holder collector: every process's fd table -> (inode, pid, fd)
+ * for socket fds. Sockets have no back-pointer to their holders, so this is
+ * the walk every tool does; we make it cheap: getdents64 in large buffers,
+ * readlinkat per fd, no stdio, no per-fd allocation, several threads pulling
+ * pids from a shared cursor. Threads are visited only when kcmp(KCMP_FILES)
+ * says their fd table is not the leader's.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+
+#define DENTS_BUF (64 * 1024)
+#define PID_CHUNK 8
+#define MAX_THREADS 8
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int parse_uint(const char *s, long max, long *ret)
+{
+	long v = 0;
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* List the numeric entries of an open directory. */
+static int list_numeric(int dirfd, char *dbuf, pid_t **ret, size_t *ret_n)
+{
+	pid_t *v = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		long nr = syscall(SYS_getdents64, dirfd, dbuf, DENTS_BUF);
+		if (nr < 0) {
+			int e = -errno;
+			free(v);
+			return e;
+		}
+		if (nr == 0)
+			break;
+		for (long off = 0; off < nr;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(dbuf + off);
+			off += d->d_reclen;
+			long val;
+			if (parse_uint(d->d_name, INT32_MAX, &val) < 0)
+				continue;
+			if (PW_GROW(v, cap, n + 1) < 0) {
+				free(v);
+				return -ENOMEM;
+			}
+			v[n++] = (pid_t)val;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+struct walker {
+	int procfd;
+	const pid_t *pids;
+	size_t n_pids;
+	atomic_size_t cursor;
+	bool want_netns;
+	bool have_kcmp;
+	pid_t self;
+};
+
+struct worker {
+	pthread_t thread;
+	struct walker *w;
+	struct pw_walk out;
+	char *dbuf;
+	int err;
+};
+
+static int add_rec(struct pw_walk *o, uint32_t inode, pid_t pid, pid_t tid, int fd)
+{
+	if (PW_GROW(o->recs, o->cap_recs, o->n_recs + 1) < 0)
+		return -ENOMEM;
+	o->recs[o->n_recs++] = (struct pw_fdrec){ inode, pid, tid, fd };
+	return 0;
+}
+
+/* Walk one fd directory (already opened); append socket fds. */
+static int scan_fd_dir(struct worker *wk, int dfd, pid_t pid, pid_t tid)
+{
+	char link[64];
+	for (;;) {
+		long nr = syscall(SYS_getdents64, dfd, wk->dbuf, DENTS_BUF);
+		if (nr < 0)
+			return errno == ENOENT ? 0 : -errno; /* exited while listing */
+		if (nr == 0)
+			return 0;
+		for (long off = 0; off < nr;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(wk->dbuf + off);
+			off += d->d_reclen;
+			if (d->d_name[0] == '.')
+				continue;
+			ssize_t l = readlinkat(dfd, d->d_name, link, sizeof(link) - 1);
+			/* "socket:[N]": anything shorter or else is not a socket */
+			if (l < 9 || link[0] != 's' || link[1] != 'o' || link[6] != ':')
+				continue;
+			uint32_t inode;
+			if (pw_parse_socket_link(link, (size_t)l, &inode) < 0)
+				continue;
+			long fd;
+			if (parse_uint(d->d_name, INT32_MAX, &fd) < 0)
+				continue;
+			if (add_rec(&wk->out, inode, pid, tid, (int)fd) < 0)
+				return -ENOMEM;
+		}
+	}
+}
+
+static bool is_kernel_thread(int procfd, pid_t pid)
+{
+	char path[32], *buf = NULL;
+	size_t len;
+	snprintf(path, sizeof(path), "%d/stat", pid);
+	if (pw_read_file_at(procfd, path, 4096, &buf, &len) < 0)
+		return false;
+	/* flags is the 9th field; fields after comm start at the last ')' */
+	char *p = strrchr(buf, ')');
+	unsigned long flags = 0;
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1) {
+		free(buf);
+		return flags & 0x00200000; /* PF_KTHREAD */
+	}
+	free(buf);
+	return false;
+}
+
+static void record_netns(struct worker *wk, pid_t pid)
+{
+	char path[48], link[64];
+	snprintf(path, sizeof(path), "%d/ns/net", pid);
+	ssize_t l = readlinkat(wk->w->procfd, path, link, sizeof(link) - 1);
+	if (l <= 0)
+		return;
+	uint64_t ino;
+	if (pw_parse_ns_link(link, (size_t)l, &ino) < 0)
+		return;
+	struct pw_walk *o = &wk->out;
+	/* processes of one namespace tend to be listed together: cheap dedupe */
+	for (size_t i = o->n_ns; i > 0 && i + 8 > o->n_ns; i--)
+		if (o->ns[i - 1].ino == ino)
+			return;
+	if (PW_GROW(o->ns, o->cap_ns, o->n_ns + 1) < 0)
+		return;
+	o->ns[o->n_ns++] = (struct pw_nsref){ .ino = ino, .pid = pid };
+}
+
+/* Threads with their own fd table (unshare(CLONE_FILES)) are visible only
+ * under /proc/PID/task/TID/fd. */
+static int scan_private_tables(struct worker *wk, pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%d/task", pid);
+	_cleanup_close_ int tfd = openat(wk->w->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0)
+		return 0;
+	pid_t *tids = NULL;
+	size_t n = 0;
+	if (list_numeric(tfd, wk->dbuf, &tids, &n) < 0 || n <= 1) {
+		free(tids);
+		return 0;
+	}
+	int r = 0;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		pid_t tid = tids[i];
+		if (tid == pid)
+			continue;
+		if (wk->w->have_kcmp) {
+			long k = syscall(SYS_kcmp, pid, tid, KCMP_FILES, 0, 0);
+			if (k == 0 || (k < 0 && errno == ESRCH))
+				continue; /* shares the leader's table, or gone */
+		}
+		snprintf(path, sizeof(path), "%d/fd", tid);
+		_cleanup_close_ int dfd = openat(tfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			continue;
+		r = scan_fd_dir(wk, dfd, pid, tid);
+	}
+	free(tids);
+	return r;
+}
+
+static int scan_pid(struct worker *wk, pid_t pid)
+{
+	char path[32];
+	struct walker *w = wk->w;
+	snprintf(path, sizeof(path), "%d/fd", pid);
+	_cleanup_close_ int dfd = openat(w->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			if (!is_kernel_thread(w->procfd, pid))
+				wk->out.hidden++;
+		} else if (errno == ENOENT || errno == ESRCH) {
+			wk->out.vanished++;
+		}
+		return 0;
+	}
+	wk->out.processes++;
+	if (w->want_netns)
+		record_netns(wk, pid);
+	int r = scan_fd_dir(wk, dfd, pid, pid);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	return scan_private_tables(wk, pid);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct walker *w = wk->w;
+	for (;;) {
+		size_t i = atomic_fetch_add(&w->cursor, PID_CHUNK);
+		if (i >= w->n_pids)
+			break;
+		size_t end = i + PID_CHUNK < w->n_pids ? i + PID_CHUNK : w->n_pids;
+		for (; i < end; i++) {
+			int r = scan_pid(wk, w->pids[i]);
+			if (r < 0) {
+				wk->err = r;
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+void pw_walk_free(struct pw_walk *w)
+{
+	free(w->recs);
+	for (size_t i = 0; i < w->n_ns; i++)
+		free(w->ns[i].path);
+	free(w->ns);
+	*w = (struct pw_walk){ 0 };
+}
+
+static int merge(struct pw_walk *dst, struct pw_walk *src)
+{
+	if (PW_GROW(dst->recs, dst->cap_recs, dst->n_recs + src->n_recs) < 0 ||
+	    PW_GROW(dst->ns, dst->cap_ns, dst->n_ns + src->n_ns) < 0)
+		return -ENOMEM;
+	if (src->n_recs)
+		memcpy(dst->recs + dst->n_recs, src->recs, src->n_recs * sizeof(*src->recs));
+	dst->n_recs += src->n_recs;
+	for (size_t i = 0; i < src->n_ns; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < dst->n_ns && !dup; j++)
+			dup = dst->ns[j].ino == src->ns[i].ino;
+		if (!dup)
+			dst->ns[dst->n_ns++] = src->ns[i];
+		else
+			free(src->ns[i].path);
+	}
+	src->n_ns = 0;
+	dst->hidden += src->hidden;
+	dst->vanished += src->vanished;
+	dst->processes += src->processes;
+	return 0;
+}
+
+static int procfs_walk(const struct pw_walk_opts *o, struct pw_walk *out)
+{
+	const char *root = o->proc_root ? o->proc_root : "/proc";
+	_cleanup_close_ int procfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return -errno;
+	_cleanup_free_ char *dbuf = malloc(DENTS_BUF);
+	if (!dbuf)
+		return -ENOMEM;
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n_pids = 0;
+	int r = list_numeric(procfd, dbuf, &pids, &n_pids);
+	if (r < 0)
+		return r;
+
+	struct walker w = {
+		.procfd = procfd,
+		.pids = pids,
+		.n_pids = n_pids,
+		.want_netns = o->want_netns,
+		.self = getpid(),
+	};
+	w.have_kcmp = syscall(SYS_kcmp, w.self, w.self, KCMP_FILES, 0, 0) == 0;
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = o->threads > 0 ? o->threads : (int)(ncpu > 0 ? ncpu : 1);
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	if ((size_t)nthreads > n_pids / 64 + 1)
+		nthreads = (int)(n_pids / 64 + 1); /* threads cost more than a small walk */
+
+	struct worker wks[MAX_THREADS] = { 0 };
+	int started = 0;
+	for (int i = 0; i < nthreads; i++) {
+		wks[i].w = &w;
+		wks[i].dbuf = i == 0 ? dbuf : malloc(DENTS_BUF);
+		if (!wks[i].dbuf) {
+			r = -ENOMEM;
+			break;
+		}
+		if (i > 0 && pthread_create(&wks[i].thread, NULL, worker_main, &wks[i]) != 0) {
+			free(wks[i].dbuf);
+			wks[i].dbuf = NULL;
+			break;
+		}
+		started++;
+	}
+	if (started > 0)
+		worker_main(&wks[0]); /* the calling thread works too */
+	for (int i = 1; i < started; i++)
+		pthread_join(wks[i].thread, NULL);
+
+	for (int i = 0; i < started; i++) {
+		if (wks[i].err < 0 && r >= 0)
+			r = wks[i].err;
+		if (r >= 0)
+			r = merge(out, &wks[i].out);
+		pw_walk_free(&wks[i].out);
+		if (i > 0)
+			free(wks[i].dbuf);
+	}
+	return r < 0 ? r : 0;
+}
+
+const struct pw_collector pw_collector_procfs = {
+	.name = "procfs",
+	.walk = procfs_walk,
+};

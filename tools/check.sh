@@ -1,0 +1,53 @@
+#!/bin/bash
+# check.sh — everything `make check` promises: a -Werror build, the unit
+# tests, the end-to-end tests (root: real sockets in private namespaces), and
+# the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+failed=()
+
+step() { echo; echo "==== $*"; }
+
+setup() { # dir [meson args...]
+	local dir=$1; shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null || return 1
+	fi
+	meson compile -C "$dir" >/dev/null || meson compile -C "$dir"
+}
+
+run_suite() { # label builddir
+	local label=$1 dir=$2
+	step "$label: unit tests"
+	meson test -C "$dir" --suite unit --print-errorlogs || failed+=("$label unit")
+	step "$label: end-to-end tests"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "skipped: the end-to-end tests need root (network namespaces)"
+	else
+		PORTWHO="$PWD/$dir/portwho" PW_HELPERS="$PWD/$dir/tests/helpers" \
+			/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e ||
+			failed+=("$label e2e")
+	fi
+}
+
+step "build (-Wall -Wextra -Werror)"
+setup "$BUILD" || { echo "check: build failed"; exit 1; }
+run_suite plain "$BUILD"
+
+step "build with ASan + UBSan"
+if setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	run_suite asan "$ASAN_BUILD"
+else
+	failed+=("asan build")
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "check: FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "check: all test suites passed"
