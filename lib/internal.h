@@ -151,6 +151,26 @@ int pw_parse_ns_link(const char *link, size_t len, uint64_t *ret_ino);
 int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
 void pw_process_clear(struct pw_process *p);
 
+/* ---- kernel-owned sockets (kernel-owner.c) ------------------------------ */
+
+struct pw_kowner {
+	uint64_t netns; /* where the device/receiver was found */
+	uint16_t port;
+	uint8_t proto;
+	char *desc; /* "vxlan device vxlan0" */
+};
+struct pw_kowners {
+	struct pw_kowner *v;
+	size_t n, cap;
+	char **wg; /* wireguard links seen in the current dump */
+	size_t n_wg, cap_wg;
+};
+/* Tunnel ports of the caller's current namespace (rtnetlink + genetlink). */
+int pw_kowners_collect(uint64_t netns, struct pw_kowners *out);
+void pw_kowners_free(struct pw_kowners *o);
+struct pw_snapshot;
+void pw_kowners_attribute(struct pw_snapshot *snap, const struct pw_kowners *o);
+
 /* ---- snapshot internals ----------------------------------------------- */
 
 struct pw_snapshot {
@@ -165,6 +185,7 @@ struct pw_snapshot {
 	struct pw_netns_sysctl *sysctls; /* one per netns in netns_ids */
 	uint64_t *netns_ids;
 	size_t n_netns;
+	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
 };
 
 /* correlate.c: attach holders, group, classify. */

@@ -31,6 +31,7 @@ struct collect_ctx {
 	char bc[4096];
 	int bc_len;
 	bool use_bpf_opts;
+	bool root;
 };
 
 static bool spec_wants(const struct pw_query *q, const struct pw_socket *s)
@@ -130,6 +131,8 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 		if (s->ifindex && if_indextoname(s->ifindex, name))
 			s->ifname = strdup(name);
 	}
+	if (c->root && (c->protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
+		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
 #ifdef HAVE_PW_BPF_HEADER
 	if (c->use_bpf_opts) {
 		apply_bpf_opts(&snap->sockets, first);
@@ -207,6 +210,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	}
 
 	bool root = geteuid() == 0;
+	c.root = root && !q->proc_root;
 	snap->stats.privileged = root;
 	snap->stats.options_route = "inferred";
 	enum pw_netns_scope scope = q->netns_scope;
@@ -267,6 +271,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	r = pw_correlate(snap, &w, procfd);
 	if (r < 0)
 		goto fail;
+	pw_kowners_attribute(snap, &snap->kowners);
 	if (!q->no_explain) {
 		r = pw_explain(snap);
 		if (r < 0)
@@ -301,6 +306,7 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 	pw_sockvec_free(&snap->sockets);
 	free(snap->sysctls);
 	free(snap->netns_ids);
+	pw_kowners_free(&snap->kowners);
 	free(snap);
 }
 
