@@ -199,7 +199,7 @@ static char *socket_unit_guess(const char *service)
 /* ---- one socket's holders --------------------------------------------- */
 
 static void explain_activation(struct rlist *l, struct pw_socket *s, const struct pw_process *mgr,
-			       const struct pw_holder *svc)
+			       const struct pw_holder *svc, const struct pw_sockunit *su)
 {
 	char ep[96];
 	endpoint(s, ep, sizeof(ep));
@@ -207,7 +207,9 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	_cleanup_free_ char *fdname = sp ? fdname_of(sp, svc->fd) : NULL;
 	_cleanup_free_ char *guess = NULL;
 	const char *sock_unit = NULL;
-	if (fdname && strchr(fdname, '.') && strstr(fdname, ".socket"))
+	if (su)
+		sock_unit = su->unit; /* systemd said so over D-Bus */
+	else if (fdname && strchr(fdname, '.') && strstr(fdname, ".socket"))
 		sock_unit = fdname;
 	else if (sp && sp->unit && (guess = socket_unit_guess(sp->unit)))
 		sock_unit = guess;
@@ -234,13 +236,23 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 			       sp->unit ? sp->unit : "");
 		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d", (int)sp->pid,
 			 (int)sp->listen_pid, sp->listen_fds);
+	} else if (su) {
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "systemd (PID %d) listens on %s for %s; %s starts on the first "
+			       "connection; this is normal: to free the port run systemctl %sstop %s",
+			       mgr ? (int)mgr->pid : 0, ep, su->unit,
+			       su->service ? su->service : "the service", user, su->unit);
+		evidence(l, r, "systemd reports %s listening on port %u (D-Bus Socket.Listen)",
+			 su->unit, s->lport);
 	} else {
 		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_INFERRED,
-			       "%s (PID %d) listens on %s on behalf of a socket unit; the service "
-			       "starts on the first connection: to free the port stop the socket unit "
-			       "(systemctl %slist-sockets shows which)",
+			       "%s (PID %d) listens on %s on behalf of %s; the service starts on the "
+			       "first connection: to free the port stop %s",
 			       is_socket_activate_tool(mgr) ? "systemd-socket-activate" : "systemd",
-			       mgr ? (int)mgr->pid : 0, ep, user);
+			       mgr ? (int)mgr->pid : 0, ep,
+			       is_socket_activate_tool(mgr) ? "the command it will run" : "a socket unit",
+			       is_socket_activate_tool(mgr) ? "that process"
+							    : "the socket unit (systemctl list-sockets shows which)");
 	}
 	if (mgr)
 		evidence(l, r, "PID %d (%s) is %s", (int)mgr->pid, comm_of(mgr),
@@ -249,8 +261,9 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	cover(l, r, s);
 }
 
-static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_stats *st)
+static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap)
 {
+	const struct pw_stats *st = &snap->stats;
 	char ep[96];
 	endpoint(s, ep, sizeof(ep));
 	struct pw_reason *r;
@@ -290,7 +303,9 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 			svc = svc ? svc : &s->holders[i];
 	}
 	if (mgr || svc) {
-		explain_activation(l, s, mgr, svc);
+		const struct pw_sockunit *su =
+			mgr && mgr->is_systemd ? pw_sockunits_find(&snap->sockunits, s) : NULL;
+		explain_activation(l, s, mgr, svc, su);
 		if (distinct_pids(s) <= (size_t)(!!mgr + !!svc))
 			return;
 	}
@@ -500,7 +515,7 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g,
 		cover(l, r, conns[i]);
 }
 
-static int explain_group(struct pw_port_group *g, const struct pw_stats *st)
+static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap)
 {
 	struct rlist l = { 0 };
 	_cleanup_free_ struct pw_socket **ends = calloc(g->n_sockets, sizeof(*ends));
@@ -518,7 +533,7 @@ static int explain_group(struct pw_port_group *g, const struct pw_stats *st)
 	}
 
 	for (size_t i = 0; i < ne; i++)
-		explain_holders(&l, ends[i], st);
+		explain_holders(&l, ends[i], snap);
 
 	for (size_t i = 0; i < ne; i++) {
 		if (dup_done[i])
@@ -551,7 +566,7 @@ static int explain_group(struct pw_port_group *g, const struct pw_stats *st)
 int pw_explain(struct pw_snapshot *snap)
 {
 	for (size_t i = 0; i < snap->n_groups; i++) {
-		int r = explain_group(&snap->groups[i], &snap->stats);
+		int r = explain_group(&snap->groups[i], snap);
 		if (r < 0)
 			return r;
 	}

@@ -171,6 +171,26 @@ void pw_kowners_free(struct pw_kowners *o);
 struct pw_snapshot;
 void pw_kowners_attribute(struct pw_snapshot *snap, const struct pw_kowners *o);
 
+/* ---- systemd socket units over D-Bus (units.c, optional) ---------------- */
+
+struct pw_sockunit {
+	char *unit; /* "dnsmasq.socket" */
+	char *service; /* what it triggers, or NULL */
+	uint8_t proto;
+	uint16_t port;
+	bool has_addr;
+	struct pw_addr addr;
+};
+struct pw_sockunits {
+	struct pw_sockunit *v;
+	size_t n, cap;
+};
+/* -errno (no bus, no systemd, not built) leaves *out empty */
+int pw_sockunits_read(struct pw_sockunits *out);
+void pw_sockunits_free(struct pw_sockunits *u);
+const struct pw_sockunit *pw_sockunits_find(const struct pw_sockunits *u,
+					    const struct pw_socket *s);
+
 /* ---- snapshot internals ----------------------------------------------- */
 
 struct pw_snapshot {
@@ -186,6 +206,7 @@ struct pw_snapshot {
 	uint64_t *netns_ids;
 	size_t n_netns;
 	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
+	struct pw_sockunits sockunits; /* systemd socket units, when asked */
 };
 
 /* correlate.c: attach holders, group, classify. */

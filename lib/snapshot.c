@@ -168,6 +168,14 @@ static int collect_ns(struct collect_ctx *c, int procfd, const struct pw_nsref *
 	return l < 0 ? l : r;
 }
 
+static bool held_by_systemd(const struct pw_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_procs; i++)
+		if (snap->procs[i].is_systemd && snap->procs[i].pid == 1)
+			return true;
+	return false;
+}
+
 static int walk_holders(const struct pw_query *q, bool want_netns, struct pw_walk *w,
 			struct pw_stats *st)
 {
@@ -272,6 +280,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (r < 0)
 		goto fail;
 	pw_kowners_attribute(snap, &snap->kowners);
+	if (!q->no_explain && held_by_systemd(snap))
+		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
 	if (!q->no_explain) {
 		r = pw_explain(snap);
 		if (r < 0)
@@ -307,6 +317,7 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 	free(snap->sysctls);
 	free(snap->netns_ids);
 	pw_kowners_free(&snap->kowners);
+	pw_sockunits_free(&snap->sockunits);
 	free(snap);
 }
 
