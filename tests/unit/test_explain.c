@@ -1,0 +1,381 @@
+/* Reasons from hand-built snapshots: pure, no root, exact kinds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+/* A tiny world: up to 8 sockets in one group, up to 8 processes. */
+struct world {
+	struct pw_snapshot snap;
+	struct pw_socket sock[8];
+	struct pw_socket *ptrs[8];
+	struct pw_process proc[8];
+	struct pw_holder hold[8][8];
+	size_t n_sock, n_proc;
+};
+
+static void world_init(struct world *w, bool privileged, unsigned hidden)
+{
+	memset(w, 0, sizeof(*w));
+	w->snap.stats.privileged = privileged;
+	w->snap.stats.hidden_processes = hidden;
+}
+
+static struct pw_process *proc(struct world *w, pid_t pid, pid_t ppid, const char *comm)
+{
+	struct pw_process *p = &w->proc[w->n_proc++];
+	p->pid = pid;
+	p->ppid = ppid;
+	p->comm = (char *)comm;
+	p->facts_read = true;
+	return p;
+}
+
+static struct pw_socket *sock(struct world *w, uint8_t proto, uint8_t family, const char *addr,
+			      uint16_t port, uint8_t state, uint32_t inode)
+{
+	struct pw_socket *s = &w->sock[w->n_sock];
+	s->proto = proto;
+	s->family = family;
+	s->laddr.family = family;
+	inet_pton(family, addr, s->laddr.bytes);
+	s->lport = port;
+	s->state = state;
+	s->inode = inode;
+	s->v6only = -1;
+	s->reuseaddr = s->reuseport = -1;
+	s->holders = w->hold[w->n_sock];
+	w->ptrs[w->n_sock] = s;
+	w->n_sock++;
+	return s;
+}
+
+static void hold(struct world *w, struct pw_socket *s, struct pw_process *p, int fd)
+{
+	size_t i = (size_t)(s - w->sock);
+	w->hold[i][s->n_holders++] = (struct pw_holder){ p, p->pid, fd };
+}
+
+static struct pw_port_group *explain(struct world *w)
+{
+	static struct pw_port_group g;
+	memset(&g, 0, sizeof(g));
+	g.proto = w->sock[0].proto;
+	g.port = w->sock[0].lport;
+	g.sockets = w->ptrs;
+	g.n_sockets = w->n_sock;
+	w->snap.groups = &g;
+	w->snap.n_groups = 1;
+	assert_int_equal(pw_explain(&w->snap), 0);
+	return &g;
+}
+
+static void done(struct pw_port_group *g)
+{
+	for (size_t i = 0; i < g->n_reasons; i++)
+		pw_reason_clear(&g->reasons[i]);
+	free(g->reasons);
+}
+
+static const struct pw_reason *find(const struct pw_port_group *g, enum pw_reason_kind k)
+{
+	for (size_t i = 0; i < g->n_reasons; i++)
+		if (g->reasons[i].kind == k)
+			return &g->reasons[i];
+	return NULL;
+}
+
+static bool covers(const struct pw_reason *r, const struct pw_socket *s)
+{
+	for (size_t i = 0; r && i < r->n_sockets; i++)
+		if (r->sockets[i] == s)
+			return true;
+	return false;
+}
+
+/* every socket of the group belongs to at least one reason */
+static void assert_all_covered(const struct pw_port_group *g)
+{
+	for (size_t i = 0; i < g->n_sockets; i++) {
+		bool any = false;
+		for (size_t j = 0; j < g->n_reasons; j++)
+			any |= covers(&g->reasons[j], g->sockets[i]);
+		assert_true(any);
+	}
+}
+
+static void test_single(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 22, PW_ST_LISTEN, 100);
+	hold(&w, s, proc(&w, 612, 1, "sshd"), 3);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_SINGLE);
+	assert_int_equal(g->reasons[0].confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(g->reasons[0].summary, "sshd (PID 612"));
+	assert_true(covers(&g->reasons[0], s));
+	done(g);
+}
+
+static void test_forked(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 200);
+	struct pw_process *master = proc(&w, 1311, 1, "nginx");
+	hold(&w, s, master, 5);
+	hold(&w, s, proc(&w, 1312, 1311, "nginx"), 5);
+	hold(&w, s, proc(&w, 1313, 1311, "nginx"), 5);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(g->n_reasons, 1);
+	assert_non_null(strstr(r->summary, "nginx (PID 1311) and 2 child processes"));
+	assert_int_equal(r->n_evidence, 2);
+	done(g);
+}
+
+static void test_passed(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7000, PW_ST_LISTEN, 300);
+	hold(&w, s, proc(&w, 500, 1, "sender"), 3);
+	hold(&w, s, proc(&w, 900, 1, "receiver"), 4);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_PASSED);
+	done(g);
+}
+
+static void test_socket_activation(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 53, PW_ST_CLOSE, 400);
+	struct pw_process *pid1 = proc(&w, 1, 0, "systemd");
+	pid1->is_systemd = true;
+	struct pw_process *svc = proc(&w, 734, 1, "dnsmasq");
+	svc->listen_pid = 734;
+	svc->listen_fds = 2;
+	svc->listen_fdnames = (char *)"dnsmasq.socket:dnsmasq.socket";
+	svc->unit = (char *)"dnsmasq.service";
+	hold(&w, s, pid1, 40);
+	hold(&w, s, svc, 4);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	const struct pw_reason *r = &g->reasons[0];
+	assert_int_equal(r->kind, PW_R_SOCKET_ACTIVATION);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(r->summary, "systemctl stop dnsmasq.socket dnsmasq.service"));
+	assert_non_null(strstr(r->summary, "dnsmasq (PID 734"));
+	done(g);
+}
+
+static void test_activation_fd_out_of_range_is_passed(void **state)
+{
+	(void)state;
+	/* LISTEN_PID matches but fd 9 is not among 3..3+LISTEN_FDS-1 */
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 8080, PW_ST_LISTEN, 410);
+	struct pw_process *a = proc(&w, 50, 1, "a");
+	struct pw_process *b = proc(&w, 60, 1, "b");
+	b->listen_pid = 60;
+	b->listen_fds = 1;
+	hold(&w, s, a, 3);
+	hold(&w, s, b, 9);
+	struct pw_port_group *g = explain(&w);
+	assert_null(find(g, PW_R_SOCKET_ACTIVATION));
+	assert_non_null(find(g, PW_R_PASSED));
+	done(g);
+}
+
+static void test_reuseport_inferred_and_verified(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s[3];
+	for (int i = 0; i < 3; i++) {
+		s[i] = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 8080, PW_ST_LISTEN,
+			    500 + (uint32_t)i);
+		hold(&w, s[i], proc(&w, 700 + i, 1, "srv"), 3);
+	}
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_REUSEPORT);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_int_equal(r->n_sockets, 3);
+	assert_int_equal(s[0]->reuseport, 1);
+	assert_int_equal(s[0]->opts_source, PW_OPTS_INFERRED);
+	assert_int_equal(find(g, PW_R_SINGLE) != NULL, 1);
+	assert_null(find(g, PW_R_ADDRESS_SPLIT));
+	done(g);
+
+	world_init(&w, true, 0);
+	for (int i = 0; i < 2; i++) {
+		s[i] = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 8080, PW_ST_LISTEN,
+			    500 + (uint32_t)i);
+		s[i]->reuseport = 1;
+		s[i]->reuseaddr = 0;
+		s[i]->opts_source = PW_OPTS_BPF;
+		hold(&w, s[i], proc(&w, 700 + i, 1, "srv"), 3);
+	}
+	g = explain(&w);
+	r = find(g, PW_R_REUSEPORT);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	done(g);
+}
+
+static void test_udp_reuseaddr_duplicate(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *a = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 5000, PW_ST_CLOSE, 600);
+	struct pw_socket *b = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 5000, PW_ST_CLOSE, 601);
+	a->uid = 0;
+	b->uid = 65534; /* different owners: SO_REUSEPORT is impossible */
+	hold(&w, a, proc(&w, 10, 1, "one"), 3);
+	hold(&w, b, proc(&w, 20, 1, "two"), 3);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_REUSEADDR_DUPLICATE);
+	assert_non_null(r);
+	assert_non_null(strstr(r->summary, "bound last"));
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	done(g);
+
+	/* flags read exactly: reuseaddr without reuseport, same uid */
+	world_init(&w, true, 0);
+	a = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 5000, PW_ST_CLOSE, 600);
+	b = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 5000, PW_ST_CLOSE, 601);
+	a->reuseaddr = b->reuseaddr = 1;
+	a->reuseport = b->reuseport = 0;
+	a->opts_source = b->opts_source = PW_OPTS_BPF;
+	hold(&w, a, proc(&w, 10, 1, "one"), 3);
+	hold(&w, b, proc(&w, 20, 1, "two"), 3);
+	g = explain(&w);
+	r = find(g, PW_R_REUSEADDR_DUPLICATE);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	assert_null(find(g, PW_R_REUSEPORT));
+	done(g);
+}
+
+static void test_address_and_family_split(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *any = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 53, PW_ST_CLOSE, 700);
+	struct pw_socket *lo = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.53", 53, PW_ST_CLOSE, 701);
+	struct pw_socket *v6 = sock(&w, IPPROTO_UDP, AF_INET6, "::", 53, PW_ST_CLOSE, 702);
+	v6->v6only = 1;
+	hold(&w, any, proc(&w, 1000, 1, "dnsmasq"), 4);
+	hold(&w, lo, proc(&w, 300, 1, "systemd-resolve"), 13);
+	hold(&w, v6, &w.proc[0], 5);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *as = find(g, PW_R_ADDRESS_SPLIT);
+	const struct pw_reason *fs = find(g, PW_R_FAMILY_SPLIT);
+	assert_non_null(as);
+	assert_non_null(fs);
+	assert_true(covers(as, any) && covers(as, lo));
+	assert_true(covers(fs, v6));
+	assert_null(find(g, PW_R_REUSEPORT));
+	assert_null(find(g, PW_R_REUSEADDR_DUPLICATE));
+	assert_all_covered(g);
+	done(g);
+}
+
+static void test_kernel_versus_hidden(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 4789, PW_ST_CLOSE, 800);
+	s->kernel_owner = (char *)"vxlan device vx0";
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_KERNEL);
+	assert_non_null(strstr(g->reasons[0].summary, "vxlan device vx0"));
+	s->kernel_owner = NULL;
+	done(g);
+
+	/* not privileged: never "kernel", always "hidden" */
+	world_init(&w, false, 3);
+	sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 4789, PW_ST_CLOSE, 800);
+	g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_HIDDEN);
+	done(g);
+
+	/* root, but some fd table could not be read and no owner known: hidden */
+	world_init(&w, true, 1);
+	sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 9999, PW_ST_LISTEN, 801);
+	g = explain(&w);
+	assert_int_equal(g->reasons[0].kind, PW_R_HIDDEN);
+	done(g);
+
+	/* root saw every table: kernel, owner unknown */
+	world_init(&w, true, 0);
+	sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 2049, PW_ST_CLOSE, 802);
+	g = explain(&w);
+	assert_int_equal(g->reasons[0].kind, PW_R_KERNEL);
+	assert_int_equal(g->reasons[0].confidence, PW_CONF_INFERRED);
+	done(g);
+}
+
+static void test_connections(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *l = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 900);
+	struct pw_socket *e = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 80, PW_ST_ESTABLISHED, 901);
+	struct pw_socket *t = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 80, PW_ST_TIME_WAIT, 0);
+	struct pw_process *p = proc(&w, 42, 1, "web");
+	hold(&w, l, p, 3);
+	hold(&w, e, p, 4);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *c = find(g, PW_R_CONNECTIONS);
+	assert_non_null(c);
+	assert_true(covers(c, e) && covers(c, t));
+	assert_false(covers(c, l));
+	assert_non_null(strstr(c->summary, "1 established, 1 TIME-WAIT"));
+	assert_null(find(g, PW_R_KERNEL)); /* inode 0 is never "kernel" */
+	assert_null(find(g, PW_R_ADDRESS_SPLIT));
+	assert_all_covered(g);
+	done(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_single),
+		cmocka_unit_test(test_forked),
+		cmocka_unit_test(test_passed),
+		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_activation_fd_out_of_range_is_passed),
+		cmocka_unit_test(test_reuseport_inferred_and_verified),
+		cmocka_unit_test(test_udp_reuseaddr_duplicate),
+		cmocka_unit_test(test_address_and_family_split),
+		cmocka_unit_test(test_kernel_versus_hidden),
+		cmocka_unit_test(test_connections),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
