@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process facts for holders: everything is read relative to one open
+ * /proc/PID directory, so a PID reused mid-read cannot mix two processes.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+#define STAT_MAX (4u << 10)
+#define STATUS_MAX (4u << 10) /* Uid: comes long before the Groups: line */
+#define CMDLINE_MAX (256u << 10)
+#define CGROUP_MAX (64u << 10)
+#define ENVIRON_MAX (1u << 20)
+
+/* ---- uid -> user name, cached ------------------------------------------ */
+
+struct uname_ent {
+	uid_t uid;
+	char *name; /* NULL: no such user */
+};
+
+#define UNAME_CACHE_MAX 4096
+
+static pthread_mutex_t uname_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct uname_ent *uname_cache;
+static size_t uname_n, uname_cap;
+
+/* Cached entry for uid, or NULL; call with uname_lock held. */
+static struct uname_ent *uname_find(uid_t uid)
+{
+	for (size_t i = 0; i < uname_n; i++)
+		if (uname_cache[i].uid == uid)
+			return &uname_cache[i];
+	return NULL;
+}
+
+/* 0 with *ret = name or NULL (not found); -errno when the lookup failed. */
+static int getpw_name(uid_t uid, char **ret)
+{
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t sz = hint > 0 ? (size_t)hint : 1024;
+	for (;;) {
+		_cleanup_free_ char *buf = malloc(sz);
+		if (!buf)
+			return -ENOMEM;
+		struct passwd pw, *res = NULL;
+		int r = getpwuid_r(uid, &pw, buf, sz, &res);
+		if (r == ERANGE && sz < (1u << 20)) {
+			sz *= 2;
+			continue;
+		}
+		if (r != 0)
+			return -r;
+		if (!res || !pw.pw_name) {
+			*ret = NULL;
+			return 0;
+		}
+		char *n = strdup(pw.pw_name);
+		if (!n)
+			return -ENOMEM;
+		*ret = n;
+		return 0;
+	}
+}
+
+/* malloc'ed user name of uid in *ret, or NULL when it has none. */
+static int user_name(uid_t uid, char **ret)
+{
+	char *copy = NULL;
+	pthread_mutex_lock(&uname_lock);
+	struct uname_ent *e = uname_find(uid);
+	if (e) {
+		bool has = e->name != NULL;
+		copy = has ? strdup(e->name) : NULL;
+		pthread_mutex_unlock(&uname_lock);
+		if (has && !copy)
+			return -ENOMEM;
+		*ret = copy;
+		return 0;
+	}
+	pthread_mutex_unlock(&uname_lock);
+
+	/* NSS may be slow (LDAP, sssd): look up without holding the lock */
+	char *name = NULL;
+	int r = getpw_name(uid, &name);
+	if (r < 0)
+		return r; /* transient failures are not cached */
+
+	pthread_mutex_lock(&uname_lock);
+	if (!uname_find(uid) && uname_n < UNAME_CACHE_MAX &&
+	    PW_GROW(uname_cache, uname_cap, uname_n + 1) == 0) {
+		char *keep = name ? strdup(name) : NULL;
+		if (!name || keep)
+			uname_cache[uname_n++] = (struct uname_ent){uid, keep};
+	}
+	pthread_mutex_unlock(&uname_lock);
+	*ret = name;
+	return 0;
+}
+
+/* ---- reading one process ----------------------------------------------- */
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* PID 1 systemd or a "systemd --user" manager. systemd renames itself to
+ * "systemd" even when started as /sbin/init, so a PID 1 called "init" is
+ * some other init. */
+static bool looks_like_systemd(const struct pw_process *p)
+{
+	if (p->comm && strcmp(p->comm, "systemd") == 0)
+		return true;
+	return p->pid == 1 && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
+			       starts_with(p->cmdline, "/usr/lib/systemd/systemd"));
+}
+
+static bool is_gone(int r)
+{
+	return r == -ENOENT || r == -ESRCH;
+}
+
+/* An optional file could not be read: was it because the process exited? */
+static bool vanished(int dfd)
+{
+	return faccessat(dfd, "stat", F_OK, 0) < 0 && (errno == ENOENT || errno == ESRCH);
+}
+
+static int parse_int_env(const char *buf, size_t len, const char *key, long max, long *ret)
+{
+	_cleanup_free_ char *v = NULL;
+	int r = pw_environ_get(buf, len, key, &v);
+	if (r < 0)
+		return r;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > max)
+		return -EINVAL;
+	*ret = n;
+	return 0;
+}
+
+static int read_environ(int dfd, struct pw_process *p, bool *gone)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = pw_read_file_at(dfd, "environ", ENVIRON_MAX, &buf, &len);
+	if (r < 0) {
+		/* another user's environment needs ptrace access: not an error */
+		*gone = *gone || is_gone(r);
+		return r == -ENOMEM ? r : 0;
+	}
+	long v;
+	if (parse_int_env(buf, len, "LISTEN_PID", INT32_MAX, &v) == 0)
+		p->listen_pid = (pid_t)v;
+	if (parse_int_env(buf, len, "LISTEN_FDS", INT32_MAX - 3, &v) == 0)
+		p->listen_fds = (int)v;
+	char *names = NULL;
+	r = pw_environ_get(buf, len, "LISTEN_FDNAMES", &names);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0 && !*names) {
+		free(names);
+		names = NULL;
+	}
+	p->listen_fdnames = names;
+	return 0;
+}
+
+static int read_facts(int dfd, pid_t pid, struct pw_process *p)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	bool gone = false;
+	int r;
+
+	p->pid = pid;
+	r = pw_read_file_at(dfd, "stat", STAT_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	r = pw_parse_stat(buf, len, &p->comm, &p->ppid, &p->start_time);
+	if (r < 0)
+		return r;
+	free(buf);
+	buf = NULL;
+
+	r = pw_read_file_at(dfd, "status", STATUS_MAX, &buf, &len);
+	if (r < 0)
+		return r;
+	r = pw_parse_status_euid(buf, &p->uid);
+	if (r < 0)
+		return r;
+	free(buf);
+	buf = NULL;
+
+	r = pw_read_file_at(dfd, "cmdline", CMDLINE_MAX, &buf, &len);
+	if (r == 0)
+		r = pw_cmdline_join(buf, len, &p->cmdline);
+	if (r == -ENOMEM)
+		return r;
+	gone = gone || is_gone(r);
+	free(buf);
+	buf = NULL;
+
+	r = pw_read_file_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
+	if (r == 0)
+		r = pw_parse_cgroup_unit(buf, &p->unit, &p->user_unit);
+	else
+		gone = gone || is_gone(r); /* the parser's -ENOENT means "no unit" */
+	if (r == -ENOMEM)
+		return r;
+
+	r = read_environ(dfd, p, &gone);
+	if (r < 0)
+		return r;
+
+	char link[64];
+	ssize_t l = readlinkat(dfd, "ns/net", link, sizeof(link));
+	if (l > 0 && (size_t)l < sizeof(link))
+		(void)pw_parse_ns_link(link, (size_t)l, &p->netns); /* stays 0 if unreadable */
+
+	if (gone && vanished(dfd))
+		return -ESRCH;
+
+	r = user_name(p->uid, &p->user);
+	if (r == -ENOMEM)
+		return r;
+
+	p->is_systemd = looks_like_systemd(p);
+	p->facts_read = true;
+	return 0;
+}
+
+int pw_process_read(int procfd, pid_t pid, struct pw_process *p)
+{
+	if (!p)
+		return -EINVAL;
+	*p = (struct pw_process){0};
+	if (pid <= 0)
+		return -EINVAL;
+
+	char name[16];
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	_cleanup_close_ int dfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+
+	struct pw_process n = {0};
+	int r = read_facts(dfd, pid, &n);
+	if (r < 0) {
+		pw_process_clear(&n);
+		return r;
+	}
+	*p = n;
+	return 0;
+}
+
+void pw_process_clear(struct pw_process *p)
+{
+	if (!p)
+		return;
+	free(p->comm);
+	free(p->cmdline);
+	free(p->user);
+	free(p->unit);
+	free(p->listen_fdnames);
+	*p = (struct pw_process){0};
+}
