@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Holder filters (-p, -c, --user) and the view: which sockets of a snapshot
+ * are shown, in display order. A socket is shown when any of its holders
+ * matches; its group keeps all its reasons.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "portwho-cmd.h"
+
+/* The kernel keeps 15 bytes of a command name (TASK_COMM_LEN - 1). */
+#define COMM_MAX 15
+
+bool filter_active(const struct options *o)
+{
+	return o->n_pids || o->n_commands || o->user_set;
+}
+
+bool holder_matches(const struct options *o, const struct pw_holder *h)
+{
+	const struct pw_process *p = h->proc;
+	if (o->n_pids) {
+		bool hit = false;
+		for (size_t i = 0; i < o->n_pids && !hit; i++)
+			hit = (p && p->pid == o->pids[i]) || h->tid == o->pids[i];
+		if (!hit)
+			return false;
+	}
+	if (o->n_commands) {
+		bool hit = false;
+		/* a longer name matches the comm the kernel cut it to */
+		for (size_t i = 0; i < o->n_commands && !hit; i++)
+			hit = p && p->comm && !strncmp(p->comm, o->commands[i], COMM_MAX) &&
+			      (strlen(o->commands[i]) >= COMM_MAX ||
+			       !strcmp(p->comm, o->commands[i]));
+		if (!hit)
+			return false;
+	}
+	if (o->user_set && !(p && p->facts_read && p->uid == o->user_uid))
+		return false;
+	return true;
+}
+
+static bool socket_shown(const struct options *o, const struct pw_socket *s)
+{
+	if (!filter_active(o))
+		return true;
+	for (size_t i = 0; i < s->n_holders; i++)
+		if (holder_matches(o, &s->holders[i]))
+			return true;
+	return false;
+}
+
+static int cmp_num(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* bound endpoints first, connections in between, TIME-WAIT last */
+static int state_rank(uint8_t st)
+{
+	switch (st) {
+	case PW_ST_LISTEN:
+		return 0;
+	case PW_ST_CLOSE:
+		return 1;
+	case PW_ST_BOUND_INACTIVE:
+		return 2;
+	case PW_ST_TIME_WAIT:
+		return 9;
+	default:
+		return 5;
+	}
+}
+
+/* Within a port: local address (IPv4 before IPv6), state, remote, inode. */
+static int cmp_shown(const void *pa, const void *pb)
+{
+	const struct pw_socket *a = *(const struct pw_socket *const *)pa;
+	const struct pw_socket *b = *(const struct pw_socket *const *)pb;
+	int r;
+	if ((r = cmp_num(a->netns, b->netns)) || (r = cmp_num(a->proto, b->proto)) ||
+	    (r = cmp_num(a->lport, b->lport)) || (r = cmp_num(a->family, b->family)) ||
+	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, sizeof(a->laddr.bytes))) ||
+	    (r = strcmp(a->ifname ? a->ifname : "", b->ifname ? b->ifname : "")) ||
+	    (r = state_rank(a->state) - state_rank(b->state)) ||
+	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, sizeof(a->raddr.bytes))) ||
+	    (r = cmp_num(a->rport, b->rport)) || (r = cmp_num(a->inode, b->inode)))
+		return r;
+	return cmp_num(a->cookie, b->cookie);
+}
+
+void view_free(struct view *v)
+{
+	for (size_t i = 0; i < v->n_groups; i++)
+		free(v->groups[i].sockets);
+	free(v->groups);
+	*v = (struct view){0};
+}
+
+static bool seen_netns(const uint64_t *ns, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ns[i] == id)
+			return true;
+	return false;
+}
+
+int view_build(const struct options *o, const struct pw_snapshot *snap, struct view *ret)
+{
+	size_t ng = pw_snapshot_n_groups(snap);
+	struct view v = {.stats = pw_snapshot_stats(snap)};
+	v.groups = calloc(ng ? ng : 1, sizeof(*v.groups));
+	/* few namespaces in practice; a short list is enough to count them */
+	uint64_t *ns = calloc(ng ? ng : 1, sizeof(*ns));
+	if (!v.groups || !ns) {
+		free(ns);
+		view_free(&v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < ng; i++) {
+		const struct pw_port_group *g = pw_snapshot_group(snap, i);
+		const struct pw_socket **socks =
+		    calloc(g->n_sockets ? g->n_sockets : 1, sizeof(*socks));
+		if (!socks) {
+			free(ns);
+			view_free(&v);
+			return -ENOMEM;
+		}
+		size_t n = 0;
+		for (size_t j = 0; j < g->n_sockets; j++)
+			if (socket_shown(o, g->sockets[j]))
+				socks[n++] = g->sockets[j];
+		if (n == 0) {
+			free(socks);
+			continue;
+		}
+		qsort(socks, n, sizeof(*socks), cmp_shown);
+		v.groups[v.n_groups++] = (struct view_group){g, socks, n};
+		v.n_sockets += n;
+		if (!seen_netns(ns, v.n_netns, g->netns))
+			ns[v.n_netns++] = g->netns;
+	}
+	free(ns);
+	*ret = v;
+	return 0;
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The portwho command: options, the column table, the filtered view of a
+ * snapshot and the renderers. Nothing here is part of libportwho.
+ */
+#ifndef PORTWHO_CMD_H
+#define PORTWHO_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "portwho.h"
+
+/* Subcommands living in their own files (check.c, kill.c). They get argv
+ * starting at the subcommand word: argv[0] is "check" or "kill". They return
+ * the exit status. portwho.c has weak fallbacks for builds without them. */
+int cmd_check(int argc, char **argv);
+int cmd_kill(int argc, char **argv);
+
+/* ---- columns ----------------------------------------------------------- */
+
+enum column_id {
+	COL_NETNS,
+	COL_PROTO,
+	COL_FAMILY,
+	COL_LOCAL,
+	COL_ADDR,
+	COL_PORT,
+	COL_SERVICE,
+	COL_REMOTE,
+	COL_STATE,
+	COL_INODE,
+	COL_COOKIE,
+	COL_UID,
+	COL_V6ONLY,
+	COL_REUSEADDR,
+	COL_REUSEPORT,
+	COL_OPTSRC,
+	COL_IFACE,
+	COL_KOWNER,
+	COL_PID,
+	COL_TID,
+	COL_FD,
+	COL_COMMAND,
+	COL_CMDLINE,
+	COL_USER,
+	COL_PPID,
+	COL_UNIT,
+	COL_REASON,
+	COL_CLASS,
+	COL_MAX,
+};
+
+/* Which record a column reads: decides what continuation and tree lines show. */
+enum column_object {
+	OBJ_SOCKET,
+	OBJ_HOLDER,
+	OBJ_GROUP,
+};
+
+enum column_flag {
+	CF_RIGHT = 1u << 0, /* numbers: right-aligned */
+	CF_TRUNC = 1u << 1, /* may be cut to fit the terminal */
+	CF_WRAP = 1u << 2,  /* may wrap onto more lines */
+};
+
+enum column_json {
+	CJ_STRING,
+	CJ_NUMBER,
+	CJ_BOOLEAN,
+};
+
+struct column_info {
+	const char *name;      /* for -o, --list-columns */
+	const char *header;    /* table heading */
+	double whint;	       /* width hint: < 1 is a fraction of the terminal */
+	unsigned flags;	       /* enum column_flag */
+	enum column_json json; /* type of the value in JSON output */
+	enum column_object obj;
+	const char *help; /* one line for --list-columns */
+};
+
+const struct column_info *column_get(enum column_id id);
+/* case-insensitive name -> id, -1 when unknown */
+int column_by_name(const char *name, size_t len);
+
+/* The most columns -o accepts (repeats allowed). */
+#define MAX_OUT_COLUMNS 64
+
+/* ---- options ------------------------------------------------------------ */
+
+struct options {
+	unsigned protos;   /* PW_PROTO_* mask, 0 = all */
+	unsigned families; /* PW_FAMILY_* mask, 0 = all */
+	uint32_t states;   /* from -s, OR'ed */
+	bool states_set;
+	uint32_t query_states; /* the mask asked of the library, 0 = all */
+	bool listening;	       /* -l */
+	bool all;	       /* -a */
+	bool numeric;	       /* -n: no service names */
+
+	/* holder filters: a socket is shown when any holder matches all given */
+	pid_t *pids;
+	size_t n_pids;
+	char **commands;
+	size_t n_commands;
+	bool user_set;
+	uid_t user_uid;
+
+	enum pw_netns_scope netns_scope;
+	char *netns_path;
+	enum pw_collector_kind collector;
+
+	/* -o: explicit columns, or columns appended to the defaults (+COL) */
+	int out_cols[MAX_OUT_COLUMNS];
+	size_t n_out_cols;
+	bool out_append;
+
+	bool json, raw, tree, explain, pids_only, list_columns;
+
+	struct pw_portspec *specs;
+	size_t n_specs;
+	struct pw_services *services;
+};
+
+void options_free(struct options *o);
+
+/* ---- the view: what passes the holder filters, in display order --------- */
+
+struct view_group {
+	const struct pw_port_group *group;
+	const struct pw_socket **sockets; /* shown sockets, display order */
+	size_t n_sockets;
+};
+
+struct view {
+	struct view_group *groups;
+	size_t n_groups;
+	size_t n_sockets;
+	size_t n_netns; /* distinct namespaces among shown sockets */
+	const struct pw_stats *stats;
+};
+
+/* Does a holder match -p/-c/--user? (true when none are given) */
+bool holder_matches(const struct options *o, const struct pw_holder *h);
+bool filter_active(const struct options *o);
+/* Build the view of a snapshot: 0 or -ENOMEM. */
+int view_build(const struct options *o, const struct pw_snapshot *snap, struct view *ret);
+void view_free(struct view *v);
+
+/* ---- rendering (return 0 or a negative errno) -------------------------- */
+
+/* The value of a column for (group, socket, holder); holder may be NULL.
+ * Raw (unescaped) malloc'ed text, or NULL for an empty cell; *ret_err set
+ * to -ENOMEM when allocation failed. */
+char *column_value(const struct options *o, enum column_id id, const struct pw_port_group *g,
+		   const struct pw_socket *s, const struct pw_holder *h, int *ret_err);
+/* ", "-free comma-joined reason kinds of a group, malloc'ed */
+char *group_reason_kinds(const struct pw_port_group *g);
+/* "system,privileged" etc., malloc'ed */
+char *group_class_text(const struct pw_port_group *g);
+/* Service name for (proto, port) unless -n; NULL when none */
+const char *service_name(const struct options *o, uint8_t proto, uint16_t port);
+const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16_t port);
+
+int render_table(const struct options *o, const struct view *v, FILE *out);
+int render_explain(const struct options *o, const struct view *v, FILE *out);
+int render_pids(const struct options *o, const struct view *v, FILE *out);
+int render_json(const struct options *o, const struct view *v, FILE *out);
+int print_column_list(FILE *out);
+
+#endif

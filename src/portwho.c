@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * portwho: which processes hold a port, and why.
+ *
+ * main() -> parse_argv() (options -> struct options, one-line usage errors)
+ * -> run() (snapshot -> view -> render -> exit status). The library does the
+ * work and never prints; everything said to the user is said here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "portwho-cmd.h"
+
+#ifndef PORTWHO_VERSION
+#define PORTWHO_VERSION "0.1.0"
+#endif
+
+/* Fallbacks until check.c and kill.c are built in; theirs replace these. */
+__attribute__((weak)) int cmd_check(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs("portwho: 'check' is not built yet\n", stderr);
+	return 2;
+}
+
+__attribute__((weak)) int cmd_kill(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs("portwho: 'kill' is not built yet\n", stderr);
+	return 2;
+}
+
+static void help(void)
+{
+	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
+	      "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
+	      "       portwho kill ...                  see 'portwho kill --help'\n"
+	      "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
+	      "\n"
+	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
+	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
+	      "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
+	      "  -s, --state STATE,...  only these: LISTEN UNCONN ESTAB TIME-WAIT BOUND ...\n"
+	      "  -p, --pid PID,...      sockets held by these processes\n"
+	      "  -c, --command NAME     sockets held by a process with this name\n"
+	      "      --user USER        sockets held by processes of this user (name or uid)\n"
+	      "  -n, --numeric          do not show service names\n"
+	      "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
+	      "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
+	      "      --list-columns     list the columns and exit\n"
+	      "  -J, --json             JSON output (described in portwho(8))\n"
+	      "  -r, --raw              no header, every line repeats all its cells\n"
+	      "      --tree             ports, their sockets and holders as a tree\n"
+	      "      --explain          the full reasoning for each port, with evidence\n"
+	      "      --pids             holder PIDs only, one per line\n"
+	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
+	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n",
+	      stdout);
+}
+
+void options_free(struct options *o)
+{
+	free(o->pids);
+	for (size_t i = 0; i < o->n_commands; i++)
+		free(o->commands[i]);
+	free(o->commands);
+	free(o->netns_path);
+	free(o->specs);
+	pw_services_free(o->services);
+	*o = (struct options){0};
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("portwho: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+/* Walk the comma-separated words of arg; fn gets each (possibly empty). */
+static int for_each_word(const char *arg, int (*fn)(struct options *, const char *, size_t),
+			 struct options *o)
+{
+	const char *p = arg;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		int r = fn(o, p, n);
+		if (r < 0)
+			return r;
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+static int add_pid(struct options *o, const char *w, size_t n)
+{
+	char buf[32];
+	if (n == 0 || n >= sizeof(buf))
+		return usage_error("invalid PID '%.*s'", (int)n, w);
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	long v = strtol(buf, &end, 10);
+	if (errno || *end || buf[0] < '0' || buf[0] > '9' || v <= 0 || v > INT_MAX)
+		return usage_error("invalid PID '%s'", buf);
+	pid_t *nv = realloc(o->pids, (o->n_pids + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	o->pids = nv;
+	o->pids[o->n_pids++] = (pid_t)v;
+	return 0;
+}
+
+static int add_state(struct options *o, const char *w, size_t n)
+{
+	char buf[32];
+	if (n == 0 || n >= sizeof(buf))
+		return usage_error("unknown state '%.*s'", (int)n, w);
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	uint32_t mask;
+	if (pw_state_parse(buf, &mask) < 0)
+		return usage_error("unknown state '%s' (try LISTEN, UNCONN, ESTAB, TIME-WAIT, "
+				   "BOUND, connected, all)",
+				   buf);
+	o->states |= mask;
+	o->states_set = true;
+	return 0;
+}
+
+static int add_column(struct options *o, const char *w, size_t n)
+{
+	if (n == 0)
+		return usage_error("empty column name in -o");
+	int id = column_by_name(w, n);
+	if (id < 0)
+		return usage_error("unknown column '%.*s' (see --list-columns)", (int)n, w);
+	if (o->n_out_cols >= MAX_OUT_COLUMNS)
+		return usage_error("too many columns (at most %d)", MAX_OUT_COLUMNS);
+	o->out_cols[o->n_out_cols++] = id;
+	return 0;
+}
+
+static int parse_output(struct options *o, const char *arg)
+{
+	if (arg[0] == '+') {
+		/* +COLS after an explicit list extends that list */
+		if (o->n_out_cols == 0)
+			o->out_append = true;
+		arg++;
+	} else {
+		o->n_out_cols = 0;
+		o->out_append = false;
+	}
+	return for_each_word(arg, add_column, o);
+}
+
+static int parse_user(struct options *o, const char *arg)
+{
+	struct passwd *pw = getpwnam(arg);
+	if (pw) {
+		o->user_uid = pw->pw_uid;
+	} else {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9' || v >= (uid_t)-1)
+			return usage_error("unknown user '%s'", arg);
+		o->user_uid = (uid_t)v;
+	}
+	o->user_set = true;
+	return 0;
+}
+
+static int add_command(struct options *o, const char *arg)
+{
+	if (!*arg)
+		return usage_error("empty command name");
+	char **nv = realloc(o->commands, (o->n_commands + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	o->commands = nv;
+	if (!(o->commands[o->n_commands] = strdup(arg)))
+		return -ENOMEM;
+	o->n_commands++;
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* -N all | current | NAME (/run/netns/NAME) | /path | PID (/proc/PID/ns/net) */
+static int parse_netns(struct options *o, const char *arg)
+{
+	free(o->netns_path);
+	o->netns_path = NULL;
+	if (!strcmp(arg, "all")) {
+		o->netns_scope = PW_NETNS_ALL;
+		return 0;
+	}
+	if (!strcmp(arg, "current")) {
+		o->netns_scope = PW_NETNS_CURRENT;
+		return 0;
+	}
+	int r;
+	if (all_digits(arg))
+		r = asprintf(&o->netns_path, "/proc/%s/ns/net", arg);
+	else if (strchr(arg, '/'))
+		r = asprintf(&o->netns_path, "%s", arg);
+	else if (!strcmp(arg, ".") || !strcmp(arg, ".."))
+		return usage_error("invalid network namespace name '%s'", arg);
+	else
+		r = asprintf(&o->netns_path, "/run/netns/%s", arg);
+	if (r < 0) {
+		o->netns_path = NULL;
+		return -ENOMEM;
+	}
+	o->netns_scope = PW_NETNS_PATH;
+	/* only a missing path is certain here; permissions are the library's to find */
+	struct stat st;
+	if (stat(o->netns_path, &st) < 0 && errno == ENOENT)
+		return usage_error(all_digits(arg) ? "no process %s" : "no network namespace '%s'",
+				   arg);
+	return 0;
+}
+
+static int parse_collector(struct options *o, const char *arg)
+{
+	if (!strcmp(arg, "auto"))
+		o->collector = PW_COLLECTOR_AUTO;
+	else if (!strcmp(arg, "procfs"))
+		o->collector = PW_COLLECTOR_PROCFS;
+	else if (!strcmp(arg, "bpf"))
+		o->collector = PW_COLLECTOR_BPF;
+	else
+		return usage_error("unknown collector '%s' (auto, procfs or bpf)", arg);
+	return 0;
+}
+
+static int parse_specs(struct options *o, int n, char **args)
+{
+	if (n == 0)
+		return 0;
+	o->specs = calloc((size_t)n, sizeof(*o->specs));
+	if (!o->specs)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		char err[256] = "";
+		if (pw_portspec_parse(args[i], o->services, &o->specs[i], err, sizeof(err)) < 0)
+			return usage_error("%s", err[0] ? err : "invalid port specification");
+		o->n_specs++;
+	}
+	return 0;
+}
+
+/* The states asked of the library: -s wins, then -l, then -a or PORTSPEC. */
+static uint32_t query_states(const struct options *o)
+{
+	uint32_t bound = PW_STATE_BIT(PW_ST_LISTEN) | PW_STATE_BIT(PW_ST_CLOSE);
+	if (o->states_set)
+		return o->states;
+	if (o->listening)
+		return bound;
+	if (o->all || o->n_specs)
+		return 0;
+	return bound;
+}
+
+enum {
+	ARG_USER = 0x100,
+	ARG_LIST_COLUMNS,
+	ARG_TREE,
+	ARG_EXPLAIN,
+	ARG_PIDS,
+	ARG_COLLECTOR,
+};
+
+/* 1: go on and run; 0: done (help, version, column list); < 0: usage error
+ * (already reported) or -ENOMEM. */
+static int parse_argv(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+	    {"tcp", no_argument, NULL, 't'},
+	    {"udp", no_argument, NULL, 'u'},
+	    {"ipv4", no_argument, NULL, '4'},
+	    {"ipv6", no_argument, NULL, '6'},
+	    {"listening", no_argument, NULL, 'l'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"state", required_argument, NULL, 's'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"command", required_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, ARG_USER},
+	    {"numeric", no_argument, NULL, 'n'},
+	    {"netns", required_argument, NULL, 'N'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"list-columns", no_argument, NULL, ARG_LIST_COLUMNS},
+	    {"json", no_argument, NULL, 'J'},
+	    {"raw", no_argument, NULL, 'r'},
+	    {"tree", no_argument, NULL, ARG_TREE},
+	    {"explain", no_argument, NULL, ARG_EXPLAIN},
+	    {"pids", no_argument, NULL, ARG_PIDS},
+	    {"collector", required_argument, NULL, ARG_COLLECTOR},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {}};
+	bool tcp = false, udp = false, v4 = false, v6 = false;
+	int c, r = 0;
+
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":tu46las:p:c:nN:o:JrhV", longopts, NULL)) >= 0) {
+		switch (c) {
+		case 't':
+			tcp = true;
+			break;
+		case 'u':
+			udp = true;
+			break;
+		case '4':
+			v4 = true;
+			break;
+		case '6':
+			v6 = true;
+			break;
+		case 'l':
+			o->listening = true;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 's':
+			r = for_each_word(optarg, add_state, o);
+			break;
+		case 'p':
+			r = for_each_word(optarg, add_pid, o);
+			break;
+		case 'c':
+			r = add_command(o, optarg);
+			break;
+		case ARG_USER:
+			r = parse_user(o, optarg);
+			break;
+		case 'n':
+			o->numeric = true;
+			break;
+		case 'N':
+			r = parse_netns(o, optarg);
+			break;
+		case 'o':
+			r = parse_output(o, optarg);
+			break;
+		case ARG_LIST_COLUMNS:
+			o->list_columns = true;
+			break;
+		case 'J':
+			o->json = true;
+			break;
+		case 'r':
+			o->raw = true;
+			break;
+		case ARG_TREE:
+			o->tree = true;
+			break;
+		case ARG_EXPLAIN:
+			o->explain = true;
+			break;
+		case ARG_PIDS:
+			o->pids_only = true;
+			break;
+		case ARG_COLLECTOR:
+			r = parse_collector(o, optarg);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("portwho %s\n", PORTWHO_VERSION);
+			return 0;
+		case ':':
+			if (optopt > 0 && optopt < 0x100 && strncmp(argv[optind - 1], "--", 2))
+				return usage_error("option '-%c' needs an argument", optopt);
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+		default:
+			if (optopt > 0 && optopt < 0x100)
+				return usage_error("unknown option '-%c'", optopt);
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+		if (r < 0)
+			return r;
+	}
+
+	if (o->list_columns) {
+		print_column_list(stdout);
+		return 0;
+	}
+	if (o->json && o->pids_only)
+		return usage_error("--json and --pids cannot be used together");
+	if (o->tree && o->raw)
+		return usage_error("--tree and --raw cannot be used together");
+
+	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
+	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+
+	/* a missing /etc/services is not an error (the built-in table is used) */
+	r = pw_services_load(NULL, &o->services);
+	if (r < 0) {
+		fprintf(stderr, "portwho: cannot read /etc/services: %s\n", strerror(-r));
+		o->services = NULL;
+	}
+	r = parse_specs(o, argc - optind, argv + optind);
+	if (r < 0)
+		return r;
+	o->query_states = query_states(o);
+	return 1;
+}
+
+/* 0 when everything reached stdout; -EPIPE when the reader went away (say
+ * nothing); another -errno after reporting it. */
+static int finish_output(FILE *f)
+{
+	int earlier = errno; /* a failed write while rendering left its errno here */
+	errno = 0;
+	bool bad = fflush(f) == EOF;
+	bad |= ferror(f) != 0;
+	if (!bad)
+		return 0;
+	int e = errno ? errno : earlier ? earlier : EIO;
+	if (e == EPIPE)
+		return -EPIPE;
+	fprintf(stderr, "portwho: write error: %s\n", strerror(e));
+	return -e;
+}
+
+static void report_unseen(const struct options *o, const struct pw_stats *st)
+{
+	if (st->hidden_processes > 0) {
+		if (!st->privileged)
+			fprintf(stderr,
+				"portwho: could not inspect %u processes (run as root to see all "
+				"holders)\n",
+				st->hidden_processes);
+		else if (o->explain) /* JSON carries hidden_processes itself */
+			fprintf(stderr,
+				"portwho: could not inspect %u processes (their fd tables are "
+				"protected even from root)\n",
+				st->hidden_processes);
+	}
+	if (o->explain && st->netns_skipped)
+		fprintf(stderr, "portwho: could not enter %u network namespaces\n",
+			st->netns_skipped);
+	if (st->dump_interrupted)
+		fputs("portwho: the socket table kept changing during the scan; the list may be "
+		      "incomplete\n",
+		      stderr);
+}
+
+static int run(const struct options *o)
+{
+	struct pw_query q = {
+	    .specs = o->specs,
+	    .n_specs = o->n_specs,
+	    .protos = o->protos,
+	    .families = o->families,
+	    .states = o->query_states,
+	    .netns_scope = o->netns_scope,
+	    .netns_path = o->netns_path,
+	    .collector = o->collector,
+	};
+	struct pw_snapshot *snap = NULL;
+	int r = pw_snapshot_take(&q, &snap);
+	if (r < 0) {
+		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
+		return 2;
+	}
+
+	struct view v;
+	r = view_build(o, snap, &v);
+	if (r < 0) {
+		pw_snapshot_free(snap);
+		fprintf(stderr, "portwho: %s\n", strerror(-r));
+		return 2;
+	}
+
+	bool found = v.n_sockets > 0;
+	errno = 0;
+	if (o->json)
+		r = render_json(o, &v, stdout);
+	else if (o->pids_only) {
+		r = render_pids(o, &v, stdout);
+		found = r > 0;
+	} else if (o->explain)
+		r = render_explain(o, &v, stdout);
+	else
+		r = render_table(o, &v, stdout);
+	if (r < 0 && ferror(stdout))
+		r = 0; /* a write error: finish_output() reports it */
+
+	int w = finish_output(stdout);
+	int status = found ? 0 : 1;
+	if (w == -EPIPE) {
+		status = found ? 0 : 1; /* the reader has what it wanted */
+	} else if (w < 0) {
+		status = 2;
+	} else if (r < 0) {
+		fprintf(stderr, "portwho: %s\n", strerror(-r));
+		status = 2;
+	} else {
+		report_unseen(o, v.stats);
+	}
+	view_free(&v);
+	pw_snapshot_free(snap);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "");
+
+	if (argc > 1 && !strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "kill"))
+		return cmd_kill(argc - 1, argv + 1);
+
+	struct options o = {.netns_scope = PW_NETNS_ALL, .collector = PW_COLLECTOR_AUTO};
+	int r = parse_argv(argc, argv, &o);
+	if (r == -ENOMEM)
+		fputs("portwho: out of memory\n", stderr);
+	int status;
+	if (r < 0)
+		status = 2;
+	else if (r == 0)
+		status = (r = finish_output(stdout)) < 0 && r != -EPIPE ? 2 : 0;
+	else
+		status = run(&o);
+	options_free(&o);
+	return status;
+}
