@@ -49,7 +49,7 @@ static const struct column_info columns[COL_MAX] = {
 		    "where the socket options came from: bpf, probe, inferred"},
     [COL_IFACE] = {"IFACE", "IFACE", 6, 0, CJ_STRING, OBJ_SOCKET,
 		   "device the socket is bound to (SO_BINDTODEVICE)"},
-    [COL_KOWNER] = {"KOWNER", "KOWNER", 0.1, CF_TRUNC, CJ_STRING, OBJ_SOCKET,
+    [COL_KOWNER] = {"KOWNER", "KOWNER", 0.1, CF_WRAP, CJ_STRING, OBJ_SOCKET,
 		    "kernel owner of a socket no process holds (vxlan, wireguard...)"},
     [COL_PID] = {"PID", "PID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER, "holder process ID"},
     [COL_TID] = {"TID", "TID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER,
@@ -65,7 +65,7 @@ static const struct column_info columns[COL_MAX] = {
     [COL_PPID] = {"PPID", "PPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER, "holder parent process ID"},
     [COL_UNIT] = {"UNIT", "UNIT", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
 		  "systemd unit of the holder"},
-    [COL_REASON] = {"REASON", "REASON", 0.15, CF_WRAP, CJ_STRING, OBJ_GROUP,
+    [COL_REASON] = {"REASON", "REASON", 0.15, 0, CJ_STRING, OBJ_GROUP,
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
 		   "port class: system/user/dynamic, privileged, ephemeral, reserved"},
@@ -106,6 +106,30 @@ static char *fmt(int *err, const char *f, ...)
 		return NULL;
 	}
 	return s;
+}
+
+/* Decimal text of v, malloc'ed: cells are mostly numbers, printf is slow. */
+static char *num(int *err, unsigned long long v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	*--p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	size_t n = (size_t)(buf + sizeof(buf) - p);
+	char *s = malloc(n);
+	if (!s) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	return memcpy(s, p, n);
+}
+
+static char *snum(int *err, long long v)
+{
+	if (v >= 0)
+		return num(err, (unsigned long long)v);
+	return fmt(err, "%lld", v);
 }
 
 static char *dup_or_null(int *err, const char *s)
@@ -194,7 +218,7 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 
 	switch (id) {
 	case COL_NETNS:
-		return fmt(err, "%llu", (unsigned long long)s->netns);
+		return num(err, s->netns);
 	case COL_PROTO:
 		return fmt(err, "%s%s", pw_proto_name(s->proto), s->family == AF_INET6 ? "6" : "");
 	case COL_FAMILY:
@@ -206,7 +230,7 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 			return dup_or_null(err, "?");
 		return dup_or_null(err, buf);
 	case COL_PORT:
-		return fmt(err, "%u", s->lport);
+		return num(err, s->lport);
 	case COL_SERVICE:
 		return g ? dup_or_null(err, service_name(o, g->proto, g->port)) : NULL;
 	case COL_REMOTE:
@@ -214,11 +238,11 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 	case COL_STATE:
 		return dup_or_null(err, pw_state_name(s->proto, s->state));
 	case COL_INODE:
-		return fmt(err, "%u", s->inode);
+		return num(err, s->inode);
 	case COL_COOKIE:
-		return fmt(err, "%llu", (unsigned long long)s->cookie);
+		return num(err, s->cookie);
 	case COL_UID:
-		return fmt(err, "%u", s->uid);
+		return num(err, s->uid);
 	case COL_V6ONLY:
 		return s->family == AF_INET6 ? dup_or_null(err, tristate(s->v6only)) : NULL;
 	case COL_REUSEADDR:
@@ -232,11 +256,11 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 	case COL_KOWNER:
 		return dup_or_null(err, s->kernel_owner);
 	case COL_PID:
-		return h ? fmt(err, "%d", p ? (int)p->pid : (int)h->tid) : NULL;
+		return h ? snum(err, p ? p->pid : h->tid) : NULL;
 	case COL_TID:
-		return h ? fmt(err, "%d", (int)h->tid) : NULL;
+		return h ? snum(err, h->tid) : NULL;
 	case COL_FD:
-		return h ? fmt(err, "%d", h->fd) : NULL;
+		return h ? snum(err, h->fd) : NULL;
 	case COL_COMMAND:
 		return p ? dup_or_null(err, p->comm) : NULL;
 	case COL_CMDLINE:
@@ -244,9 +268,9 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 	case COL_USER:
 		if (!p || !p->facts_read)
 			return NULL;
-		return p->user ? dup_or_null(err, p->user) : fmt(err, "%u", (unsigned)p->uid);
+		return p->user ? dup_or_null(err, p->user) : num(err, p->uid);
 	case COL_PPID:
-		return p && p->facts_read ? fmt(err, "%d", (int)p->ppid) : NULL;
+		return p && p->facts_read ? snum(err, p->ppid) : NULL;
 	case COL_UNIT:
 		return p ? dup_or_null(err, p->unit) : NULL;
 	case COL_REASON: {

@@ -2,11 +2,17 @@
 /*
  * --json: the contract of PRODUCT.md and HACKING.md. Every field is present,
  * null where unknown; strings are made valid UTF-8; addresses are plain.
+ *
+ * The output is what json_dumpf(JSON_INDENT(2)) prints for the whole
+ * document, but it is streamed: jansson builds and encodes one socket (or
+ * one group's reasons) at a time, the frame around them is written here.
+ * Memory stays flat and the time linear for hundreds of thousands of sockets.
  */
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "portwho-cmd.h"
@@ -16,6 +22,12 @@ static json_t *jstr(const char *raw)
 {
 	if (!raw)
 		return json_null();
+	size_t n = 0;
+	bool ascii = true;
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++, n++)
+		ascii &= *p < 0x80;
+	if (ascii) /* the common case needs no repair and no copy */
+		return json_stringn_nocheck(raw, n);
 	char *u = pw_utf8_sanitize(raw);
 	if (!u)
 		return NULL;
@@ -147,55 +159,189 @@ static json_t *class_json(const struct pw_port_class *c, int *err)
 	return o;
 }
 
-static json_t *group_json(const struct options *o, const struct view_group *vg, int *err)
+/* ---- streaming -------------------------------------------------------- */
+
+struct jout {
+	FILE *f;
+	int err;    /* first failure: -ENOMEM, or -EIO for a write error */
+	int indent; /* spaces to put after each newline of an embedded value */
+	size_t n;
+	char buf[1 << 16];
+};
+
+static void out_flush(struct jout *j)
+{
+	if (j->n && !j->err && fwrite(j->buf, 1, j->n, j->f) != j->n)
+		j->err = -EIO;
+	j->n = 0;
+}
+
+static void out_raw(struct jout *j, const char *s, size_t n)
+{
+	while (n && !j->err) {
+		if (j->n == sizeof(j->buf))
+			out_flush(j);
+		size_t k = sizeof(j->buf) - j->n;
+		k = k < n ? k : n;
+		memcpy(j->buf + j->n, s, k);
+		j->n += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static void out_str(struct jout *j, const char *s)
+{
+	out_raw(j, s, strlen(s));
+}
+
+static void out_spaces(struct jout *j, int n)
+{
+	static const char sp[] = "                                ";
+	for (; n > 0; n -= (int)sizeof(sp) - 1)
+		out_raw(j, sp, n < (int)sizeof(sp) - 1 ? (size_t)n : sizeof(sp) - 1);
+}
+
+/* jansson's output for a value nested depth levels deep: each new line
+ * starts with the indentation of that depth. */
+static int dump_cb(const char *b, size_t n, void *data)
+{
+	struct jout *j = data;
+	const char *end = b + n;
+	while (b < end) {
+		const char *nl = memchr(b, '\n', (size_t)(end - b));
+		if (!nl) {
+			out_raw(j, b, (size_t)(end - b));
+			break;
+		}
+		out_raw(j, b, (size_t)(nl - b) + 1);
+		out_spaces(j, j->indent);
+		b = nl + 1;
+	}
+	return j->err ? -1 : 0;
+}
+
+/* Write v (taking the reference) as a value at the given depth. */
+static void out_value(struct jout *j, json_t *v, int depth)
+{
+	if (!v) {
+		if (!j->err)
+			j->err = -ENOMEM;
+		return;
+	}
+	j->indent = 2 * depth;
+	if (json_dump_callback(v, dump_cb, j, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 && !j->err)
+		j->err = -ENOMEM;
+	json_decref(v);
+}
+
+/* The frame: "{" / "[", then items each on a line of their own, as jansson
+ * lays them out; *first tracks whether a separator is due. */
+static void out_open(struct jout *j, char c, bool *first)
+{
+	out_raw(j, &c, 1);
+	*first = true;
+}
+
+static void out_item(struct jout *j, int depth, bool *first)
+{
+	out_str(j, *first ? "\n" : ",\n");
+	*first = false;
+	out_spaces(j, 2 * depth);
+}
+
+static void out_key(struct jout *j, int depth, bool *first, const char *key)
+{
+	out_item(j, depth, first);
+	out_raw(j, "\"", 1);
+	out_str(j, key); /* our own keys: plain ASCII, nothing to escape */
+	out_str(j, "\": ");
+}
+
+static void out_close(struct jout *j, char c, int depth, bool first)
+{
+	if (!first) {
+		out_raw(j, "\n", 1);
+		out_spaces(j, 2 * depth);
+	}
+	out_raw(j, &c, 1);
+}
+
+/* depth 2: an element of "ports" */
+static void out_group(struct jout *j, const struct options *o, const struct view_group *vg)
 {
 	const struct pw_port_group *g = vg->group;
-	json_t *obj = json_object();
+	bool first, sfirst;
+	int err = 0;
+
+	out_open(j, '{', &first);
+	out_key(j, 3, &first, "netns");
+	out_value(j, json_integer((json_int_t)g->netns), 3);
+	out_key(j, 3, &first, "proto");
+	out_value(j, jstr(pw_proto_name(g->proto)), 3);
+	out_key(j, 3, &first, "port");
+	out_value(j, json_integer(g->port), 3);
+	out_key(j, 3, &first, "service");
+	out_value(j, jstr(service_name_any(o->services, g->proto, g->port)), 3);
+	out_key(j, 3, &first, "class");
+	out_value(j, class_json(&g->class, &err), 3);
+
 	json_t *rs = json_array();
-	json_t *ss = json_array();
-	if (!obj || !rs || !ss) {
-		json_decref(obj);
+	for (size_t i = 0; rs && i < g->n_reasons; i++)
+		append(rs, reason_json(&g->reasons[i], &err), &err);
+	if (err) {
 		json_decref(rs);
-		json_decref(ss);
-		*err = -ENOMEM;
-		return NULL;
+		rs = NULL;
 	}
-	put(obj, "netns", json_integer((json_int_t)g->netns), err);
-	put(obj, "proto", json_string(pw_proto_name(g->proto)), err);
-	put(obj, "port", json_integer(g->port), err);
-	put(obj, "service", jstr(service_name_any(o->services, g->proto, g->port)), err);
-	put(obj, "class", class_json(&g->class, err), err);
-	for (size_t i = 0; i < g->n_reasons; i++)
-		append(rs, reason_json(&g->reasons[i], err), err);
-	put(obj, "reasons", rs, err);
-	for (size_t i = 0; i < vg->n_sockets; i++)
-		append(ss, socket_json(vg->sockets[i], err), err);
-	put(obj, "sockets", ss, err);
-	return obj;
+	out_key(j, 3, &first, "reasons");
+	out_value(j, rs, 3);
+
+	out_key(j, 3, &first, "sockets");
+	out_open(j, '[', &sfirst);
+	for (size_t i = 0; i < vg->n_sockets && !j->err && !err; i++) {
+		json_t *s = socket_json(vg->sockets[i], &err);
+		if (err) {
+			json_decref(s);
+			break;
+		}
+		out_item(j, 4, &sfirst);
+		out_value(j, s, 4);
+	}
+	out_close(j, ']', 3, sfirst);
+	out_close(j, '}', 2, first);
+	if (err && !j->err)
+		j->err = err;
 }
 
 int render_json(const struct options *o, const struct view *v, FILE *out)
 {
-	int err = 0;
-	json_t *root = json_object();
-	json_t *ports = json_array();
-	if (!root || !ports) {
-		json_decref(root);
-		json_decref(ports);
+	struct jout *j = malloc(sizeof(*j));
+	if (!j)
 		return -ENOMEM;
+	j->f = out;
+	j->err = 0;
+	j->indent = 0;
+	j->n = 0;
+
+	bool first, pfirst;
+	out_open(j, '{', &first);
+	out_key(j, 1, &first, "privileged");
+	out_value(j, json_boolean(v->stats->privileged), 1);
+	out_key(j, 1, &first, "hidden_processes");
+	out_value(j, json_integer(v->stats->hidden_processes), 1);
+	out_key(j, 1, &first, "collector");
+	out_value(j, jstr(v->stats->collector), 1);
+	out_key(j, 1, &first, "ports");
+	out_open(j, '[', &pfirst);
+	for (size_t i = 0; i < v->n_groups && !j->err; i++) {
+		out_item(j, 2, &pfirst);
+		out_group(j, o, &v->groups[i]);
 	}
-	put(root, "privileged", json_boolean(v->stats->privileged), &err);
-	put(root, "hidden_processes", json_integer(v->stats->hidden_processes), &err);
-	put(root, "collector", jstr(v->stats->collector), &err);
-	for (size_t i = 0; i < v->n_groups && !err; i++)
-		append(ports, group_json(o, &v->groups[i], &err), &err);
-	put(root, "ports", ports, &err);
-	if (!err) {
-		if (json_dumpf(root, out, JSON_INDENT(2)) < 0)
-			err = -EIO;
-		else
-			fputc('\n', out);
-	}
-	json_decref(root);
-	return err;
+	out_close(j, ']', 1, pfirst);
+	out_close(j, '}', 0, first);
+	out_raw(j, "\n", 1);
+	out_flush(j);
+	int r = j->err;
+	free(j);
+	return r;
 }

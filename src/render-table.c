@@ -82,14 +82,26 @@ static bool cell_wanted(enum line_kind k, enum column_object obj)
 }
 
 /* Set one cell: raw text is escaped for the terminal, then handed over. */
+/* Printable ASCII without a backslash: escaping would only copy it. */
+static bool plain_text(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '\\')
+			return false;
+	return true;
+}
+
 static int put_cell(struct libscols_line *ln, size_t idx, char *raw)
 {
 	if (!raw)
 		return 0;
-	char *esc = pw_escape_text(raw);
-	free(raw);
-	if (!esc)
-		return -ENOMEM;
+	char *esc = raw;
+	if (!plain_text(raw)) {
+		esc = pw_escape_text(raw);
+		free(raw);
+		if (!esc)
+			return -ENOMEM;
+	}
 	int r = scols_line_refer_data(ln, idx, esc);
 	if (r < 0) {
 		free(esc);
