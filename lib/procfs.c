@@ -119,6 +119,8 @@ static int scan_fd_dir(struct worker *wk, int dfd, pid_t pid, pid_t tid)
 			if (d->d_name[0] == '.')
 				continue;
 			ssize_t l = readlinkat(dfd, d->d_name, link, sizeof(link) - 1);
+			if (l < 0 && (errno == EACCES || errno == EPERM))
+				return -EACCES; /* listable but not readable (protected init) */
 			/* "socket:[N]": anything shorter or else is not a socket */
 			if (l < 9 || link[0] != 's' || link[1] != 'o' || link[6] != ':')
 				continue;
@@ -222,12 +224,16 @@ static int scan_pid(struct worker *wk, pid_t pid)
 		}
 		return 0;
 	}
-	wk->out.processes++;
 	if (w->want_netns)
 		record_netns(wk, pid);
 	int r = scan_fd_dir(wk, dfd, pid, pid);
+	if (r == -EACCES) {
+		wk->out.hidden++;
+		return 0;
+	}
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
+	wk->out.processes++;
 	return scan_private_tables(wk, pid);
 }
 
