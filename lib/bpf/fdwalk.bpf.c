@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0-only)
+/* Socket fds of every fd table on the host, walked in the kernel.
+ *
+ * An iter/task program visits every task; for each thread-group leader (and
+ * each thread whose fd table differs from its leader's) it walks the
+ * open_fds bitmap of the table with bpf_loop, reads the file pointers 64 at a
+ * time, keeps the files whose inode lives on sockfs and writes one seq_file
+ * object per table (layout in pw-bpf-records.h).
+ *
+ * Up to PW_FD_MAX_SHARDS readers run at once, each through its own iterator
+ * of this one program: a reader finds its slot by its tid, takes the tasks
+ * with tgid % pw_nshards == slot and owns that slot of the scratch map, so
+ * readers never share memory. A table with more sockets than one object may
+ * carry is finished by a reader in PW_FD_RESUME_SLOT through a link
+ * restricted to that task.
+ *
+ * Kernel objects are read through bpf_rdonly_cast() pointers: fault-safe
+ * loads that the verifier does not have to vet one by one (it is the load
+ * time that matters here). Needs bpf_loop (5.17) and bpf_rdonly_cast (6.2).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pw-bpf-records.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define SOCKFS_MAGIC 0x534F434Bu
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define KCAST(p, type) ((struct type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(struct type)))
+
+/* Set by userspace before a walk. Reader threads are told apart by their
+ * tid as seen in their own pid namespace: slot k < pw_nshards takes the
+ * tasks with tgid % pw_nshards == k; PW_FD_RESUME_SLOT walks the one task
+ * of a tid-restricted link from bitmap word pw_resume_word. */
+__u32 pw_nshards = 1;
+__u32 pw_reader_tid[PW_FD_SLOTS];
+__u32 pw_resume_word;
+/* Always 0. The verifier cannot know that, so the record count starts as an
+ * unknown number and is never tracked value by value across iterations. */
+__u32 pw_zero;
+
+/* The file pointers of the 64-fd word being looked at, one row per reader. */
+struct scratch {
+	__u64 files[64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PW_FD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} pw_scratch SEC(".maps");
+
+struct wctx {
+	struct seq_file *seq;
+	struct scratch *s;
+	__u64 fdarr; /* struct file ** */
+	__u64 open_fds; /* unsigned long * */
+	__u64 bits; /* open_fds word being walked */
+	__u32 word0; /* first word of this run */
+	__u32 word; /* current word */
+	__u32 n; /* records written for this table */
+	__u32 resume; /* word to resume from, 0 when complete */
+};
+
+/* pid numbers as seen from the reader's pid namespace. At level 0 (the
+ * common case) the task's own numbers are the reader's. */
+struct nsview {
+	__u32 level;
+	__u64 ns;
+};
+
+static __always_inline int upid_at(__u64 pid, __u32 level, struct upid *u)
+{
+	__u64 off = bpf_core_field_offset(struct pid, numbers) +
+		    (__u64)level * bpf_core_type_size(struct upid);
+	return bpf_probe_read_kernel(u, sizeof(*u), (const void *)(pid + off));
+}
+
+/* number of a struct pid in the reader's namespace, 0 when it has none */
+static __always_inline __u32 nr_in_view(const struct nsview *v, __u64 pid)
+{
+	struct upid u;
+
+	if (!pid || KCAST(pid, pid)->level < v->level)
+		return 0;
+	if (upid_at(pid, v->level, &u) || (__u64)u.ns != v->ns)
+		return 0;
+	return (__u32)u.nr;
+}
+
+static long bit_cb(__u32 b, struct wctx *c)
+{
+	struct scratch *s = c->s;
+	struct pw_fd_rec r;
+	struct inode *ino;
+	__u64 fp;
+
+	if (b >= 64 || !s)
+		return 1;
+	if (!(c->bits & (1ULL << b)))
+		return 0;
+	fp = s->files[b];
+	if (!fp)
+		return 0;
+	ino = KCAST(fp, file)->f_inode;
+	if (!ino || ino->i_sb->s_magic != SOCKFS_MAGIC)
+		return 0;
+	r.fd = c->word * 64 + b;
+	r.inode = (__u32)ino->i_ino;
+	bpf_seq_write(c->seq, &r, sizeof(r));
+	c->n++;
+	return 0;
+}
+
+static long word_cb(__u32 i, struct wctx *c)
+{
+	struct scratch *s = c->s;
+	__u32 w = c->word0 + i;
+	__u64 bits;
+
+	if (!s)
+		return 1;
+	if (bpf_probe_read_kernel(&bits, sizeof(bits), (const void *)(c->open_fds + (__u64)w * 8)))
+		return 1;
+	if (!bits)
+		return 0;
+	if (c->n > PW_FD_CAP - 64) {
+		c->resume = w; /* the rest goes into another object */
+		return 1;
+	}
+	if (bpf_probe_read_kernel(s->files, sizeof(s->files), (const void *)(c->fdarr + (__u64)w * 512)))
+		return 1;
+	c->word = w;
+	c->bits = bits;
+	bpf_loop(64, bit_cb, c, 0);
+	return 0;
+}
+
+SEC("iter/task")
+int pw_fd_walk(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *t, *cur;
+	struct files_struct *files;
+	struct nsproxy *nsp;
+	struct pw_fd_hdr h;
+	struct nsview v;
+	struct wctx c = {};
+	__u32 me, slot, word0 = 0, nwords;
+
+	if (!ctx->task)
+		return 0;
+	t = KCAST(ctx->task, task_struct);
+	cur = KCAST(bpf_get_current_task_btf(), task_struct);
+
+	v.level = cur->thread_pid->level;
+	v.ns = 0;
+	me = cur->pid;
+	if (v.level) {
+		struct upid u;
+
+		if (upid_at((__u64)cur->thread_pid, v.level, &u))
+			return 0;
+		v.ns = (__u64)u.ns;
+		me = u.nr;
+	}
+	/* which reader is this? */
+	for (slot = 0; slot < PW_FD_SLOTS; slot++)
+		if (pw_reader_tid[slot] == me)
+			break;
+	if (slot >= PW_FD_SLOTS)
+		return 0;
+
+	h.magic = PW_FD_HDR_MAGIC;
+	h.tgid = t->tgid;
+	h.tid = t->pid;
+	if (slot == PW_FD_RESUME_SLOT)
+		word0 = pw_resume_word;
+	else if (pw_nshards > 1 && h.tgid % pw_nshards != slot)
+		return 0;
+	files = t->files;
+	if (h.tid != h.tgid && (!files || files == t->group_leader->files))
+		return 0; /* a thread sharing its leader's table */
+	if (v.level) {
+		h.tid = nr_in_view(&v, (__u64)t->thread_pid);
+		h.tgid = nr_in_view(&v, (__u64)t->group_leader->thread_pid);
+		if (!h.tid || !h.tgid)
+			return 0;
+	}
+	h.netns = 0;
+	nsp = t->nsproxy;
+	if (nsp)
+		h.netns = nsp->net_ns->ns.inum;
+	bpf_seq_write(seq, &h, sizeof(h));
+	if (!files)
+		return 0;
+
+	c.seq = seq;
+	c.s = bpf_map_lookup_elem(&pw_scratch, &slot);
+	if (!c.s)
+		return 0;
+	c.n = pw_zero;
+	c.word0 = word0;
+	c.fdarr = (__u64)files->fdt->fd;
+	c.open_fds = (__u64)files->fdt->open_fds;
+	nwords = files->fdt->max_fds / 64;
+	if (nwords > (1u << 23))
+		nwords = 1u << 23; /* bpf_loop's limit; no real table is near */
+	if (c.fdarr && c.open_fds && nwords > word0)
+		bpf_loop(nwords - word0, word_cb, &c, 0);
+	if (c.resume) {
+		struct pw_fd_resume rs = { .magic = PW_FD_RESUME_MAGIC, .word = c.resume };
+
+		bpf_seq_write(seq, &rs, sizeof(rs));
+	}
+	return 0;
+}

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+/* Userspace side of the BPF iterators: load the light skeletons once, run
+ * the iterators, read their seq_files with large reads and turn the records
+ * into pw_fdrec / pw_nsref / pw_bpf_sockopt.
+ *
+ * Three programs, each its own light skeleton (no libbpf BTF parsing at
+ * load time; the kernel does the CO-RE relocations):
+ *   fdwalk   iter/task, walks each fd table with bpf_loop (kernel 6.2+),
+ *            several reader threads sharded by tgid;
+ *   fdfile   iter/task_file, the fallback walker (one reader);
+ *   sockopts iter/tcp + iter/udp, socket flags of the current netns.
+ * Record layouts: pw-bpf-records.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/types.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/pw-bpf.h"
+#include "internal.h"
+#include "pw-bpf-records.h"
+
+#include "fdfile.lskel.h"
+#include "fdwalk.lskel.h"
+#include "sockopts.lskel.h"
+
+#define READ_CHUNK (256u * 1024u) /* bpf_seq_read hands out <= 32 KiB a call anyway */
+
+/* ---- loading ------------------------------------------------------------ */
+
+static pthread_mutex_t bpf_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t loaded_by; /* the process the fds below belong to */
+
+static struct pw_fdwalk *fw; /* iter/task walker */
+static int fw_link = -1, fw_err;
+static struct pw_fdfile *ff; /* iter/task_file walker */
+static int ff_link = -1, ff_err;
+static struct pw_sockopts *so;
+static int so_tcp_link = -1, so_udp_link = -1, so_err;
+
+static enum pw_bpf_walker walker_choice = PW_BPF_WALKER_AUTO;
+static const char *walker_last;
+
+static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void release_locked(void)
+{
+	close_fd(&fw_link);
+	close_fd(&ff_link);
+	close_fd(&so_tcp_link);
+	close_fd(&so_udp_link);
+	pw_fdwalk__destroy(fw);
+	pw_fdfile__destroy(ff);
+	pw_sockopts__destroy(so);
+	fw = NULL;
+	ff = NULL;
+	so = NULL;
+	fw_err = ff_err = so_err = 0;
+	walker_last = NULL;
+}
+
+void pw_bpf_release(void)
+{
+	pthread_mutex_lock(&bpf_lock);
+	release_locked();
+	loaded_by = 0;
+	pthread_mutex_unlock(&bpf_lock);
+}
+
+/* Called with bpf_lock held before touching anything loaded. */
+static void prepare_locked(void)
+{
+	pid_t me = getpid();
+	if (loaded_by == me)
+		return;
+	/* First use, or a forked child: the parent's programs and maps are
+	 * shared with it through the inherited fds; load our own. */
+	release_locked();
+	loaded_by = me;
+	libbpf_set_print(silent_print);
+}
+
+static bool have_btf(void)
+{
+	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
+}
+
+static int iter_link(int prog_fd, __u32 tid)
+{
+	union bpf_iter_link_info info;
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+
+	if (tid) {
+		memset(&info, 0, sizeof(info));
+		info.task.tid = tid;
+		opts.iter_info = &info;
+		opts.iter_info_len = sizeof(info);
+	}
+	int fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+	return fd < 0 ? -EOPNOTSUPP : fd;
+}
+
+/* Load failures of any kind (no privilege, no BTF, a kernel without the
+ * iterator, helper or kfunc) mean "BPF cannot run here": -EOPNOTSUPP, kept so
+ * the next call does not pay for the attempt again. */
+static int load_fdwalk(void)
+{
+	if (fw)
+		return 0;
+	if (fw_err)
+		return fw_err;
+	fw_err = -EOPNOTSUPP;
+	if (!have_btf())
+		return fw_err;
+	struct pw_fdwalk *s = pw_fdwalk__open();
+	if (!s)
+		return fw_err = -ENOMEM;
+	if (pw_fdwalk__load(s) < 0) {
+		pw_fdwalk__destroy(s);
+		return fw_err;
+	}
+	int l = iter_link(s->progs.pw_fd_walk.prog_fd, 0);
+	if (l < 0) {
+		pw_fdwalk__destroy(s);
+		return fw_err;
+	}
+	fw = s;
+	fw_link = l;
+	fw_err = 0;
+	return 0;
+}
+
+static int load_fdfile(void)
+{
+	if (ff)
+		return 0;
+	if (ff_err)
+		return ff_err;
+	ff_err = -EOPNOTSUPP;
+	if (!have_btf())
+		return ff_err;
+	struct pw_fdfile *s = pw_fdfile__open();
+	if (!s)
+		return ff_err = -ENOMEM;
+	if (pw_fdfile__load(s) < 0) {
+		pw_fdfile__destroy(s);
+		return ff_err;
+	}
+	int l = iter_link(s->progs.pw_fd_file.prog_fd, 0);
+	if (l < 0) {
+		pw_fdfile__destroy(s);
+		return ff_err;
+	}
+	ff = s;
+	ff_link = l;
+	ff_err = 0;
+	return 0;
+}
+
+static int load_sockopts(void)
+{
+	if (so)
+		return 0;
+	if (so_err)
+		return so_err;
+	so_err = -EOPNOTSUPP;
+	if (!have_btf())
+		return so_err;
+	struct pw_sockopts *s = pw_sockopts__open();
+	if (!s)
+		return so_err = -ENOMEM;
+	if (pw_sockopts__load(s) < 0) {
+		pw_sockopts__destroy(s);
+		return so_err;
+	}
+	int t = iter_link(s->progs.pw_sk_tcp.prog_fd, 0);
+	int u = t < 0 ? -1 : iter_link(s->progs.pw_sk_udp.prog_fd, 0);
+	if (t < 0 || u < 0) {
+		if (t >= 0)
+			close(t);
+		pw_sockopts__destroy(s);
+		return so_err;
+	}
+	so = s;
+	so_tcp_link = t;
+	so_udp_link = u;
+	so_err = 0;
+	return 0;
+}
+
+void pw_bpf_set_walker(enum pw_bpf_walker w)
+{
+	pthread_mutex_lock(&bpf_lock);
+	walker_choice = w;
+	pthread_mutex_unlock(&bpf_lock);
+}
+
+const char *pw_bpf_walker_name(void)
+{
+	pthread_mutex_lock(&bpf_lock);
+	const char *n = walker_last;
+	pthread_mutex_unlock(&bpf_lock);
+	return n;
+}
+
+/* ---- reading iterators -------------------------------------------------- */
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t more)
+{
+	if (b->cap - b->len >= more)
+		return 0;
+	size_t cap = b->cap ? b->cap : 1024 * 1024;
+	while (cap - b->len < more)
+		cap *= 2;
+	unsigned char *p = realloc(b->p, cap);
+	if (!p)
+		return -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Run one iterator of link to the end, appending its output to b. */
+static int read_iter(int link, struct buf *b)
+{
+	int fd = bpf_iter_create(link); /* libbpf >= 1.0: -errno on failure */
+	if (fd < 0)
+		return fd;
+	int r = 0;
+	for (;;) {
+		r = buf_reserve(b, READ_CHUNK);
+		if (r < 0)
+			break;
+		ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	close(fd);
+	return r;
+}
+
+/* ---- the walk: output ---------------------------------------------------- */
+
+struct nspair {
+	uint64_t ino;
+	pid_t pid;
+};
+
+struct resume {
+	__u32 tid;
+	__u32 word;
+};
+
+struct collect {
+	struct pw_walk *out;
+	bool want_netns;
+	struct nspair *ns;
+	size_t n_ns, cap_ns;
+	struct resume *res;
+	size_t n_res, cap_res;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t el)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = realloc(*p, c * el);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+#define GROW(arr, cap, need) grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+static int add_ns(struct collect *c, uint64_t ino, pid_t pid)
+{
+	/* tasks of one namespace tend to come in runs: cheap first dedupe */
+	if (c->n_ns && c->ns[c->n_ns - 1].ino == ino)
+		return 0;
+	if (GROW(c->ns, c->cap_ns, c->n_ns + 1) < 0)
+		return -ENOMEM;
+	c->ns[c->n_ns++] = (struct nspair){ .ino = ino, .pid = pid };
+	return 0;
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+	const struct nspair *x = a, *y = b;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* One pw_nsref per namespace not already in out->ns, with the lowest pid
+ * seen in it. */
+static int flush_ns(struct collect *c)
+{
+	struct pw_walk *w = c->out;
+	if (!c->n_ns)
+		return 0;
+	qsort(c->ns, c->n_ns, sizeof(*c->ns), cmp_ns);
+	for (size_t i = 0; i < c->n_ns; i++) {
+		if (i && c->ns[i].ino == c->ns[i - 1].ino)
+			continue;
+		bool dup = false;
+		for (size_t j = 0; j < w->n_ns && !dup; j++)
+			dup = w->ns[j].ino == c->ns[i].ino;
+		if (dup)
+			continue;
+		if (GROW(w->ns, w->cap_ns, w->n_ns + 1) < 0)
+			return -ENOMEM;
+		w->ns[w->n_ns++] = (struct pw_nsref){ .ino = c->ns[i].ino, .pid = c->ns[i].pid };
+	}
+	return 0;
+}
+
+/* Parse fdwalk output (pw-bpf-records.h). count: headers count as visited
+ * processes and namespaces (not on a resume pass, which repeats a header). */
+static int parse_fdwalk(const struct buf *b, struct collect *c, bool count)
+{
+	struct pw_walk *w = c->out;
+	size_t off = 0;
+	__u32 tgid = 0, tid = 0;
+	bool have = false;
+
+	/* records are 8 bytes, so len / 8 bounds the count */
+	if (GROW(w->recs, w->cap_recs, w->n_recs + b->len / sizeof(struct pw_fd_rec)) < 0)
+		return -ENOMEM;
+	while (off + sizeof(__u32) * 2 <= b->len) {
+		__u32 word;
+		memcpy(&word, b->p + off, sizeof(word));
+		if (word == PW_FD_HDR_MAGIC) {
+			struct pw_fd_hdr h;
+			if (off + sizeof(h) > b->len)
+				return -EBADMSG;
+			memcpy(&h, b->p + off, sizeof(h));
+			off += sizeof(h);
+			tgid = h.tgid;
+			tid = h.tid;
+			have = true;
+			if (!count)
+				continue;
+			if (tid == tgid)
+				w->processes++;
+			if (c->want_netns && h.netns && add_ns(c, h.netns, (pid_t)tgid) < 0)
+				return -ENOMEM;
+		} else if (word == PW_FD_RESUME_MAGIC) {
+			struct pw_fd_resume rs;
+			memcpy(&rs, b->p + off, sizeof(rs));
+			off += sizeof(rs);
+			if (!have)
+				return -EBADMSG;
+			if (GROW(c->res, c->cap_res, c->n_res + 1) < 0)
+				return -ENOMEM;
+			c->res[c->n_res++] = (struct resume){ .tid = tid, .word = rs.word };
+		} else {
+			struct pw_fd_rec r;
+			memcpy(&r, b->p + off, sizeof(r));
+			off += sizeof(r);
+			if (!have)
+				return -EBADMSG;
+			w->recs[w->n_recs++] = (struct pw_fdrec){
+				.inode = r.inode, .pid = (pid_t)tgid, .tid = (pid_t)tid, .fd = (int)r.fd
+			};
+		}
+	}
+	return off == b->len ? 0 : -EBADMSG;
+}
+
+/* ---- the walk: iter/task ------------------------------------------------- */
+
+struct shard {
+	pthread_t th;
+	unsigned idx;
+	int err;
+	struct buf b;
+};
+
+static void *shard_main(void *arg)
+{
+	struct shard *s = arg;
+	fw->bss->pw_reader_tid[s->idx] = (__u32)gettid();
+	s->err = read_iter(fw_link, &s->b);
+	fw->bss->pw_reader_tid[s->idx] = 0;
+	return NULL;
+}
+
+static unsigned auto_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > (long)PW_FD_MAX_SHARDS ? PW_FD_MAX_SHARDS : (unsigned)n;
+}
+
+/* A table cut short (more sockets than one seq_file object holds): walk the
+ * rest with a link restricted to that task, as often as it takes. */
+static int finish_big_tables(struct collect *c)
+{
+	int r = 0;
+	fw->bss->pw_reader_tid[PW_FD_RESUME_SLOT] = (__u32)gettid();
+	for (size_t i = 0; i < c->n_res && r >= 0; i++) {
+		struct resume rs = c->res[i];
+		int link = iter_link(fw->progs.pw_fd_walk.prog_fd, rs.tid);
+		if (link < 0) {
+			r = link; /* kernels before 6.1: no per-task links */
+			break;
+		}
+		struct buf b = { 0 };
+		fw->bss->pw_resume_word = rs.word;
+		r = read_iter(link, &b);
+		close(link);
+		/* the task is gone (ESRCH from the link) or empty: nothing more */
+		if (r >= 0)
+			r = parse_fdwalk(&b, c, false);
+		free(b.p);
+	}
+	fw->bss->pw_reader_tid[PW_FD_RESUME_SLOT] = 0;
+	fw->bss->pw_resume_word = 0;
+	return r;
+}
+
+static int walk_task(const struct pw_walk_opts *o, struct collect *c)
+{
+	unsigned n = o->threads > 0 ? (unsigned)o->threads : auto_threads();
+	if (n > PW_FD_MAX_SHARDS)
+		n = PW_FD_MAX_SHARDS;
+	struct shard sh[PW_FD_MAX_SHARDS];
+	memset(sh, 0, sizeof(sh));
+	memset(fw->bss->pw_reader_tid, 0, sizeof(fw->bss->pw_reader_tid));
+	fw->data->pw_nshards = n;
+
+	unsigned started = 1;
+	for (unsigned i = 1; i < n; i++) {
+		sh[i].idx = i;
+		if (pthread_create(&sh[i].th, NULL, shard_main, &sh[i]) != 0)
+			break;
+		started++;
+	}
+	/* shards whose thread did not start are read by this one, in turn */
+	sh[0].idx = 0;
+	shard_main(&sh[0]);
+	for (unsigned i = started; i < n; i++) {
+		sh[i].idx = i;
+		shard_main(&sh[i]);
+	}
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(sh[i].th, NULL);
+
+	int r = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (r >= 0 && sh[i].err < 0)
+			r = sh[i].err;
+		if (r >= 0)
+			r = parse_fdwalk(&sh[i].b, c, true);
+		free(sh[i].b.p);
+	}
+	if (r >= 0 && c->n_res)
+		r = finish_big_tables(c);
+	return r;
+}
+
+/* ---- the walk: iter/task_file -------------------------------------------- */
+
+static int walk_task_file(struct collect *c)
+{
+	struct pw_walk *w = c->out;
+	struct buf b = { 0 };
+	int mfd = ff->maps.pw_ff_netns.map_fd;
+
+	ff->bss->pw_ff_last_tid = 0;
+	ff->bss->pw_ff_processes = 0;
+	ff->bss->pw_ff_tgid = ff->bss->pw_ff_tid = 0;
+	int r = read_iter(ff_link, &b);
+	if (r >= 0 && b.len % sizeof(struct pw_ff_rec))
+		r = -EBADMSG;
+	size_t n = b.len / sizeof(struct pw_ff_rec);
+	if (r >= 0 && GROW(w->recs, w->cap_recs, w->n_recs + n) < 0)
+		r = -ENOMEM;
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct pw_ff_rec x;
+		memcpy(&x, b.p + i * sizeof(x), sizeof(x));
+		w->recs[w->n_recs++] = (struct pw_fdrec){
+			.inode = x.inode, .pid = (pid_t)x.tgid, .tid = (pid_t)x.tid, .fd = (int)x.fd
+		};
+	}
+	free(b.p);
+	if (r >= 0)
+		w->processes += ff->bss->pw_ff_processes;
+
+	/* namespaces: read and empty the map */
+	__u32 key, next, val;
+	bool first = true;
+	while (bpf_map_get_next_key(mfd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		if (r >= 0 && c->want_netns && bpf_map_lookup_elem(mfd, &next, &val) == 0 &&
+		    add_ns(c, next, (pid_t)val) < 0)
+			r = -ENOMEM;
+		key = next;
+	}
+	while (bpf_map_get_next_key(mfd, NULL, &next) == 0)
+		if (bpf_map_delete_elem(mfd, &next) < 0)
+			break;
+	return r;
+}
+
+/* ---- the collector -------------------------------------------------------- */
+
+static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
+{
+	pthread_mutex_lock(&bpf_lock);
+	prepare_locked();
+
+	/* on failure out is put back as it was */
+	size_t n_recs = out->n_recs, n_ns = out->n_ns;
+	unsigned processes = out->processes;
+	struct collect c = { .out = out, .want_netns = o->want_netns };
+	int r = -EOPNOTSUPP;
+
+	if (walker_choice != PW_BPF_WALKER_TASK_FILE) {
+		r = load_fdwalk();
+		if (r >= 0)
+			r = walk_task(o, &c);
+		if (r >= 0)
+			walker_last = "task";
+	}
+	if (r == -EOPNOTSUPP && walker_choice != PW_BPF_WALKER_TASK) {
+		out->n_recs = n_recs;
+		out->processes = processes;
+		c.n_ns = c.n_res = 0;
+		r = load_fdfile();
+		if (r >= 0)
+			r = walk_task_file(&c);
+		if (r >= 0)
+			walker_last = "task_file";
+	}
+	if (r >= 0)
+		r = flush_ns(&c);
+	if (r < 0) {
+		out->n_recs = n_recs;
+		out->n_ns = n_ns;
+		out->processes = processes;
+	}
+	free(c.ns);
+	free(c.res);
+	pthread_mutex_unlock(&bpf_lock);
+	return r < 0 ? r : 0;
+}
+
+const struct pw_collector pw_collector_bpf = {
+	.name = "bpf",
+	.walk = walk_bpf,
+};
+
+/* ---- socket options -------------------------------------------------------- */
+
+int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
+{
+	pthread_mutex_lock(&bpf_lock);
+	prepare_locked();
+	int r = load_sockopts();
+	int tcp = so_tcp_link, udp = so_udp_link;
+	pthread_mutex_unlock(&bpf_lock);
+	if (r < 0)
+		return r;
+
+	/* iterators are independent of each other and of the walk: no lock */
+	struct buf b = { 0 };
+	r = read_iter(tcp, &b);
+	if (r >= 0)
+		r = read_iter(udp, &b);
+	if (r >= 0 && b.len % sizeof(struct pw_sk_rec))
+		r = -EBADMSG;
+	size_t n = b.len / sizeof(struct pw_sk_rec);
+	struct pw_bpf_sockopt *v = NULL;
+	if (r >= 0 && n) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			r = -ENOMEM;
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct pw_sk_rec x;
+		memcpy(&x, b.p + i * sizeof(x), sizeof(x));
+		v[i] = (struct pw_bpf_sockopt){
+			.cookie = x.cookie,
+			.inode = x.inode,
+			.uid = x.uid,
+			.family = x.family,
+			.proto = x.proto,
+			.state = x.state,
+			.reuse = x.reuse,
+			.reuseport = x.reuseport,
+			.v6only = x.v6only,
+			.ifindex = x.ifindex,
+			.lport = x.lport,
+			.rport = x.rport,
+		};
+		memcpy(v[i].laddr, x.laddr, 16);
+		memcpy(v[i].raddr, x.raddr, 16);
+	}
+	free(b.p);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
