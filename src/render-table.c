@@ -61,8 +61,13 @@ static void choose_columns(const struct options *o, size_t n_netns, bool in_expl
 		colset_add(c, rest[i]);
 	if (!in_explain)
 		colset_add(c, COL_REASON);
-	for (size_t i = 0; i < o->n_out_cols; i++)
-		colset_add(c, o->out_cols[i]);
+	for (size_t i = 0; i < o->n_out_cols; i++) {
+		bool have = false; /* +NETNS when NETNS came by default */
+		for (size_t j = 0; j < c->n && !have; j++)
+			have = c->ids[j] == o->out_cols[i];
+		if (!have)
+			colset_add(c, o->out_cols[i]);
+	}
 }
 
 static bool cell_wanted(enum line_kind k, enum column_object obj)
