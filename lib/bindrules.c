@@ -607,6 +607,24 @@ static const char *short_rule(enum pw_bind_rule r)
 	}
 }
 
+static const char *share_short(enum pw_bind_rule r, bool tcp)
+{
+	switch (r) {
+	case PW_RULE_TIME_WAIT:
+		return "a TIME_WAIT leftover that both sides' SO_REUSEADDR (or SO_REUSEPORT) "
+		       "lets through";
+	case PW_RULE_LISTEN_RACE:
+		return "both set SO_REUSEADDR and neither listens yet; only the first to listen() "
+		       "will";
+	case PW_RULE_REUSEADDR_SHARED:
+		return tcp ? "both set SO_REUSEADDR and it is not listening"
+			   : "both set SO_REUSEADDR; unicast then reaches only the socket bound "
+			     "last";
+	default:
+		return "both set SO_REUSEPORT with the same owner uid";
+	}
+}
+
 /* ---- advice ---------------------------------------------------------------- */
 
 static bool variant_ok(const struct pw_bind_candidate *v, struct sockinfo *si, size_t n)
@@ -901,9 +919,16 @@ static char *make_why(const struct pw_bind_candidate *c, const struct pw_bind_pr
 		return fmt("%s %s blocks it%s: %s", ep, state_of(h->sock), more,
 			   short_rule(h->rule));
 	}
-	if (p->n_shared)
-		return fmt("%s shares port %u with %zu socket(s) under the kernel's rules%s", mine,
-			   c->port, p->n_shared, p->certain ? "" : " (uncertain: see below)");
+	if (p->n_shared) {
+		const struct pw_bind_conflict *e = &p->shared[0];
+		endpoint(e->sock, ep, sizeof(ep));
+		char more[48] = "";
+		if (p->n_shared > 1)
+			snprintf(more, sizeof(more), " (and %zu more)", p->n_shared - 1);
+		return fmt("it may share the port with %s %s%s: %s%s", ep, state_of(e->sock), more,
+			   share_short(e->rule, is_tcp(c->proto)),
+			   p->certain ? "" : " (uncertain: see below)");
+	}
 	if (n_counted)
 		return fmt("no socket on port %u/%s overlaps %s%s", c->port,
 			   pw_proto_name(c->proto), mine, p->certain ? "" : " (uncertain)");

@@ -24,18 +24,32 @@ void pw_sockvec_free(struct pw_sockvec *sv)
 }
 
 static int send_request(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
-			const void *bc, size_t bc_len, uint32_t seq)
+			uint16_t sport, const void *bc, size_t bc_len, uint32_t seq)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq;
 
-	struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-	req->sdiag_family = family;
-	req->sdiag_protocol = proto;
-	req->idiag_states = states;
+	if (family == AF_UNSPEC) {
+		/* The old TCPDIAG request is the only one that may leave the family
+		 * open: one walk of the TCP tables returns IPv4 and IPv6 alike,
+		 * half the kernel work of one request per family. TCP only. */
+		if (proto != IPPROTO_TCP)
+			return -EINVAL;
+		nlh->nlmsg_type = TCPDIAG_GETSOCK;
+		struct inet_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+		req->idiag_family = AF_UNSPEC;
+		req->idiag_states = states;
+		req->id.idiag_sport = htons(sport);
+	} else {
+		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+		req->sdiag_family = family;
+		req->sdiag_protocol = proto;
+		req->idiag_states = states;
+		req->id.idiag_sport = htons(sport); /* 0: any; else checked before bytecode */
+	}
 	if (bc_len > 0) {
 		if (bc_len > sizeof(buf) - nlh->nlmsg_len - 64)
 			return -ENOSPC;
@@ -49,13 +63,13 @@ static int send_request(struct mnl_socket *nl, uint8_t family, uint8_t proto, ui
 /* One dump attempt. Returns 0, or -errno; *intr set when the kernel flagged
  * the dump as inconsistent (the table changed while it was walked). */
 static int dump_once(struct mnl_socket *nl, char *buf, uint8_t family, uint8_t proto,
-		     uint32_t states, const void *bc, size_t bc_len, uint64_t netns,
+		     uint32_t states, uint16_t sport, const void *bc, size_t bc_len, uint64_t netns,
 		     struct pw_sockvec *out, bool *intr)
 {
 	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)out->n ^ ((uint32_t)proto << 16);
 	uint32_t portid = mnl_socket_get_portid(nl);
 	bool asked_bi = proto == IPPROTO_TCP && (states & PW_STATE_BIT(PW_ST_BOUND_INACTIVE));
-	int r = send_request(nl, family, proto, states, bc, bc_len, seq);
+	int r = send_request(nl, family, proto, states, sport, bc, bc_len, seq);
 	if (r < 0)
 		return r;
 
@@ -82,7 +96,7 @@ static int dump_once(struct mnl_socket *nl, char *buf, uint8_t family, uint8_t p
 					return -EBADMSG;
 				return e->error ? e->error : -EBADMSG;
 			}
-			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK)
 				continue;
 			if (PW_GROW(out->v, out->cap, out->n + 1) < 0)
 				return -ENOMEM;
@@ -97,7 +111,7 @@ static int dump_once(struct mnl_socket *nl, char *buf, uint8_t family, uint8_t p
 }
 
 int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
-		 const void *bytecode, size_t bc_len, uint64_t netns, struct pw_sockvec *out,
+		 uint16_t sport, const void *bytecode, size_t bc_len, uint64_t netns, struct pw_sockvec *out,
 		 bool *interrupted)
 {
 	_cleanup_free_ char *buf = malloc(DIAG_BUF_SIZE);
@@ -108,7 +122,7 @@ int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t 
 	int r = 0;
 	for (int attempt = 0; attempt < DIAG_RETRIES; attempt++) {
 		out->n = start;
-		r = dump_once(nl, buf, family, proto, states, bytecode, bc_len, netns, out, &intr);
+		r = dump_once(nl, buf, family, proto, states, sport, bytecode, bc_len, netns, out, &intr);
 		if (r < 0 || !intr)
 			break;
 	}

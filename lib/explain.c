@@ -51,12 +51,15 @@ static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 {
 	if (!r || l->err)
 		return;
-	char **nv = realloc(r->evidence, (r->n_evidence + 1) * sizeof(*nv));
-	if (!nv) {
-		l->err = -ENOMEM;
-		return;
+	size_t n = r->n_evidence;
+	if (n == 0 || (n & (n - 1)) == 0) {
+		char **nv = realloc(r->evidence, (n ? 2 * n : 1) * sizeof(*nv));
+		if (!nv) {
+			l->err = -ENOMEM;
+			return;
+		}
+		r->evidence = nv;
 	}
-	r->evidence = nv;
 	va_list ap;
 	va_start(ap, fmt);
 	char *s = vfmt(fmt, ap);
@@ -68,19 +71,21 @@ static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 	r->evidence[r->n_evidence++] = s;
 }
 
+/* Each socket is covered once per reason by construction; the array grows
+ * in powers of two so a port with many connections stays linear. */
 static void cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
 {
 	if (!r || l->err)
 		return;
-	for (size_t i = 0; i < r->n_sockets; i++)
-		if (r->sockets[i] == s)
+	size_t n = r->n_sockets;
+	if (n == 0 || (n & (n - 1)) == 0) {
+		struct pw_socket **nv = realloc(r->sockets, (n ? 2 * n : 1) * sizeof(*nv));
+		if (!nv) {
+			l->err = -ENOMEM;
 			return;
-	struct pw_socket **nv = realloc(r->sockets, (r->n_sockets + 1) * sizeof(*nv));
-	if (!nv) {
-		l->err = -ENOMEM;
-		return;
+		}
+		r->sockets = nv;
 	}
-	r->sockets = nv;
 	r->sockets[r->n_sockets++] = s;
 }
 
@@ -119,10 +124,15 @@ static const struct pw_process *holder_proc(const struct pw_socket *s, size_t i)
 	return s->holders[i].proc;
 }
 
-/* Does the holder set form one tree of direct parent/child links? */
-static const struct pw_process *fork_root(const struct pw_socket *s)
+/* Does the holder set form one family? Either one holder is the ancestor of
+ * all through direct parent links (*ret_parent = 0), or the top holders are
+ * siblings whose common parent closed its copy (*ret_parent = that pid).
+ * Orphans re-parented to PID 1 are not siblings in any useful sense. */
+static const struct pw_process *fork_root(const struct pw_socket *s, pid_t *ret_parent)
 {
 	const struct pw_process *root = NULL;
+	size_t roots = 0;
+	pid_t common = 0;
 	for (size_t i = 0; i < s->n_holders; i++) {
 		const struct pw_process *p = holder_proc(s, i);
 		if (!p)
@@ -131,12 +141,18 @@ static const struct pw_process *fork_root(const struct pw_socket *s)
 		for (size_t j = 0; j < s->n_holders && !parent_holds; j++)
 			parent_holds = holder_proc(s, j) && holder_proc(s, j)->pid == p->ppid &&
 				       p->ppid != p->pid;
-		if (!parent_holds) {
-			if (root && root != p)
-				return NULL; /* two roots: not one family */
+		if (parent_holds || p == root)
+			continue;
+		if (roots++ == 0) {
 			root = p;
+			common = p->ppid;
+		} else if (p->ppid != common) {
+			return NULL;
 		}
 	}
+	if (roots > 1 && common <= 1)
+		return NULL;
+	*ret_parent = roots > 1 ? common : 0;
 	return root;
 }
 
@@ -328,7 +344,24 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 		return;
 	}
 
-	const struct pw_process *root = fork_root(s);
+	pid_t parent = 0;
+	const struct pw_process *root = fork_root(s, &parent);
+	if (root && parent) {
+		r = add_reason(l, PW_R_FORKED, PW_CONF_INFERRED,
+			       "%zu processes, all children of PID %d, share one socket on %s: "
+			       "inherited across fork from a parent that closed its own copy (or "
+			       "handed between siblings); stop PID %d%s%s to free the port",
+			       np, (int)parent, ep, (int)parent, root->unit ? ", " : "",
+			       root->unit ? root->unit : "");
+		for (size_t i = 0; i < s->n_holders; i++) {
+			const struct pw_process *p = holder_proc(s, i);
+			if (p)
+				evidence(l, r, "PID %d (%s, fd %d) has parent PID %d", (int)p->pid,
+					 comm_of(p), s->holders[i].fd, (int)p->ppid);
+		}
+		cover(l, r, s);
+		return;
+	}
 	if (root) {
 		r = add_reason(l, PW_R_FORKED, PW_CONF_VERIFIED,
 			       "%s (PID %d) and %zu child process%s share one socket on %s, inherited "
@@ -346,7 +379,7 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 		return;
 	}
 	r = add_reason(l, PW_R_PASSED, PW_CONF_INFERRED,
-		       "%zu unrelated processes hold the same socket on %s: it was passed over a "
+		       "%zu processes that are not parent and child hold the same socket on %s: it was passed over a "
 		       "unix socket (SCM_RIGHTS) or taken with pidfd_getfd; all must close it to free "
 		       "the port",
 		       np, ep);

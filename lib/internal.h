@@ -68,11 +68,13 @@ int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
 		  bool asked_bound_inactive, struct pw_socket *ret);
 
 /* Dump one (family, proto) of the namespace nl lives in, appending sockets
- * that pass the states mask. Retries interrupted dumps; *interrupted says
- * if the last try was still inconsistent. */
+ * that pass the states mask. family AF_UNSPEC (TCP only) takes both families
+ * in one walk. sport != 0 asks the kernel for that local port only.
+ * Retries interrupted dumps; *interrupted says if the last try was still
+ * inconsistent. */
 int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
-		 const void *bytecode, size_t bc_len, uint64_t netns, struct pw_sockvec *out,
-		 bool *interrupted);
+		 uint16_t sport, const void *bytecode, size_t bc_len, uint64_t netns,
+		 struct pw_sockvec *out, bool *interrupted);
 
 /* ---- holder collectors (procfs.c, bpf later) --------------------------- */
 

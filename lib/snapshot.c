@@ -30,6 +30,7 @@ struct collect_ctx {
 	uint32_t states; /* kernel states mask */
 	char bc[4096];
 	int bc_len;
+	uint16_t sport; /* the one port asked about, or 0 */
 	bool use_bpf_opts;
 	bool root;
 };
@@ -102,14 +103,22 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 	for (size_t p = 0; p < ARRAY_SIZE(protos) && r >= 0; p++) {
 		if (!(c->protos & protos[p].bit))
 			continue;
-		for (int fam = 0; fam < 2 && r >= 0; fam++) {
-			if (c->q->families &&
-			    !(c->q->families & (fam ? PW_FAMILY_INET6 : PW_FAMILY_INET)))
+		static const uint8_t fams[] = { AF_INET, AF_INET6 };
+		bool both = !c->q->families || c->q->families == PW_FAMILY_ALL;
+		for (size_t f = 0; f < 2 && r >= 0; f++) {
+			uint8_t fam = fams[f];
+			if (protos[p].ipproto == IPPROTO_TCP && both) {
+				if (f == 1)
+					break;
+				fam = AF_UNSPEC; /* one walk for both families */
+			} else if (!both && !(c->q->families &
+						(fam == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6))) {
 				continue;
+			}
 			bool intr = false;
-			r = pw_diag_dump(nl, fam ? AF_INET6 : AF_INET, protos[p].ipproto, c->states,
-					 c->bc, c->bc_len > 0 ? (size_t)c->bc_len : 0, netns,
-					 &snap->sockets, &intr);
+			r = pw_diag_dump(nl, fam, protos[p].ipproto, c->states, c->sport, c->bc,
+					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns, &snap->sockets,
+					 &intr);
 			if (intr)
 				snap->stats.dump_interrupted = true;
 		}
@@ -242,6 +251,13 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	}
 	c.states = q->states ? q->states : PW_STATES_ALL;
 	c.bc_len = pw_diag_build_bytecode(q->specs, q->n_specs, c.bc, sizeof(c.bc));
+	for (size_t i = 0; i < q->n_specs; i++) {
+		const struct pw_portspec *sp = &q->specs[i];
+		bool one = sp->lo == sp->hi && sp->lo != 0 && (i == 0 || c.sport == sp->lo);
+		c.sport = one ? sp->lo : 0;
+		if (!one)
+			break;
+	}
 	if (c.bc_len < 0) {
 		r = c.bc_len;
 		goto fail;

@@ -4,8 +4,10 @@
  *
  *   pw-bpf-selftest                 run the checks; last line "N passed, N failed"
  *   pw-bpf-selftest --bench [--walker task|task_file] [--threads N] [--sockopts]
+ *                   [--no-walk] [--repeat N]
  *                                   one walk (and/or one sockopts read) for timing
- *                                   with hyperfine; prints what it found
+ *                                   with hyperfine; prints what it found and the
+ *                                   time of each call (the first one loads)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -446,14 +448,14 @@ static void check_walkers_agree(void)
 		close(s[i]);
 }
 
-static int bench(const char *walker, int threads, bool walk, bool sockopts)
+static int bench(const char *walker, int threads, bool walk, bool sockopts, int repeat)
 {
 	if (walker && !strcmp(walker, "task"))
 		pw_bpf_set_walker(PW_BPF_WALKER_TASK);
 	else if (walker && !strcmp(walker, "task_file"))
 		pw_bpf_set_walker(PW_BPF_WALKER_TASK_FILE);
 	int r = 0;
-	if (walk) {
+	for (int i = 0; walk && i < repeat && r == 0; i++) {
 		struct pw_walk w = { 0 };
 		struct pw_walk_opts wo = { .proc_root = "/proc", .threads = threads,
 					   .want_netns = true };
@@ -464,7 +466,7 @@ static int bench(const char *walker, int threads, bool walk, bool sockopts)
 		       w.processes, w.n_ns, now_ms() - t0);
 		walk_clear(&w);
 	}
-	if (sockopts && r == 0) {
+	for (int i = 0; sockopts && i < repeat && r == 0; i++) {
 		struct pw_bpf_sockopt *v = NULL;
 		size_t n = 0;
 		double t0 = now_ms();
@@ -483,12 +485,13 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "sockopts", no_argument, NULL, 's' },
 		{ "no-walk", no_argument, NULL, 'n' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	bool do_bench = false, sockopts = false, walk = true;
 	const char *walker = NULL;
-	int threads = 0, c;
+	int threads = 0, repeat = 1, c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -506,16 +509,19 @@ int main(int argc, char **argv)
 		case 'n':
 			walk = false;
 			break;
+		case 'r':
+			repeat = atoi(optarg);
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s [--bench [--walker task|task_file] [--threads N] "
-				"[--sockopts] [--no-walk]]\n",
+				"[--sockopts] [--no-walk] [--repeat N]]\n",
 				argv[0]);
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (do_bench)
-		return bench(walker, threads, walk, sockopts);
+		return bench(walker, threads, walk, sockopts, repeat);
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid() != 0) {

@@ -146,6 +146,34 @@ static void test_forked(void **state)
 	done(g);
 }
 
+static void test_forked_siblings(void **state)
+{
+	(void)state;
+	/* the parent (PID 90, alive, not a holder) closed its copy after forking */
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7104, PW_ST_LISTEN, 210);
+	hold(&w, s, proc(&w, 91, 90, "worker"), 3);
+	hold(&w, s, proc(&w, 92, 90, "worker"), 3);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "children of PID 90"));
+	assert_null(find(g, PW_R_PASSED));
+	done(g);
+
+	/* orphans re-parented to PID 1 are not a family */
+	world_init(&w, true, 0);
+	s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7105, PW_ST_LISTEN, 211);
+	hold(&w, s, proc(&w, 93, 1, "a"), 3);
+	hold(&w, s, proc(&w, 94, 1, "b"), 3);
+	g = explain(&w);
+	assert_non_null(find(g, PW_R_PASSED));
+	assert_null(find(g, PW_R_FORKED));
+	done(g);
+}
+
 static void test_passed(void **state)
 {
 	(void)state;
@@ -368,6 +396,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single),
 		cmocka_unit_test(test_forked),
+		cmocka_unit_test(test_forked_siblings),
 		cmocka_unit_test(test_passed),
 		cmocka_unit_test(test_socket_activation),
 		cmocka_unit_test(test_activation_fd_out_of_range_is_passed),
