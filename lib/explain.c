@@ -298,11 +298,16 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {
 			r = add_reason(l, PW_R_HIDDEN, PW_CONF_INFERRED,
-				       "%s belongs to a process this run could not inspect (uid %u "
-				       "created it); run as root to see who holds it",
+				       st->privileged
+					       ? "%s belongs to a process whose fd table is protected "
+						 "even from root (uid %u created the socket); the BPF "
+						 "collector (--collector bpf) sees past that"
+					       : "%s belongs to a process this run could not inspect "
+						 "(uid %u created the socket); run as root to see who "
+						 "holds it",
 				       ep, s->uid);
-			evidence(l, r, "%u processes could not be inspected",
-				 st->hidden_processes);
+			evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
+				 st->hidden_processes == 1 ? "" : "es");
 		}
 		cover(l, r, s);
 		return;

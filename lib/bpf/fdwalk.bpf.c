@@ -39,10 +39,6 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 __u32 pw_nshards = 1;
 __u32 pw_reader_tid[PW_FD_SLOTS];
 __u32 pw_resume_word;
-/* &socket_file_ops, learnt from the first socket met (the symbol is not in
- * kallsyms): from then on one load of file->f_op tells a socket, without
- * touching the inode of every other file. */
-__u64 pw_sock_fops;
 /* Always 0. The verifier cannot know that, so the record count starts as an
  * unknown number and is never tracked value by value across iterations. */
 __u32 pw_zero;
@@ -102,8 +98,7 @@ static long bit_cb(__u32 b, struct wctx *c)
 	struct scratch *s = c->s;
 	struct pw_fd_rec r;
 	struct inode *ino;
-	struct file *f;
-	__u64 fp, fop;
+	__u64 fp;
 
 	if (b >= 64 || !s)
 		return 1;
@@ -112,22 +107,8 @@ static long bit_cb(__u32 b, struct wctx *c)
 	fp = s->files[b];
 	if (!fp)
 		return 0;
-	f = KCAST(fp, file);
-	fop = (__u64)f->f_op;
-	if (fop != pw_sock_fops) {
-		if (pw_sock_fops)
-			return 0;
-		/* not learnt yet: a sockfs inode, and the socket points back
-		 * at this very file */
-		ino = f->f_inode;
-		if (!ino || ino->i_sb->s_magic != SOCKFS_MAGIC)
-			return 0;
-		if ((__u64)KCAST(f->private_data, socket)->file != fp)
-			return 0;
-		pw_sock_fops = fop;
-	}
-	ino = f->f_inode;
-	if (!ino)
+	ino = KCAST(fp, file)->f_inode;
+	if (!ino || ino->i_sb->s_magic != SOCKFS_MAGIC)
 		return 0;
 	r.fd = c->word * 64 + b;
 	r.inode = (__u32)ino->i_ino;

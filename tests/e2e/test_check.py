@@ -33,7 +33,8 @@ def find_portwho():
     cands = []
     if env:
         cands += [env, os.path.join(os.path.dirname(env), "src", "portwho")]
-    cands += [os.path.join(ROOT, d, "src", "portwho") for d in ("build", "build-check")]
+    for d in ("build", "build-check"):
+        cands += [os.path.join(ROOT, d, "portwho"), os.path.join(ROOT, d, "src", "portwho")]
     for c in cands:
         if os.path.isfile(c) and os.access(c, os.X_OK):
             return c
