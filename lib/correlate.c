@@ -141,7 +141,8 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 		}
 		m[n++] = (struct match){ idx, w->recs[i] };
 	}
-	qsort(m, n, sizeof(*m), cmp_match);
+	if (n > 1)
+		qsort(m, n, sizeof(*m), cmp_match);
 	size_t k = 0; /* drop threads that repeat the leader's (inode, fd) */
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || m[k - 1].sock != m[i].sock || m[k - 1].rec.pid != m[i].rec.pid ||
@@ -160,7 +161,8 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 	}
 	for (size_t i = 0; i < n; i++)
 		pids[i] = m[i].rec.pid;
-	qsort(pids, n, sizeof(*pids), cmp_pid);
+	if (n > 1)
+		qsort(pids, n, sizeof(*pids), cmp_pid);
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++)
 		if (np == 0 || pids[np - 1] != pids[i])

@@ -18,27 +18,37 @@ int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf,
 		if (specs[i].lo == 0 && specs[i].hi == 65535)
 			return 0; /* one spec takes every port: nothing to filter */
 
-	/* Per spec: [S_GE lo][S_LE hi], 16 bytes. A match of both jumps to the
-	 * end (accept); a miss moves on to the next spec; past the last spec
-	 * the jump lands 4 bytes beyond the end, which the kernel rejects. */
-	const size_t per = 4 * sizeof(struct inet_diag_bc_op);
-	if (n > 4096 / per || n * per > len)
+	/* The kernel's audit only accepts a jump whose target lies on the chain
+	 * of "yes" steps from the start, so every op must be on that chain:
+	 *   spec i (not last): [S_GE lo][S_LE hi][JMP -> end]   20 bytes
+	 *   last spec:         [S_GE lo][S_LE hi]               16 bytes
+	 * A miss jumps to the next spec (on the chain); a hit falls through to
+	 * the JMP, which jumps to the end (accept). A miss in the last spec
+	 * jumps 4 bytes past the end, which the kernel reads as reject. */
+	const size_t per = 5 * sizeof(struct inet_diag_bc_op);
+	const size_t last = 4 * sizeof(struct inet_diag_bc_op);
+	size_t total = (n - 1) * per + last;
+	if (total > len || total > 4096)
 		return -ENOSPC;
-	size_t total = n * per;
 	struct inet_diag_bc_op *op = buf;
 	for (size_t i = 0; i < n; i++) {
-		size_t here = i * per;		/* offset of this spec's first op */
-		size_t rest_ge = total - here;	/* bytes from S_GE to the end */
-		size_t rest_le = rest_ge - 8;	/* bytes from S_LE to the end */
-		size_t next = per;		/* next spec, relative to S_GE */
+		bool is_last = i + 1 == n;
+		size_t here = i * per;
+		size_t rest_ge = total - here; /* bytes from S_GE to the end */
+		unsigned short miss_ge = (unsigned short)(is_last ? rest_ge + 4 : per);
+		unsigned short miss_le = (unsigned short)(is_last ? rest_ge - 8 + 4 : per - 8);
 
-		op[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8,
-						  (unsigned short)(i + 1 == n ? rest_ge + 4 : next) };
+		op[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8, miss_ge };
 		op[1] = (struct inet_diag_bc_op){ 0, 0, specs[i].lo };
-		op[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, (unsigned short)rest_le,
-						  (unsigned short)(i + 1 == n ? rest_le + 4 : next - 8) };
+		op[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, miss_le };
 		op[3] = (struct inet_diag_bc_op){ 0, 0, specs[i].hi };
-		op += 4;
+		if (!is_last) {
+			op[4] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4,
+							  (unsigned short)(rest_ge - 16) };
+			op += 5;
+		} else {
+			op += 4;
+		}
 	}
 	return (int)total;
 }

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #if __has_include("bpf/pw-bpf.h")
@@ -268,7 +269,12 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 
 	uint64_t current = pw_netns_current();
 	if (scope == PW_NETNS_PATH) {
-		struct pw_nsref ref = { .path = (char *)q->netns_path };
+		struct stat st;
+		if (stat(q->netns_path, &st) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)q->netns_path };
 		r = collect_ns(&c, procfd, &ref, current);
 		if (r < 0)
 			goto fail;

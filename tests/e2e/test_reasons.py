@@ -529,7 +529,7 @@ def test_passed_over_scm_rights(ns, tmp_path):
     assert pids(s) == sorted([ra["pid"], rb["pid"]]), show(g)
     assert {(x["pid"], x["ppid"]) for x in s["holders"]} == \
         {(ra["pid"], ra["ppid"]), (rb["pid"], rb["ppid"])}, show(s)
-    assert "2 unrelated processes" in r["summary"], r["summary"]
+    assert "2 processes that are not parent and child" in r["summary"], r["summary"]
     assert "SCM_RIGHTS" in r["summary"], r["summary"]
     for who in (ra, rb):
         assert any(e.startswith("PID %d " % who["pid"]) for e in r["evidence"]), r["evidence"]

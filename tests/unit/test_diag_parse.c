@@ -168,32 +168,46 @@ static void test_malformed(void **state)
 
 /* ---- bytecode: a model of inet_diag_bc_audit + inet_diag_bc_run ---------- */
 
-static bool audit(const unsigned char *bc, int len)
+/* The kernel's valid_cc(): is cc (bytes left) reached by yes-steps? */
+static bool valid_cc(const unsigned char *bc, int len, int cc)
+{
+	while (len >= 0) {
+		const struct inet_diag_bc_op *op = (const void *)bc;
+		if (cc > len)
+			return false;
+		if (cc == len)
+			return true;
+		if (op->yes < 4 || op->yes & 3)
+			return false;
+		len -= op->yes;
+		bc += op->yes;
+	}
+	return false;
+}
+
+/* A model of inet_diag_bc_audit() for the ops we emit. */
+static bool audit(const unsigned char *bc, int total)
 {
 	const unsigned char *p = bc;
-	int rest = len;
-	while (rest > 0) {
+	int len = total;
+	while (len > 0) {
 		const struct inet_diag_bc_op *op = (const void *)p;
-		if (op->code != INET_DIAG_BC_S_GE && op->code != INET_DIAG_BC_S_LE)
+		int min = 4;
+		if (op->code == INET_DIAG_BC_S_GE || op->code == INET_DIAG_BC_S_LE) {
+			min += 4;
+			if (len < min)
+				return false;
+		} else if (op->code != INET_DIAG_BC_JMP) {
 			return false;
-		int min = 8;
-		if (rest < min || op->yes < min || op->yes > rest + 4 || (op->yes & 3))
-			return false;
-		if (op->no < min || op->no > rest + 4 || (op->no & 3))
-			return false;
-		/* a jump inside the program must land on an op */
-		for (int j = 0; j < 2; j++) {
-			int jump = j ? op->no : op->yes;
-			if (jump < rest) {
-				bool ok = false;
-				for (int o = 0; o < len; o += 8)
-					ok |= o == (int)(p - bc) + jump;
-				if (!ok)
-					return false;
-			}
 		}
-		p += 8;
-		rest -= 8;
+		if (op->no < min || op->no > len + 4 || (op->no & 3))
+			return false;
+		if (op->no < len && !valid_cc(bc, total, len - op->no))
+			return false;
+		if (op->yes < min || op->yes > len + 4 || (op->yes & 3))
+			return false;
+		p += op->yes;
+		len -= op->yes;
 	}
 	return true;
 }
@@ -203,7 +217,13 @@ static bool run(const unsigned char *bc, int len, uint16_t sport)
 	const unsigned char *p = bc;
 	while (len > 0) {
 		const struct inet_diag_bc_op *op = (const void *)p;
-		bool yes = op->code == INET_DIAG_BC_S_GE ? sport >= op[1].no : sport <= op[1].no;
+		bool yes;
+		if (op->code == INET_DIAG_BC_JMP)
+			yes = false;
+		else if (op->code == INET_DIAG_BC_S_GE)
+			yes = sport >= op[1].no;
+		else
+			yes = sport <= op[1].no;
 		int step = yes ? op->yes : op->no;
 		len -= step;
 		p += step;
