@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pw-bpf-records.h"
+#include "pw-iter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -76,7 +77,7 @@ static __always_inline void new_task(struct task_struct *task, __u32 ktid)
 }
 
 SEC("iter/task_file")
-int pw_fd_file(struct bpf_iter__task_file *ctx)
+int pw_fd_file(struct pw_iter_task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;

@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pw-bpf-records.h"
+#include "pw-iter.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -61,7 +62,7 @@ static __always_inline __u32 sock_ino(const struct sock *sk)
 }
 
 SEC("iter/tcp")
-int pw_sk_tcp(struct bpf_iter__tcp *ctx)
+int pw_sk_tcp(struct pw_iter_tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct pw_sk_rec r = {};
@@ -89,7 +90,7 @@ int pw_sk_tcp(struct bpf_iter__tcp *ctx)
 }
 
 SEC("iter/udp")
-int pw_sk_udp(struct bpf_iter__udp *ctx)
+int pw_sk_udp(struct pw_iter_udp *ctx)
 {
 	struct udp_sock *up = ctx->udp_sk;
 	struct pw_sk_rec r = {};
