@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -218,6 +219,11 @@ static void check_sockopts(void)
 	uint16_t tw_port = port_of(cli);
 	int acc = tw_ok ? accept(lst, NULL, NULL) : -1;
 	close(cli);
+	/* a connection the listener has not accepted yet: no inode, flags
+	 * inherited from the listener */
+	int pend = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool pend_ok = connect(pend, (struct sockaddr *)&a, sizeof(a)) == 0;
+	uint16_t pend_port = port_of(pend);
 	usleep(20000);
 	if (acc >= 0)
 		close(acc);
@@ -262,6 +268,15 @@ static void check_sockopts(void)
 	check(tw_ok && tw && tw->inode == 0 && tw->reuse == 1 && tw->reuseport == 0,
 	      "TIME_WAIT of a SO_REUSEADDR client: inode=%d reuse=%d",
 	      tw ? (int)tw->inode : -1, tw ? tw->reuse : -1);
+	const struct pw_bpf_sockopt *pe = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].proto == IPPROTO_TCP && v[i].lport == port_of(lst) &&
+		    v[i].rport == pend_port)
+			pe = &v[i];
+	check(pend_ok && pe && pe->inode == 0 && pe->state == PW_ST_ESTABLISHED &&
+		      pe->reuseport == 1 && pe->uid == 0,
+	      "connection not accepted yet: inode=%d state=%d reuseport=%d",
+	      pe ? (int)pe->inode : -1, pe ? pe->state : -1, pe ? pe->reuseport : -1);
 	free(v);
 
 	/* the walk finds each of them as (inode, getpid(), fd) */
@@ -283,6 +298,7 @@ static void check_sockopts(void)
 
 	close(lst);
 	close(udp);
+	close(pend);
 	if (u.before >= 0)
 		close(u.before);
 	if (u.after >= 0)
@@ -403,6 +419,101 @@ static void check_pid_namespace(void)
 	      "walk inside a new pid namespace: r=%d, pid %d, own socket found %zu, "
 	      "%u processes, %zu netns",
 	      r, mypid, hits, procs, nns);
+}
+
+/* A process in another network namespace: the walk sees its socket and
+ * its namespace; sockopts read from inside that namespace sees its socket
+ * and none of ours. */
+struct netns_read {
+	int nsfd;
+	uint32_t want, not_want;
+	int r;
+	bool found, leaked;
+};
+
+static void *netns_reader(void *arg)
+{
+	struct netns_read *nr = arg;
+	nr->r = setns(nr->nsfd, CLONE_NEWNET) < 0 ? -errno : 0;
+	if (nr->r < 0)
+		return NULL;
+	struct pw_bpf_sockopt *v = NULL;
+	size_t n = 0;
+	nr->r = pw_bpf_sockopts_read(&v, &n);
+	nr->found = find_opt(v, n, nr->want) != NULL;
+	nr->leaked = find_opt(v, n, nr->not_want) != NULL;
+	free(v);
+	return NULL;
+}
+
+static void check_other_netns(void)
+{
+	int up[2], down[2];
+	if (pipe(up) < 0 || pipe(down) < 0) {
+		check(false, "pipe");
+		return;
+	}
+	pid_t c = fork();
+	if (c == 0) {
+		uint32_t msg[2] = { 0, 0 };
+		if (unshare(CLONE_NEWNET) == 0) {
+			int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			struct sockaddr_in a = { .sin_family = AF_INET };
+			if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+				msg[0] = ino_of(s);
+				msg[1] = (uint32_t)s;
+			}
+		}
+		char x;
+		if (write(up[1], msg, sizeof(msg)) != sizeof(msg) || read(down[0], &x, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	uint32_t msg[2] = { 0, 0 };
+	if (c < 0 || read(up[0], msg, sizeof(msg)) != sizeof(msg) || !msg[0]) {
+		check(false, "child in a new network namespace");
+		goto out;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c);
+	struct stat st;
+	uint64_t ns = stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+
+	struct pw_walk w = { 0 };
+	struct pw_walk_opts wo = { .proc_root = "/proc", .want_netns = true };
+	int r = pw_collector_bpf.walk(&wo, &w);
+	bool ns_listed = false;
+	for (size_t i = 0; i < w.n_ns; i++)
+		ns_listed |= w.ns[i].ino == ns && w.ns[i].pid == c;
+	check(r == 0 && count_rec(&w, msg[0], c, c, (int)msg[1]) == 1 && ns_listed && ns != netns_self(),
+	      "socket of PID %d in netns %llu found, namespace listed with that PID", (int)c,
+	      (unsigned long long)ns);
+	walk_clear(&w);
+
+	int mine = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bind_lo4(mine, 0);
+	struct netns_read nr = { .nsfd = open(path, O_RDONLY | O_CLOEXEC), .want = msg[0],
+				 .not_want = ino_of(mine) };
+	pthread_t th;
+	if (nr.nsfd >= 0 && pthread_create(&th, NULL, netns_reader, &nr) == 0)
+		pthread_join(th, NULL);
+	else
+		nr.r = -errno;
+	check(nr.r == 0 && nr.found && !nr.leaked,
+	      "sockopts inside that namespace: %d, its socket %s, ours %s", nr.r,
+	      nr.found ? "seen" : "missing", nr.leaked ? "seen too" : "not seen");
+	if (nr.nsfd >= 0)
+		close(nr.nsfd);
+	close(mine);
+out:
+	if (c > 0 && write(down[1], "x", 1) < 0)
+		kill(c, SIGKILL);
+	if (c > 0)
+		waitpid(c, NULL, 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
 }
 
 /* Both walkers agree on this process's sockets. */
@@ -540,6 +651,7 @@ int main(int argc, char **argv)
 		check_private_table();
 		check_big_table();
 		check_walkers_agree();
+		check_other_netns();
 		check_pid_namespace(); /* last: leaves us in a new pid namespace for children */
 	}
 	pw_bpf_release();

@@ -37,8 +37,11 @@ struct pw_bpf_sockopt {
  *
  * *ret is malloc'ed (free() it; NULL when *ret_n is 0). The namespace is the
  * calling thread's at the time of the call, so setns() first to read another.
- * TIME_WAIT entries: flags of the socket they came from, uid 0 (the kernel
- * keeps none). Request socks (SYN_RECV): the listener's flags and uid. */
+ * States as sock_diag reports them. TIME_WAIT entries (state TIME_WAIT or
+ * FIN_WAIT2): flags of the socket they came from, uid 0 (the kernel keeps
+ * none). Request socks (state SYN_RECV): the listener's flags and uid.
+ * Not included: TCP sockets bound but never listened on (they sit only in
+ * the bind hash, which iter/tcp does not walk) and unbound UDP sockets. */
 int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n);
 
 /* Which program pw_collector_bpf walks fd tables with. AUTO: the iter/task

@@ -6,7 +6,11 @@
  * iter/tcp shows full sockets, TIME_WAIT socks (which carry the flags of
  * the socket they came from) and request socks (NEW_SYN_RECV; they have no
  * flags of their own, so the listener's are reported: the accepted socket
- * will inherit those). Needs iter/tcp and iter/udp (5.9).
+ * will inherit those). States are reported the way sock_diag does: request
+ * socks as SYN_RECV, TIME_WAIT socks by their substate (TIME_WAIT or
+ * FIN_WAIT2). Bound-but-not-listening TCP sockets live only in the bind
+ * hash, which iter/tcp does not walk: they are missing here. Needs iter/tcp
+ * and iter/udp (5.9).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -21,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define PW_AF_INET 2
 #define PW_AF_INET6 10
 #define PW_IPPROTO_TCP 6
+#define PW_TCP_SYN_RECV 3
 #define PW_TCP_TIME_WAIT 6
 #define PW_TCP_NEW_SYN_RECV 12
 
@@ -75,6 +80,7 @@ int pw_sk_tcp(struct pw_iter_tcp *ctx)
 	if (r.state == PW_TCP_NEW_SYN_RECV) {
 		struct sock *l = BPF_CORE_READ(skc, skc_listener);
 
+		r.state = PW_TCP_SYN_RECV;
 		if (l) {
 			struct sock_common *lc = &l->__sk_common;
 
@@ -82,7 +88,9 @@ int pw_sk_tcp(struct pw_iter_tcp *ctx)
 			r.reuseport = (__u8)BPF_CORE_READ_BITFIELD_PROBED(lc, skc_reuseport);
 			r.v6only = (__u8)BPF_CORE_READ_BITFIELD_PROBED(lc, skc_ipv6only);
 		}
-	} else if (r.state != PW_TCP_TIME_WAIT) {
+	} else if (r.state == PW_TCP_TIME_WAIT) {
+		r.state = BPF_CORE_READ((struct inet_timewait_sock *)skc, tw_substate);
+	} else {
 		r.inode = sock_ino((const struct sock *)skc);
 	}
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
