@@ -172,6 +172,8 @@ struct private_thread {
 	pid_t tid;
 	int fd;
 	uint32_t inode;
+	int nextra; /* more sockets to open in the private table */
+	int *extra;
 };
 
 static void *private_main(void *arg)
@@ -184,6 +186,11 @@ static void *private_main(void *arg)
 		if (p->fd >= 0) {
 			p->inode = ino_of(p->fd);
 			st = 1;
+		}
+		for (int i = 0; i < p->nextra && st == 1; i++) {
+			p->extra[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (p->extra[i] < 0)
+				st = 3;
 		}
 	}
 	pthread_mutex_lock(&p->m);
@@ -372,6 +379,48 @@ static void check_big_table(void)
 	check(r == 0 && found == made && !dup, "walk finds all %zu (found %zu, duplicated %zu)",
 	      made, found, dup);
 	walk_clear(&w);
+
+	/* the same in a thread's private table: the rest is walked through a
+	 * link restricted to that thread */
+	struct private_thread p = { .m = PTHREAD_MUTEX_INITIALIZER,
+				    .cv = PTHREAD_COND_INITIALIZER, .fd = -1, .nextra = 5000 };
+	p.extra = calloc((size_t)p.nextra, sizeof(int));
+	pthread_t th;
+	if (pthread_create(&th, NULL, private_main, &p) == 0) {
+		pthread_mutex_lock(&p.m);
+		while (p.state == 0)
+			pthread_cond_wait(&p.cv, &p.m);
+		pthread_mutex_unlock(&p.m);
+		memset(&w, 0, sizeof(w));
+		r = pw_collector_bpf.walk(&wo, &w);
+		found = dup = 0;
+		for (int i = 0; i < p.nextra && p.state == 1; i++) {
+			/* fds numbers are the thread's; inodes via /proc */
+			char path[64], link[64];
+			snprintf(path, sizeof(path), "/proc/self/task/%d/fd/%d", (int)p.tid, p.extra[i]);
+			ssize_t l = readlink(path, link, sizeof(link) - 1);
+			uint32_t ino = 0;
+			if (l > 0) {
+				link[l] = 0;
+				sscanf(link, "socket:[%u]", &ino);
+			}
+			size_t k = count_rec(&w, ino, getpid(), p.tid, p.extra[i]);
+			found += k == 1;
+			dup += k > 1;
+		}
+		check(p.state == 1 && r == 0 && found == (size_t)p.nextra && !dup,
+		      "thread %d with %d sockets in its private table: found %zu, duplicated %zu",
+		      (int)p.tid, p.nextra, found, dup);
+		walk_clear(&w);
+		pthread_mutex_lock(&p.m);
+		p.state = 2;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.m);
+		pthread_join(th, NULL);
+	} else {
+		check(false, "start a thread");
+	}
+	free(p.extra);
 	for (size_t i = 0; i < made; i++)
 		close(fds[i]);
 	free(fds);

@@ -15,7 +15,7 @@
  * with tgid % pw_nshards == slot and owns that slot of the scratch map, so
  * readers never share memory. A table with more sockets than one object may
  * carry is finished by a reader in PW_FD_RESUME_SLOT through a link
- * restricted to that task.
+ * restricted to that task's process.
  *
  * Kernel objects are read through bpf_rdonly_cast() pointers: fault-safe
  * loads that the verifier does not have to vet one by one (it is the load
@@ -38,10 +38,13 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Set by userspace before a walk. Reader threads are told apart by their
  * tid as seen in their own pid namespace: slot k < pw_nshards takes the
- * tasks with tgid % pw_nshards == k; PW_FD_RESUME_SLOT walks the one task
- * of a tid-restricted link from bitmap word pw_resume_word. */
+ * tasks with tgid % pw_nshards == k; PW_FD_RESUME_SLOT walks only the task
+ * pw_resume_tid (reader's numbering; its link is restricted to the process,
+ * which every kernel with such links handles for threads too) from bitmap
+ * word pw_resume_word. */
 __u32 pw_nshards = 1;
 __u32 pw_reader_tid[PW_FD_SLOTS];
+__u32 pw_resume_tid;
 __u32 pw_resume_word;
 /* Always 0. The verifier cannot know that, so counters start as an unknown
  * number and are never tracked value by value across loop iterations (which
@@ -196,9 +199,7 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 	h.magic = PW_FD_HDR_MAGIC;
 	h.tgid = t->tgid;
 	h.tid = t->pid;
-	if (slot == PW_FD_RESUME_SLOT)
-		word0 = pw_resume_word;
-	else if (pw_nshards > 1 && h.tgid % pw_nshards != slot)
+	if (slot != PW_FD_RESUME_SLOT && pw_nshards > 1 && h.tgid % pw_nshards != slot)
 		return 0;
 	files = t->files;
 	if (h.tid != h.tgid && (!files || files == t->group_leader->files))
@@ -208,6 +209,11 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 		h.tgid = nr_in_view(&v, (__u64)t->group_leader->thread_pid);
 		if (!h.tid || !h.tgid)
 			return 0;
+	}
+	if (slot == PW_FD_RESUME_SLOT) {
+		if (h.tid != pw_resume_tid)
+			return 0;
+		word0 = pw_resume_word;
 	}
 	h.netns = 0;
 	nsp = t->nsproxy;

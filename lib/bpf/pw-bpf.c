@@ -107,14 +107,15 @@ static bool have_btf(void)
 	return access("/sys/kernel/btf/vmlinux", R_OK) == 0;
 }
 
-static int iter_link(int prog_fd, __u32 tid)
+/* pid: restrict a task iterator to that process (kernel 6.1+) */
+static int iter_link(int prog_fd, __u32 pid)
 {
 	union bpf_iter_link_info info;
 	LIBBPF_OPTS(bpf_link_create_opts, opts);
 
-	if (tid) {
+	if (pid) {
 		memset(&info, 0, sizeof(info));
-		info.task.tid = tid;
+		info.task.pid = pid;
 		opts.iter_info = &info;
 		opts.iter_info_len = sizeof(info);
 	}
@@ -281,7 +282,7 @@ struct nspair {
 };
 
 struct resume {
-	__u32 tid;
+	__u32 tgid, tid;
 	__u32 word;
 };
 
@@ -390,7 +391,7 @@ static int parse_fdwalk(const struct buf *b, struct collect *c, bool count)
 				return -EBADMSG;
 			if (GROW(c->res, c->cap_res, c->n_res + 1) < 0)
 				return -ENOMEM;
-			c->res[c->n_res++] = (struct resume){ .tid = tid, .word = rs.word };
+			c->res[c->n_res++] = (struct resume){ .tgid = tgid, .tid = tid, .word = rs.word };
 		} else {
 			struct pw_fd_rec r;
 			memcpy(&r, b->p + off, sizeof(r));
@@ -430,28 +431,34 @@ static unsigned auto_threads(void)
 }
 
 /* A table cut short (more sockets than one seq_file object holds): walk the
- * rest with a link restricted to that task, as often as it takes. */
+ * rest with a link restricted to that process, the program skipping all
+ * but that task, as often as it takes. */
 static int finish_big_tables(struct collect *c)
 {
 	int r = 0;
 	fw->bss->pw_reader_tid[PW_FD_RESUME_SLOT] = (__u32)gettid();
 	for (size_t i = 0; i < c->n_res && r >= 0; i++) {
 		struct resume rs = c->res[i];
-		int link = iter_link(fw->progs.pw_fd_walk.prog_fd, rs.tid);
+		int link = iter_link(fw->progs.pw_fd_walk.prog_fd, rs.tgid);
 		if (link < 0) {
-			r = link; /* kernels before 6.1: no per-task links */
+			/* kernels before 6.1 reject the process restriction;
+			 * one that ignored it would still be right (the program
+			 * filters by tid), only slower */
+			r = link;
 			break;
 		}
 		struct buf b = { 0 };
+		fw->bss->pw_resume_tid = rs.tid;
 		fw->bss->pw_resume_word = rs.word;
 		r = read_iter(link, &b);
 		close(link);
-		/* the task is gone (ESRCH from the link) or empty: nothing more */
+		/* a task gone meanwhile just gives no output */
 		if (r >= 0)
 			r = parse_fdwalk(&b, c, false);
 		free(b.p);
 	}
 	fw->bss->pw_reader_tid[PW_FD_RESUME_SLOT] = 0;
+	fw->bss->pw_resume_tid = 0;
 	fw->bss->pw_resume_word = 0;
 	return r;
 }
