@@ -136,9 +136,11 @@ static int load_fdwalk(void)
 	if (!have_btf())
 		return fw_err;
 	struct pw_fdwalk *s = pw_fdwalk__open();
-	if (!s)
-		return fw_err = -ENOMEM;
-	if (pw_fdwalk__load(s) < 0) {
+	if (!s) {
+		fw_err = 0; /* worth another try later */
+		return -ENOMEM;
+	}
+	if (pw_fdwalk__load(s) != 0) {
 		pw_fdwalk__destroy(s);
 		return fw_err;
 	}
@@ -163,9 +165,11 @@ static int load_fdfile(void)
 	if (!have_btf())
 		return ff_err;
 	struct pw_fdfile *s = pw_fdfile__open();
-	if (!s)
-		return ff_err = -ENOMEM;
-	if (pw_fdfile__load(s) < 0) {
+	if (!s) {
+		ff_err = 0; /* worth another try later */
+		return -ENOMEM;
+	}
+	if (pw_fdfile__load(s) != 0) {
 		pw_fdfile__destroy(s);
 		return ff_err;
 	}
@@ -190,9 +194,11 @@ static int load_sockopts(void)
 	if (!have_btf())
 		return so_err;
 	struct pw_sockopts *s = pw_sockopts__open();
-	if (!s)
-		return so_err = -ENOMEM;
-	if (pw_sockopts__load(s) < 0) {
+	if (!s) {
+		so_err = 0; /* worth another try later */
+		return -ENOMEM;
+	}
+	if (pw_sockopts__load(s) != 0) {
 		pw_sockopts__destroy(s);
 		return so_err;
 	}
@@ -261,7 +267,9 @@ static int read_iter(int link, struct buf *b)
 			break;
 		ssize_t n = read(fd, b->p + b->len, b->cap - b->len);
 		if (n < 0) {
-			if (errno == EINTR)
+			/* EAGAIN: a million objects without output in one
+			 * call; the iterator moved on, read again */
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			r = -errno;
 			break;
