@@ -31,17 +31,17 @@ struct {
 	__type(value, __u32); /* a tgid living there */
 } pw_ff_netns SEC(".maps");
 
-static __always_inline int upid_at(struct pid *pid, __u32 level, struct upid *u)
+static __always_inline int upid_at(struct pid *pid, __u32 level, struct pw_upid *u)
 {
 	__u64 off = bpf_core_field_offset(struct pid, numbers) +
-		    (__u64)level * bpf_core_type_size(struct upid);
+		    (__u64)level * sizeof(struct pw_upid);
 	return bpf_probe_read_kernel(u, sizeof(*u), (const void *)((__u64)pid + off));
 }
 
 /* number of pid in the reader's pid namespace (level, ns), 0 if none */
 static __always_inline __u32 nr_in(struct pid *pid, __u32 level, __u64 ns)
 {
-	struct upid u;
+	struct pw_upid u;
 
 	if (!pid || BPF_CORE_READ(pid, level) < level)
 		return 0;
@@ -55,7 +55,7 @@ static __always_inline void new_task(struct task_struct *task, __u32 ktid)
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct pid *cpid = BPF_CORE_READ(cur, thread_pid);
 	__u32 level = BPF_CORE_READ(cpid, level), tgid, tid, netns;
-	struct upid u;
+	struct pw_upid u;
 
 	tgid = BPF_CORE_READ(task, tgid);
 	tid = ktid;

@@ -85,17 +85,17 @@ struct nsview {
 	__u64 ns;
 };
 
-static __always_inline int upid_at(__u64 pid, __u32 level, struct upid *u)
+static __always_inline int upid_at(__u64 pid, __u32 level, struct pw_upid *u)
 {
 	__u64 off = bpf_core_field_offset(struct pid, numbers) +
-		    (__u64)level * bpf_core_type_size(struct upid);
+		    (__u64)level * sizeof(struct pw_upid);
 	return bpf_probe_read_kernel(u, sizeof(*u), (const void *)(pid + off));
 }
 
 /* number of a struct pid in the reader's namespace, 0 when it has none */
 static __always_inline __u32 nr_in_view(const struct nsview *v, __u64 pid)
 {
-	struct upid u;
+	struct pw_upid u;
 
 	if (!pid || KCAST(pid, pid)->level < v->level)
 		return 0;
@@ -182,7 +182,7 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 	v.ns = 0;
 	me = cur->pid;
 	if (v.level) {
-		struct upid u;
+		struct pw_upid u;
 
 		if (upid_at((__u64)cur->thread_pid, v.level, &u))
 			return 0;

@@ -39,4 +39,12 @@ struct pw_iter_udp {
 	__u32 uid;
 };
 
+/* struct upid (one level of a struct pid) has been { int nr; struct
+ * pid_namespace *ns; } since pid namespaces exist; copied out whole with
+ * bpf_probe_read_kernel, so a plain twin spares a relocation. */
+struct pw_upid {
+	int nr;
+	__u64 ns;
+};
+
 #endif
