@@ -167,6 +167,7 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *t, *cur;
 	struct files_struct *files;
+	struct fdtable *fdt;
 	struct nsproxy *nsp;
 	struct pw_fd_hdr h;
 	struct nsview v;
@@ -229,9 +230,12 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 		return 0;
 	c.n = pw_zero;
 	c.word0 = word0;
-	c.fdarr = (__u64)files->fdt->fd;
-	c.open_fds = (__u64)files->fdt->open_fds;
-	nwords = files->fdt->max_fds / 64;
+	/* one fdtable: a resize swaps in a bigger one (the old one stays
+	 * readable until an RCU grace period, which this program is inside) */
+	fdt = files->fdt;
+	c.fdarr = (__u64)fdt->fd;
+	c.open_fds = (__u64)fdt->open_fds;
+	nwords = fdt->max_fds / 64;
 	if (nwords > (1u << 23))
 		nwords = 1u << 23; /* bpf_loop's limit; no real table is near */
 	if (c.fdarr && c.open_fds && nwords > word0)
