@@ -429,6 +429,12 @@ static const char *overlap_words(const struct pw_bind_candidate *c, const struct
 	struct view vc, vs;
 	view_of(&c->addr, &vc);
 	view_of(&s->laddr, &vs);
+	if (vc.v4 != vs.v4)
+		return vs.any && !vs.v4
+			   ? "it is bound to [::] without IPV6_V6ONLY, which also covers "
+			     "every IPv4 address"
+			   : "your [::] without IPV6_V6ONLY also covers IPv4, its address "
+			     "included";
 	if (vs.any && vc.any)
 		return "both are bound to the wildcard address";
 	if (vs.any)

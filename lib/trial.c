@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -347,4 +348,92 @@ int pw_netns_facts_read(const char *netns_path, uint8_t proto, const char *ifnam
 		rep->f.addr_err = 0; /* could not check: let the trial tell */
 	*ret = rep->f;
 	return 0;
+}
+
+/* ---- reading options through a holder ---------------------------------------- */
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* Receiving a socket fd re-tags it with the receiver's cgroup v1 net_cls
+ * classid and net_prio index; where either controller is bound to a
+ * hierarchy, a probe would change the socket, so there is none. */
+static bool probe_is_harmless(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	if (pw_read_file_at(AT_FDCWD, "/proc/cgroups", 1 << 16, &buf, NULL) < 0)
+		return false;
+	for (char *line = buf; line && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char name[32];
+		unsigned hierarchy;
+		if (sscanf(line, "%31s %u", name, &hierarchy) == 2 &&
+		    (!strcmp(name, "net_cls") || !strcmp(name, "net_prio")) && hierarchy != 0)
+			return false;
+		line = next;
+	}
+	return true;
+}
+
+static int getopt_int(int fd, int level, int name, int *ret)
+{
+	socklen_t len = sizeof(*ret);
+	return getsockopt(fd, level, name, ret, &len) < 0 ? -errno : 0;
+}
+
+static int probe_one(struct pw_socket *s, const struct pw_holder *h)
+{
+	pid_t pid = h->proc ? h->proc->pid : h->tid;
+	unsigned flags = h->tid && h->tid != pid ? PIDFD_THREAD : 0;
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, h->tid ? h->tid : pid, flags);
+	if (pidfd < 0)
+		return -errno;
+	_cleanup_close_ int fd = (int)syscall(SYS_pidfd_getfd, pidfd, h->fd, 0);
+	if (fd < 0)
+		return -errno;
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return -errno;
+	if (s->cookie && cookie != s->cookie)
+		return -ESTALE; /* the fd number now names another socket */
+	int ra, rp, v6 = -1;
+	int r = getopt_int(fd, SOL_SOCKET, SO_REUSEADDR, &ra);
+	if (r >= 0)
+		r = getopt_int(fd, SOL_SOCKET, SO_REUSEPORT, &rp);
+	if (r >= 0 && s->family == AF_INET6)
+		r = getopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6);
+	if (r < 0)
+		return r;
+	s->reuseaddr = (int8_t)(ra > 2 ? 2 : ra);
+	s->reuseport = rp ? 1 : 0;
+	if (s->family == AF_INET6)
+		s->v6only = v6 ? 1 : 0;
+	s->opts_source = PW_OPTS_PROBE;
+	return 0;
+}
+
+int pw_sockopts_probe(struct pw_socket *const *v, size_t n)
+{
+	if (!probe_is_harmless())
+		return -EPERM;
+	int filled = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct pw_socket *s = v[i];
+		bool known = s->reuseaddr >= 0 && s->reuseport >= 0 &&
+			     (s->family == AF_INET || s->v6only >= 0) &&
+			     s->opts_source != PW_OPTS_INFERRED;
+		if (known || !s->inode)
+			continue;
+		/* one holder that lets us in is enough */
+		for (size_t j = 0; j < s->n_holders && j < 4; j++)
+			if (probe_one(s, &s->holders[j]) >= 0) {
+				filled++;
+				break;
+			}
+	}
+	return filled;
 }

@@ -329,8 +329,9 @@ struct answer {
 	struct trial_out trial;
 	bool final_ok;
 	int final_err;
-	bool disagree; /* a certain prediction the trial contradicts: our bug */
-	bool settled;  /* an uncertain prediction the trial decided */
+	bool disagree;	  /* a certain prediction the trial contradicts: our bug */
+	const char *hint; /* a known kernel cause for such a disagreement */
+	bool settled;	  /* an uncertain prediction the trial decided */
 };
 
 static const char *errno_name(int e)
@@ -426,7 +427,7 @@ static int plan_trial(struct answer *a, struct pw_trial_request *req)
 		req->listen = false;
 		if (asprintf(&a->trial.no_listen,
 			     "bind only: a listening trial socket could take connections meant for "
-			     "%s (listen() never fails where bind() passed)",
+			     "%s; listen() never fails where bind() passed",
 			     ep) < 0)
 			return -ENOMEM;
 	}
@@ -458,9 +459,16 @@ static void settle(struct answer *a)
 		return;
 	const struct pw_trial_result *t = &a->trial.res;
 	bool same = t->succeeded == a->pred_ok && (t->succeeded || t->err == a->pred_err);
-	if (!same && a->pred_certain)
+	if (!same && a->pred_certain) {
 		a->disagree = true;
-	else if (!a->pred_certain)
+		/* inet_csk_get_port's SO_REUSEPORT fast path: the port remembers an
+		 * earlier socket of this uid and address and skips the full check */
+		if (t->succeeded && a->pred_err == EADDRINUSE && a->cand.reuseport &&
+		    a->cand.proto == IPPROTO_TCP)
+			a->hint = "the kernel may have taken its SO_REUSEPORT fast path: a port "
+				  "remembers that a socket of this uid and address bound there "
+				  "before (tb->fastreuseport) and skips the full check";
+	} else if (!a->pred_certain)
 		a->settled = true;
 	/* the trial is what the kernel said: it decides */
 	a->final_ok = t->succeeded;
@@ -597,11 +605,13 @@ static void print_trial(FILE *f, const struct answer *a)
 	else
 		fprintf(f, "Trial: %s failed with %s as %s", t->res.step ? t->res.step : what,
 			errno_name(t->res.err), who);
-	if (a->disagree)
+	if (a->disagree) {
 		fputs("\n!!! prediction and trial disagree — this is a portwho bug (please report "
 		      "it with this output)\n",
 		      f);
-	else if (a->settled)
+		if (a->hint)
+			fprintf(f, "  (or: %s)\n", a->hint);
+	} else if (a->settled)
 		fputs(" — the trial settles what the prediction could not\n", f);
 	else
 		fputs(" — agrees with the prediction\n", f);
@@ -826,11 +836,8 @@ static json_t *trial_json(const struct answer *a, int *err)
 	put(o, "listened", t->ran ? json_boolean(t->listened) : json_null(), err);
 	put(o, "uid", t->ran ? json_integer(a->cand.uid) : json_null(), err);
 	put(o, "agrees", t->ran ? json_boolean(!a->disagree) : json_null(), err);
-	put(o, "note",
-	    jstr(a->o->no_trial ? "--no-trial"
-		 : t->skipped	? t->skipped
-				: t->no_listen),
-	    err);
+	const char *note = a->o->no_trial ? "--no-trial" : t->skipped ? t->skipped : t->no_listen;
+	put(o, "note", jstr(a->hint ? a->hint : note), err);
 	return o;
 }
 
@@ -868,8 +875,11 @@ static int print_json(FILE *f, const struct answer *a)
 
 /* ---- run ------------------------------------------------------------------------ */
 
+/* The sockets on the port, as copies: options read later are filled in
+ * here, never in the snapshot's records. */
 static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_snap,
-			const struct pw_socket ***ret_v, size_t *ret_n)
+			struct pw_socket **ret_copies, const struct pw_socket ***ret_v,
+			size_t *ret_n)
 {
 	struct pw_portspec spec = o->spec;
 	spec.has_addr = false; /* every address on the port may matter */
@@ -889,17 +899,45 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	if (r < 0)
 		return r;
 	size_t n = pw_snapshot_n_sockets(snap);
+	struct pw_socket *copies = calloc(n ? n : 1, sizeof(*copies));
 	const struct pw_socket **v = calloc(n ? n : 1, sizeof(*v));
-	if (!v) {
+	if (!copies || !v) {
+		free(copies);
+		free(v);
 		pw_snapshot_free(snap);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		v[i] = pw_snapshot_socket(snap, i);
+	for (size_t i = 0; i < n; i++) {
+		copies[i] = *pw_snapshot_socket(snap, i);
+		v[i] = &copies[i];
+	}
 	*ret_snap = snap;
+	*ret_copies = copies;
 	*ret_v = v;
 	*ret_n = n;
 	return 0;
+}
+
+/* An answer that hinges on unread options: read them through a holder where
+ * that is safe, and predict again. */
+static int predict(struct answer *a, struct pw_socket *copies, const struct pw_socket **v, size_t n)
+{
+	int r = pw_bind_predict(&a->cand, v, n, &a->pred);
+	if (r < 0 || a->pred.certain)
+		return r;
+	size_t m = 0;
+	struct pw_socket **unsure = calloc(a->pred.n_conflicts + 1, sizeof(*unsure));
+	if (!unsure)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->pred.n_conflicts; i++)
+		if (a->pred.conflicts[i].outcome == PW_BIND_MAYBE)
+			unsure[m++] = &copies[a->pred.conflicts[i].sock - copies];
+	int filled = m ? pw_sockopts_probe(unsure, m) : 0;
+	free(unsure);
+	if (filled <= 0)
+		return 0;
+	pw_bind_prediction_clear(&a->pred);
+	return pw_bind_predict(&a->cand, v, n, &a->pred);
 }
 
 static int check_run(const struct check_opts *o)
@@ -937,9 +975,10 @@ static int check_run(const struct check_opts *o)
 	pw_port_classify(&a.facts.sysctl, a.cand.port, &a.cls);
 
 	struct pw_snapshot *snap = NULL;
+	struct pw_socket *copies = NULL;
 	const struct pw_socket **socks = NULL;
 	size_t n = 0;
-	r = take_sockets(o, &snap, &socks, &n);
+	r = take_sockets(o, &snap, &copies, &socks, &n);
 	if (r < 0) {
 		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
 		return 2;
@@ -949,7 +988,7 @@ static int check_run(const struct check_opts *o)
 		a.service = pw_services_name(sv, a.cand.port, pw_proto_name(o->proto));
 
 	int status = 2;
-	r = pw_bind_predict(&a.cand, socks, n, &a.pred);
+	r = predict(&a, copies, socks, n);
 	if (r < 0)
 		goto out;
 	if ((r = combine_prediction(&a)) < 0)
@@ -978,6 +1017,7 @@ out:
 	free(a.trial.no_listen);
 	pw_services_free(sv);
 	free(socks);
+	free(copies);
 	pw_snapshot_free(snap);
 	return status;
 }

@@ -25,7 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SO_REUSEPORT = getattr(socket, "SO_REUSEPORT", 15)
 CLONE_NEWNET = 0x40000000
 NOBODY = 65534
-FIRST_PORT = 20000  # one port per existing socket; outside ip_local_port_range
+FIRST_PORT = 20000  # one port per cell, up to 27168; outside ip_local_port_range
 
 
 def find_portwho():
@@ -246,42 +246,51 @@ def chosen_cells():
 
 
 def test_matrix(netns):
+    """Each cell gets its own existing socket on its own port: the kernel
+    remembers per port that a SO_REUSEPORT socket once bound there
+    (tb->fastreuseport) and lets later ones skip the full check, so cells
+    sharing a port would depend on each other's history."""
     plan = chosen_cells()
     parallel = max(2, os.cpu_count() or 2)
     cells = disagree = uncertain = 0
     failures = []
+    port = FIRST_PORT
     with inside(netns):
-        for i, (kind, eopts, euid, eaddr), news in plan:
-            port = FIRST_PORT + i
-            keep = make_existing(kind, eopts, euid, eaddr, port)
+        for _, (kind, eopts, euid, eaddr), news in plan:
             udp = kind == "udp"
-            try:
-                answers = []
-                for start in range(0, len(news), parallel):  # portwho runs in parallel
-                    batch = []
+            for start in range(0, len(news), parallel):
+                batch = []  # (new cell, port, kept sockets, argv, process)
+                try:
                     for nopts, nuid, naddr, listen in news[start:start + parallel]:
+                        keep = make_existing(kind, eopts, euid, eaddr, port)
                         argv = check_argv(udp, naddr, port, nopts, nuid, listen)
-                        batch.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                                             stderr=subprocess.PIPE, text=True)))
-                    answers += [parse_answer(p, argv) for argv, p in batch]
-                for (nopts, nuid, naddr, listen), ans in zip(news, answers):
-                    family, host, v6only, _, _ = ADDRS[naddr]
-                    ra, rp = OPTS[nopts]
-                    code = real_bind(family, udp, host, port, ra, rp, v6only, nuid, listen)
-                    cells += 1
-                    uncertain += not ans["certain"]
-                    if ans["would_succeed"] != (code == 0) or ans["errno"] != errname(code):
-                        disagree += 1
-                        failures.append(
-                            "existing %s %s uid %d %s | new %s uid %d %s%s: kernel %s, "
-                            "portwho %s (%s)%s" % (
-                                kind, eopts, euid, eaddr, nopts, nuid, naddr,
-                                " +listen" if listen else "", errname(code) or "ok",
-                                ans["errno"] or "ok", ans["why"],
-                                "" if ans["certain"] else " [uncertain]"))
-            finally:
-                for s in keep:
-                    s.close()
+                        proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                                stderr=subprocess.PIPE, text=True)
+                        batch.append(((nopts, nuid, naddr, listen), port, keep, argv, proc))
+                        port += 1
+                    for (nopts, nuid, naddr, listen), p, _, argv, proc in batch:
+                        ans = parse_answer(proc, argv)
+                        family, host, v6only, _, _ = ADDRS[naddr]
+                        ra, rp = OPTS[nopts]
+                        code = real_bind(family, udp, host, p, ra, rp, v6only, nuid, listen)
+                        cells += 1
+                        uncertain += not ans["certain"]
+                        if ans["would_succeed"] != (code == 0) or ans["errno"] != errname(code):
+                            disagree += 1
+                            failures.append(
+                                "existing %s %s uid %d %s | new %s uid %d %s%s: kernel %s, "
+                                "portwho %s (%s)%s" % (
+                                    kind, eopts, euid, eaddr, nopts, nuid, naddr,
+                                    " +listen" if listen else "", errname(code) or "ok",
+                                    ans["errno"] or "ok", ans["why"],
+                                    "" if ans["certain"] else " [uncertain]"))
+                finally:
+                    for _, _, keep, _, proc in batch:
+                        if proc.poll() is None:
+                            proc.kill()
+                            proc.wait()
+                        for sock in keep:
+                            sock.close()
     sure = [f for f in failures if not f.endswith("[uncertain]")]
     print("portwho check matrix: %d cells, %d disagree (%d of them certain), %d uncertain" % (
         cells, disagree, len(sure), uncertain))

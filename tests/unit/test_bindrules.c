@@ -554,7 +554,16 @@ static void test_advice(void **state)
 	struct pw_bind_candidate c = C(IPPROTO_TCP, "::", false, false, 0);
 	predict(&c, v, 1, &p);
 	expect_fail(&p, PW_RULE_EXCLUSIVE);
+	assert_non_null(strstr(p.conflicts[0].explanation, "your [::] without IPV6_V6ONLY"));
 	assert_true(has_advice(&p, "IPV6_V6ONLY"));
+	pw_bind_prediction_clear(&p);
+
+	/* and the other way round: the explanation names the dual-stack socket */
+	v[0] = S(IPPROTO_TCP, "::", PW_ST_LISTEN, 0, 0, 0, 0);
+	c = C(IPPROTO_TCP, "127.0.0.1", false, false, 0);
+	predict(&c, v, 1, &p);
+	expect_fail(&p, PW_RULE_EXCLUSIVE);
+	assert_non_null(strstr(p.conflicts[0].explanation, "it is bound to [::] without"));
 	pw_bind_prediction_clear(&p);
 
 	/* a wildcard against a specific address: bind another specific one */
