@@ -505,3 +505,64 @@ def test_usage_errors(args, words):
     assert r.stdout == ""
     assert r.stderr.startswith("portwho: ") and r.stderr.count("\n") == 1, r.stderr
     assert words in r.stderr
+
+
+# ---- other namespaces and devices ---------------------------------------------------------------
+
+
+def test_trial_in_another_namespace(netns):
+    """From the host, -N NAME: the prediction and the trial both look inside."""
+    port = FIRST_PORT - 300
+    with inside(netns):
+        s = make_socket(socket.AF_INET, False, False, False, False, NOBODY)
+        s.bind(("127.0.0.1", port))
+        s.listen(1)
+    try:
+        r = subprocess.run([PORTWHO, "check", "--json", "-N", netns, "--listen", str(port)],
+                           capture_output=True, text=True)
+        assert r.returncode == 1, r.stderr
+        ans = json.loads(r.stdout)
+        assert ans["errno"] == "EADDRINUSE"
+        assert [(c["local_address"], c["state"], c["uid"]) for c in ans["conflicts"]] == \
+            [("127.0.0.1", "LISTEN", NOBODY)]
+        assert ans["trial"]["ran"] and ans["trial"]["errno"] == "EADDRINUSE"
+        assert ans["trial"]["agrees"] is True
+        # the host's own namespace does not have it
+        r = subprocess.run([PORTWHO, "check", "--json", "--no-trial", "127.0.0.1:%d" % port],
+                           capture_output=True, text=True)
+        assert not any(c["local_port"] == port and c["uid"] == NOBODY
+                       for c in json.loads(r.stdout)["conflicts"])
+    finally:
+        s.close()
+
+
+def test_devices(netns):
+    port = FIRST_PORT - 301
+    subprocess.run(["ip", "-n", netns, "link", "add", "pwd0", "type", "veth", "peer", "name",
+                    "pwd1"], check=True)
+    try:
+        with inside(netns):
+            s = make_socket(socket.AF_INET, False, False, False, False, 0)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo\0")
+            s.bind(("0.0.0.0", port))
+            s.listen(1)
+            try:
+                def ask(*extra):
+                    r = subprocess.run([PORTWHO, "check", "--json", "-N", "current", *extra,
+                                        str(port)], capture_output=True, text=True)
+                    return json.loads(r.stdout)
+                ans = ask()  # no device: every device, lo included
+                assert ans["errno"] == "EADDRINUSE" and ans["trial"]["agrees"]
+                assert ans["conflicts"][0]["interface"] == "lo"
+                ans = ask("--device", "lo")
+                assert ans["errno"] == "EADDRINUSE" and ans["trial"]["agrees"]
+                ans = ask("--device", "pwd0")  # another device does not overlap
+                assert ans["would_succeed"] is True and ans["trial"]["agrees"]
+                assert ans["prediction"]["would_succeed"] is True
+                r = subprocess.run([PORTWHO, "check", "-N", "current", "--device", "nope0",
+                                    str(port)], capture_output=True, text=True)
+                assert r.returncode == 2 and "nope0" in r.stderr
+            finally:
+                s.close()
+    finally:
+        subprocess.run(["ip", "-n", netns, "link", "del", "pwd0"], check=False)
