@@ -731,8 +731,12 @@ int pw_unit_stop_run(const struct pw_unit_stop *st, uid_t caller_euid, char **re
 		return -ENOENT;
 	sd_bus *bus = NULL;
 	int r = open_bus(st, caller_euid, &bus);
-	if (r < 0)
+	if (r < 0) {
+		if (ret_error && asprintf(ret_error, "cannot reach systemd on the %s bus (%s)",
+					  st->user ? "user" : "system", strerror(-r)) < 0)
+			*ret_error = NULL;
 		return r;
+	}
 	for (size_t i = 0; i < st->n_units && r >= 0; i++) {
 		sd_bus_error err = SD_BUS_ERROR_NULL;
 		sd_bus_message *reply = NULL;

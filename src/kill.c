@@ -439,8 +439,10 @@ struct run {
 	struct send *sends;
 	size_t n_sends, cap_sends;
 	bool acted, confirmed_off;
-	bool perm_error;
+	bool perm_error;  /* EPERM from the kernel, or systemd said no */
+	bool stop_failed; /* a stop asked with --unit did not go through */
 	bool free_now;
+	bool nothing_held; /* the first scan found nothing */
 	double waited;
 	const char *error; /* why nothing was done, for JSON */
 };
@@ -568,10 +570,18 @@ static void print_plan(const struct run *run, FILE *f)
 	const struct kill_opts *o = run->o;
 	const struct pw_kill_plan *plan = &run->plan;
 	char sb[32];
-	fprintf(f, "\nPlan: %s, then wait up to %g s for the port", signame(o->sig, sb, sizeof(sb)),
-		o->timeout);
-	if (o->kill_after_set)
-		fprintf(f, " (SIGKILL after %g s)", o->kill_after);
+	bool signals = false;
+	for (size_t i = 0; i < plan->n_targets; i++)
+		signals |= plan->targets[i].verdict == PW_KV_SIGNAL;
+	fputs("\nPlan", f);
+	if (signals) {
+		fprintf(f, ": %s, then wait up to %g s for the port", signame(o->sig, sb, sizeof(sb)),
+			o->timeout);
+		if (o->kill_after_set)
+			fprintf(f, " (SIGKILL after %g s)", o->kill_after);
+	} else {
+		fputs(" (nothing to signal)", f);
+	}
 	fputs(":\n", f);
 	for (size_t i = 0; i < plan->n_targets; i++) {
 		const struct pw_kill_target *t = &plan->targets[i];
@@ -587,7 +597,7 @@ static void print_plan(const struct run *run, FILE *f)
 		const struct pw_unit_stop *st = &plan->stops[i];
 		if (st->command)
 			fprintf(f, "  %-7s %s  (%s)\n", "stop", st->command,
-				o->unit ? "portwho asks systemd over D-Bus (--unit)"
+				o->unit ? "--unit: portwho asks systemd over D-Bus"
 					: "run it, or add --unit");
 		if (st->hint)
 			fprintf(f, "  %-7s %s\n", st->command ? "" : "stop", st->hint);
@@ -711,6 +721,8 @@ static int stop_units(struct run *run)
 			return r;
 		if (r == -EPERM || r == -EACCES)
 			run->perm_error = true;
+		else if (r < 0)
+			run->stop_failed = true;
 		if (run->o->json)
 			continue;
 		if (r == 0)
@@ -719,7 +731,7 @@ static int stop_units(struct run *run)
 			printf("cannot ask systemd: portwho was built without libsystemd; run: %s\n",
 			       st->command);
 		else
-			printf("systemd did not stop the units: %s; run: %s\n",
+			printf("the units were not stopped: %s; run: %s\n",
 			       ss->message ? ss->message : strerror(-r), st->command);
 	}
 	return 0;
@@ -1073,7 +1085,13 @@ static int print_json(const struct run *run, int status)
 	put(j, "gone", gone_json(run, &err), &err);
 	put(j, "units", units_json(run, &err), &err);
 	json_t *fin = json_object();
-	if (fin && run->final) {
+	if (fin && run->nothing_held) {
+		put(fin, "free", json_true(), &err);
+		put(fin, "acted", json_false(), &err);
+		put(fin, "waited", json_real(0), &err);
+		put(fin, "ports", json_array(), &err);
+		put(j, "final", fin, &err);
+	} else if (fin && run->final) {
 		json_t *doc = snapshot_json(o, run->final);
 		json_t *ports = doc ? json_object_get(doc, "ports") : NULL;
 		put(fin, "free", json_boolean(run->free_now), &err);
@@ -1110,7 +1128,7 @@ static void print_final(const struct run *run)
 			printf("%s is free now.\n", pb);
 		return;
 	}
-	if (run->acted)
+	if (run->acted && run->waited >= 0.05)
 		printf("%s is still held after %.1f s:\n", pb, run->waited);
 	else
 		printf("%s is still held:\n", pb);
@@ -1282,7 +1300,7 @@ static int kill_run(const struct kill_opts *o)
 	if (held_sockets(run.snap) == 0) {
 		if (!o->json)
 			printf("Nothing holds %s.\n", pb);
-		run.free_now = true;
+		run.free_now = run.nothing_held = true;
 		status = finish(&run, 1);
 		goto out;
 	}
@@ -1350,7 +1368,7 @@ static int kill_run(const struct kill_opts *o)
 	run.free_now = held_sockets(run.final) == 0;
 	if (!o->json)
 		print_final(&run);
-	status = run.perm_error ? 2 : run.free_now ? 0 : 3;
+	status = run.perm_error || run.stop_failed ? 2 : run.free_now ? 0 : 3;
 	if (run.perm_error && !o->json)
 		fputs("portwho: the kernel refused a signal or systemd refused a stop "
 		      "(permission)\n",
