@@ -378,8 +378,15 @@ static bool is_listener(const struct pw_socket *s)
 	return s->proto == IPPROTO_TCP && s->state == PW_ST_LISTEN;
 }
 
-/* A trial socket that joined a live group would take traffic meant for it
- * while it lived: UDP shares on bind, TCP on listen. Decide what is safe. */
+/* Would a trial socket sharing the port with s disturb it? A UDP socket
+ * takes datagrams from the moment it binds, a TCP listener connections; and a
+ * trial that listened first would make a bound socket's own listen() fail. */
+static bool trial_disturbs(const struct pw_bind_conflict *e, bool udp)
+{
+	return udp || is_listener(e->sock) || e->rule == PW_RULE_LISTEN_RACE;
+}
+
+/* Decide what of the trial is safe: nothing, bind only, or bind and listen. */
 static int plan_trial(struct answer *a, struct pw_trial_request *req)
 {
 	const struct check_opts *o = a->o;
@@ -387,11 +394,11 @@ static int plan_trial(struct answer *a, struct pw_trial_request *req)
 	bool udp = o->proto != IPPROTO_TCP;
 	const struct pw_socket *live = NULL;
 	for (size_t i = 0; i < p->n_shared && !live; i++)
-		if (udp || is_listener(p->shared[i].sock))
+		if (trial_disturbs(&p->shared[i], udp))
 			live = p->shared[i].sock;
 	for (size_t i = 0; i < p->n_conflicts && !live; i++)
 		if (p->conflicts[i].outcome == PW_BIND_MAYBE &&
-		    (udp || is_listener(p->conflicts[i].sock)))
+		    trial_disturbs(&p->conflicts[i], udp))
 			live = p->conflicts[i].sock;
 	char ep[96] = "";
 	if (live)
@@ -426,8 +433,13 @@ static int plan_trial(struct answer *a, struct pw_trial_request *req)
 	if (live && o->listen) {
 		req->listen = false;
 		if (asprintf(&a->trial.no_listen,
-			     "bind only: a listening trial socket could take connections meant for "
-			     "%s; listen() never fails where bind() passed",
+			     is_listener(live)
+				 ? "bind only: a listening trial socket could take "
+				   "connections meant for %s; listen() never fails "
+				   "where bind() passed"
+				 : "bind only: a trial that listened first would make "
+				   "%s fail to listen; listen() never fails where bind() "
+				   "passed",
 			     ep) < 0)
 			return -ENOMEM;
 	}
