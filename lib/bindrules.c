@@ -520,8 +520,8 @@ static const char *unless_words(const struct pw_bind_candidate *c, const struct 
 	} opts[] = {
 	    {C_RA, "it was created with SO_REUSEADDR"},
 	    {C_RP, "it was created with SO_REUSEPORT"},
-	    {C_V6, "it is IPv6-only (IPV6_V6ONLY, which sock_diag does not show in this "
-		   "state)"},
+	    {C_V6, "it is IPv6-only (IPV6_V6ONLY, which portwho could not read for this "
+		   "socket)"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
 		bool decides = true;
