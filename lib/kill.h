@@ -86,17 +86,17 @@ struct pw_kill_target {
 struct pw_unit_stop {
 	char **units; /* socket units first, then services */
 	size_t n_units;
-	bool user;    /* units of a systemd --user manager */
-	uid_t uid;    /* that manager's user */
-	char *who;    /* its user name (or uid), for -M WHO@ */
+	bool user;     /* units of a systemd --user manager */
+	uid_t uid;     /* that manager's user */
+	char *who;     /* its user name (or uid), for -M WHO@ */
 	char *command; /* "systemctl stop a.socket a.service", NULL when no unit is known */
 	char *hint;    /* when no unit is known: how to find it */
 };
 
 enum pw_unheld_kind {
-	PW_UNHELD_KERNEL, /* a kernel owner is named */
+	PW_UNHELD_KERNEL,  /* a kernel owner is named */
 	PW_UNHELD_UNKNOWN, /* root saw every fd table and nobody holds it */
-	PW_UNHELD_HIDDEN, /* its holder may be a process this run could not inspect */
+	PW_UNHELD_HIDDEN,  /* its holder may be a process this run could not inspect */
 };
 
 /* A socket no process is known to hold. */
@@ -142,9 +142,8 @@ int pw_kill_plan_decide(struct pw_kill_plan *plan, const struct pw_kill_env *env
 void pw_kill_plan_free(struct pw_kill_plan *plan);
 
 /* The one decision for one process (used by decide, exposed for tests). */
-enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p,
-					const struct pw_target_facts *f, bool with_manager,
-					const struct pw_caller *c);
+enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct pw_target_facts *f,
+					bool with_manager, const struct pw_caller *c);
 /* Does this unit name stand for a systemd service one stops (not a scope,
  * not the user@UID.service of a user manager)? */
 bool pw_unit_is_service(const char *unit);

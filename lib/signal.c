@@ -30,14 +30,14 @@ int pw_caller_read(struct pw_caller *ret)
 	uid_t r, e, s;
 	if (getresuid(&r, &e, &s) < 0)
 		return -errno;
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2] = { 0 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {0};
 	bool cap;
 	if (syscall(SYS_capget, &h, d) < 0)
 		cap = e == 0;
 	else
 		cap = d[CAP_KILL / 32].effective & (1u << (CAP_KILL % 32));
-	*ret = (struct pw_caller){ .pid = getpid(), .ruid = r, .euid = e, .cap_kill = cap };
+	*ret = (struct pw_caller){.pid = getpid(), .ruid = r, .euid = e, .cap_kill = cap};
 	return 0;
 }
 
@@ -83,7 +83,7 @@ int pw_parse_status_uids(const char *buf, uid_t ret[4])
 
 int pw_target_exited(int pidfd)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 	int r = poll(&pfd, 1, 0);
 	if (r < 0)
 		return -errno;
@@ -105,7 +105,7 @@ static bool gone_errno(int r)
 int pw_target_open(const char *proc_root, pid_t pid, uint64_t start_time, int *ret_pidfd,
 		   struct pw_target_facts *ret_facts)
 {
-	struct pw_target_facts f = { 0 };
+	struct pw_target_facts f = {0};
 	if (pid <= 0)
 		return -EINVAL;
 	_cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -170,10 +170,13 @@ out:
 const char *pw_kill_verdict_name(enum pw_kill_verdict v)
 {
 	static const char *const names[PW_KV_MAX] = {
-		[PW_KV_SIGNAL] = "signal",	     [PW_KV_GONE] = "gone",
-		[PW_KV_PID1] = "pid1",		     [PW_KV_SELF] = "self",
-		[PW_KV_MANAGER] = "systemd-manager", [PW_KV_UNIT] = "systemd-unit",
-		[PW_KV_PERMISSION] = "permission",
+	    [PW_KV_SIGNAL] = "signal",
+	    [PW_KV_GONE] = "gone",
+	    [PW_KV_PID1] = "pid1",
+	    [PW_KV_SELF] = "self",
+	    [PW_KV_MANAGER] = "systemd-manager",
+	    [PW_KV_UNIT] = "systemd-unit",
+	    [PW_KV_PERMISSION] = "permission",
 	};
 	return (unsigned)v < PW_KV_MAX ? names[v] : "?";
 }
@@ -190,9 +193,8 @@ bool pw_unit_is_service(const char *unit)
 	return unit && ends_with(unit, ".service") && strncmp(unit, "user@", 5) != 0;
 }
 
-enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p,
-					const struct pw_target_facts *f, bool with_manager,
-					const struct pw_caller *c)
+enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct pw_target_facts *f,
+					bool with_manager, const struct pw_caller *c)
 {
 	if (p->pid == 1)
 		return PW_KV_PID1;
@@ -220,7 +222,7 @@ static bool is_endpoint_socket(const struct pw_socket *s)
 int pw_kill_plan_init(const struct pw_socket *const *socks, size_t n,
 		      const char *const *socket_units, struct pw_kill_plan *ret)
 {
-	struct pw_kill_plan p = { 0 };
+	struct pw_kill_plan p = {0};
 	size_t cap_t = 0;
 	int r = -ENOMEM;
 	p.socks = calloc(n ? n : 1, sizeof(*p.socks));
@@ -239,15 +241,16 @@ int pw_kill_plan_init(const struct pw_socket *const *socks, size_t n,
 				continue;
 			bool seen = false;
 			for (size_t t = 0; t < p.n_targets && !seen; t++)
-				seen = p.targets[t].proc == proc || p.targets[t].proc->pid == proc->pid;
+				seen = p.targets[t].proc == proc ||
+				       p.targets[t].proc->pid == proc->pid;
 			if (seen)
 				continue;
 			if (PW_GROW(p.targets, cap_t, p.n_targets + 1) < 0)
 				goto fail;
 			p.targets[p.n_targets++] = (struct pw_kill_target){
-				.proc = proc,
-				.pidfd = -EBADF,
-				.stop = SIZE_MAX,
+			    .proc = proc,
+			    .pidfd = -EBADF,
+			    .stop = SIZE_MAX,
 			};
 		}
 	}
@@ -266,7 +269,7 @@ static void unit_stop_clear(struct pw_unit_stop *st)
 	free(st->who);
 	free(st->command);
 	free(st->hint);
-	*st = (struct pw_unit_stop){ 0 };
+	*st = (struct pw_unit_stop){0};
 }
 
 void pw_kill_plan_free(struct pw_kill_plan *plan)
@@ -283,7 +286,7 @@ void pw_kill_plan_free(struct pw_kill_plan *plan)
 	free(plan->unheld);
 	free(plan->socks);
 	free(plan->socket_units);
-	*plan = (struct pw_kill_plan){ 0 };
+	*plan = (struct pw_kill_plan){0};
 }
 
 static struct pw_kill_target *target_of(struct pw_kill_plan *plan, const struct pw_process *p)
@@ -364,8 +367,8 @@ static bool got_fd_from_activation(const struct pw_process *p, int fd)
 }
 
 /* The stop group of one manager (system, or one user's); created on demand. */
-static int stop_group(struct pw_kill_plan *plan, size_t *cap, bool user, uid_t uid,
-		      const char *who, size_t *ret)
+static int stop_group(struct pw_kill_plan *plan, size_t *cap, bool user, uid_t uid, const char *who,
+		      size_t *ret)
 {
 	for (size_t i = 0; i < plan->n_stops; i++)
 		if (plan->stops[i].user == user && (!user || plan->stops[i].uid == uid)) {
@@ -375,7 +378,7 @@ static int stop_group(struct pw_kill_plan *plan, size_t *cap, bool user, uid_t u
 	if (PW_GROW(plan->stops, *cap, plan->n_stops + 1) < 0)
 		return -ENOMEM;
 	struct pw_unit_stop *st = &plan->stops[plan->n_stops];
-	*st = (struct pw_unit_stop){ .user = user, .uid = user ? uid : 0 };
+	*st = (struct pw_unit_stop){.user = user, .uid = user ? uid : 0};
 	if (user) {
 		int r = who ? asprintf(&st->who, "%s", who) : asprintf(&st->who, "%u", uid);
 		if (r < 0) {
@@ -593,7 +596,7 @@ static int plan_unheld(struct pw_kill_plan *plan, const struct pw_kill_env *env)
 		if (PW_GROW(plan->unheld, cap, plan->n_unheld + 1) < 0)
 			return -ENOMEM;
 		struct pw_unheld *u = &plan->unheld[plan->n_unheld++];
-		*u = (struct pw_unheld){ .sock = s };
+		*u = (struct pw_unheld){.sock = s};
 		if (s->kernel_owner) {
 			u->kind = PW_UNHELD_KERNEL;
 			u->command = pw_kernel_owner_command(s, env);

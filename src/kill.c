@@ -33,10 +33,10 @@
 #include "kill.h"
 #include "portwho-cmd.h"
 
-#define POLL_SECONDS 0.1     /* a new look at the sockets this often */
-#define FOLLOW_SECONDS 1.0   /* how long children get to follow their parent */
-#define MAX_SECONDS 86400.0  /* --timeout, --kill-after */
-#define PAUSE_SECONDS 300.0  /* the test hook never waits longer */
+#define POLL_SECONDS 0.1    /* a new look at the sockets this often */
+#define FOLLOW_SECONDS 1.0  /* how long children get to follow their parent */
+#define MAX_SECONDS 86400.0 /* --timeout, --kill-after */
+#define PAUSE_SECONDS 300.0 /* the test hook never waits longer */
 
 struct kill_opts {
 	char **spec_args; /* as typed, for messages */
@@ -313,7 +313,8 @@ static void sleep_for(double s)
 {
 	if (s <= 0)
 		return;
-	struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+	struct timespec ts = {.tv_sec = (time_t)s,
+			      .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -530,7 +531,8 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 		break;
 	case PW_KV_UNIT:
 		if (pw_unit_is_service(p->unit))
-			r = asprintf(&s, "part of %s%s: stop the unit instead (systemd would "
+			r = asprintf(&s,
+				     "part of %s%s: stop the unit instead (systemd would "
 				     "restart or re-activate it)",
 				     p->unit, p->user_unit ? " (a user unit)" : "");
 		else
@@ -575,8 +577,8 @@ static void print_plan(const struct run *run, FILE *f)
 		signals |= plan->targets[i].verdict == PW_KV_SIGNAL;
 	fputs("\nPlan", f);
 	if (signals) {
-		fprintf(f, ": %s, then wait up to %g s for the port", signame(o->sig, sb, sizeof(sb)),
-			o->timeout);
+		fprintf(f, ": %s, then wait up to %g s for the port",
+			signame(o->sig, sb, sizeof(sb)), o->timeout);
 		if (o->kill_after_set)
 			fprintf(f, " (SIGKILL after %g s)", o->kill_after);
 	} else {
@@ -622,8 +624,9 @@ static void print_plan(const struct run *run, FILE *f)
 		} else {
 			fprintf(f, "  %-7s ", "hidden");
 			sock_text(f, u->sock);
-			fprintf(f, " (socket of uid %u) is held by a process this run cannot "
-				   "inspect\n",
+			fprintf(f,
+				" (socket of uid %u) is held by a process this run cannot "
+				"inspect\n",
 				u->sock->uid);
 		}
 	}
@@ -641,8 +644,10 @@ static int record_send(struct run *run, size_t ti, int sig, int r)
 		run->sends = v;
 		run->cap_sends = cap;
 	}
-	enum send_result res = r == 0 ? SENT : r == -ESRCH ? SEND_GONE : r == -EPERM ? SEND_EPERM
-										   : SEND_ERROR;
+	enum send_result res = r == 0	     ? SENT
+			       : r == -ESRCH ? SEND_GONE
+			       : r == -EPERM ? SEND_EPERM
+					     : SEND_ERROR;
 	run->sends[run->n_sends++] = (struct send){ti, sig, res, -r};
 	return 0;
 }
@@ -697,8 +702,8 @@ static void wait_for_parents(struct run *run)
 	for (;;) {
 		bool all = true;
 		for (size_t i = 0; i < plan->n_targets && all; i++)
-			if (plan->targets[i].verdict == PW_KV_SIGNAL && plan->targets[i].phase == 1 &&
-			    run->ts[i].sent)
+			if (plan->targets[i].verdict == PW_KV_SIGNAL &&
+			    plan->targets[i].phase == 1 && run->ts[i].sent)
 				all = target_exited(run, i);
 		if (all || now() >= until)
 			return;
@@ -728,8 +733,9 @@ static int stop_units(struct run *run)
 		if (r == 0)
 			printf("asked systemd to stop %s\n", st->command + strlen("systemctl "));
 		else if (r == -EOPNOTSUPP)
-			printf("cannot ask systemd: portwho was built without libsystemd; run: %s\n",
-			       st->command);
+			printf(
+			    "cannot ask systemd: portwho was built without libsystemd; run: %s\n",
+			    st->command);
 		else
 			printf("the units were not stopped: %s; run: %s\n",
 			       ss->message ? ss->message : strerror(-r), st->command);
@@ -803,7 +809,8 @@ static int act(struct run *run)
 				run->ts[i].gone = GONE_AFTER_PARENT;
 				if (!o->json) {
 					who(stdout, t->proc);
-					printf(" exited after its parent PID %d\n", (int)t->ancestor);
+					printf(" exited after its parent PID %d\n",
+					       (int)t->ancestor);
 				}
 			} else if ((r = send_to(run, i, o->sig)) < 0) {
 				return r;
@@ -923,9 +930,10 @@ static json_t *plan_json(const struct run *run, int *err)
 			break;
 		}
 		put_proc(o, t->proc, err);
-		put(o, "action", json_string(t->verdict == PW_KV_SIGNAL ? "signal"
-					     : t->verdict == PW_KV_GONE ? "none"
-									: "refuse"),
+		put(o, "action",
+		    json_string(t->verdict == PW_KV_SIGNAL ? "signal"
+				: t->verdict == PW_KV_GONE ? "none"
+							   : "refuse"),
 		    err);
 		put(o, "verdict", json_string(pw_kill_verdict_name(t->verdict)), err);
 		put(o, "phase", t->phase ? json_integer(t->phase) : json_null(), err);
@@ -953,7 +961,8 @@ static json_t *signalled_json(const struct run *run, int *err)
 		put_proc(o, run->plan.targets[s->ti].proc, err);
 		put(o, "signal", json_string(signame(s->sig, sb, sizeof(sb))), err);
 		put(o, "result", json_string(res[s->result]), err);
-		put(o, "error", s->result == SENT ? json_null() : json_string(strerror(s->err)), err);
+		put(o, "error", s->result == SENT ? json_null() : json_string(strerror(s->err)),
+		    err);
 		append(arr, o, err);
 	}
 	if (!arr)
@@ -977,7 +986,8 @@ static json_t *refused_json(const struct run *run, int *err)
 		put_proc(o, t->proc, err);
 		put(o, "reason", json_string(pw_kill_verdict_name(t->verdict)), err);
 		put(o, "why", jstr_own(target_why(run, t)), err);
-		const struct pw_unit_stop *st = t->stop < plan->n_stops ? &plan->stops[t->stop] : NULL;
+		const struct pw_unit_stop *st =
+		    t->stop < plan->n_stops ? &plan->stops[t->stop] : NULL;
 		put(o, "advice", jstr(st ? st->command : NULL), err);
 		put(o, "socket", json_null(), err);
 		append(arr, o, err);
@@ -1051,13 +1061,14 @@ static json_t *units_json(const struct run *run, int *err)
 		put(o, "command", jstr(st->command), err);
 		put(o, "hint", jstr(st->hint), err);
 		put(o, "requested", json_boolean(ss->tried), err);
-		put(o, "result", !ss->tried ? json_null()
-				 : ss->err   ? json_string("error")
-					     : json_string("stopped"),
+		put(o, "result",
+		    !ss->tried ? json_null()
+		    : ss->err  ? json_string("error")
+			       : json_string("stopped"),
 		    err);
-		put(o, "error", ss->tried && ss->err ? jstr(ss->message ? ss->message
-									  : strerror(ss->err))
-						     : json_null(),
+		put(o, "error",
+		    ss->tried && ss->err ? jstr(ss->message ? ss->message : strerror(ss->err))
+					 : json_null(),
 		    err);
 		append(arr, o, err);
 	}
@@ -1218,8 +1229,8 @@ static int open_targets(struct run *run)
 			t->facts.gone = !t->proc->facts_read;
 			continue;
 		}
-		int r = pw_target_open(NULL, t->proc->pid, t->proc->start_time, &t->pidfd,
-				       &t->facts);
+		int r =
+		    pw_target_open(NULL, t->proc->pid, t->proc->start_time, &t->pidfd, &t->facts);
 		if (r < 0)
 			return r;
 	}

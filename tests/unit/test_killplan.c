@@ -13,8 +13,8 @@
 #include "internal.h"
 #include "kill.h"
 
-#define ROOT_CALLER ((struct pw_caller){ .pid = 7000, .ruid = 0, .euid = 0, .cap_kill = true })
-#define USER_CALLER(u) ((struct pw_caller){ .pid = 7000, .ruid = (u), .euid = (u) })
+#define ROOT_CALLER ((struct pw_caller){.pid = 7000, .ruid = 0, .euid = 0, .cap_kill = true})
+#define USER_CALLER(u) ((struct pw_caller){.pid = 7000, .ruid = (u), .euid = (u)})
 
 struct world {
 	struct pw_socket sock[8];
@@ -34,8 +34,8 @@ static void world_init(struct world *w)
 	w->env.saw_all = true;
 }
 
-static struct pw_process *proc(struct world *w, pid_t pid, pid_t ppid, const char *comm,
-			       uid_t uid, const char *unit)
+static struct pw_process *proc(struct world *w, pid_t pid, pid_t ppid, const char *comm, uid_t uid,
+			       const char *unit)
 {
 	struct pw_process *p = &w->proc[w->n_proc++];
 	p->pid = pid;
@@ -68,7 +68,7 @@ static struct pw_socket *sock(struct world *w, uint8_t proto, uint16_t port, uin
 static void hold(struct world *w, struct pw_socket *s, struct pw_process *p, int fd)
 {
 	size_t i = (size_t)(s - w->sock);
-	w->hold[i][s->n_holders++] = (struct pw_holder){ p, p->pid, fd };
+	w->hold[i][s->n_holders++] = (struct pw_holder){p, p->pid, fd};
 }
 
 /* Every target alive, with real and saved uid equal to its effective uid. */
@@ -103,18 +103,18 @@ static void test_pid1_manager_self_never(void **state)
 {
 	(void)state;
 	struct pw_caller c = ROOT_CALLER;
-	struct pw_target_facts alive = { 0 };
-	struct pw_process p = { .pid = 1, .comm = "init", .facts_read = true };
+	struct pw_target_facts alive = {0};
+	struct pw_process p = {.pid = 1, .comm = "init", .facts_read = true};
 	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &c), PW_KV_PID1);
 	/* PID 1 is never signalled, whatever it is and even when "gone" */
-	struct pw_target_facts gone = { .gone = true };
+	struct pw_target_facts gone = {.gone = true};
 	assert_int_equal(pw_kill_verdict_of(&p, &gone, false, &c), PW_KV_PID1);
 
-	struct pw_process mgr = { .pid = 900, .comm = "systemd", .is_systemd = true,
-				  .facts_read = true, .uid = 1000 };
+	struct pw_process mgr = {
+	    .pid = 900, .comm = "systemd", .is_systemd = true, .facts_read = true, .uid = 1000};
 	assert_int_equal(pw_kill_verdict_of(&mgr, &alive, false, &c), PW_KV_MANAGER);
 
-	struct pw_process self = { .pid = 7000, .comm = "portwho", .facts_read = true };
+	struct pw_process self = {.pid = 7000, .comm = "portwho", .facts_read = true};
 	assert_int_equal(pw_kill_verdict_of(&self, &alive, false, &c), PW_KV_SELF);
 }
 
@@ -122,10 +122,10 @@ static void test_gone_and_unread(void **state)
 {
 	(void)state;
 	struct pw_caller c = ROOT_CALLER;
-	struct pw_target_facts gone = { .gone = true };
-	struct pw_process p = { .pid = 50, .comm = "x", .facts_read = true };
+	struct pw_target_facts gone = {.gone = true};
+	struct pw_process p = {.pid = 50, .comm = "x", .facts_read = true};
 	assert_int_equal(pw_kill_verdict_of(&p, &gone, false, &c), PW_KV_GONE);
-	struct pw_target_facts alive = { 0 };
+	struct pw_target_facts alive = {0};
 	p.facts_read = false; /* vanished mid-scan: no start time to check against */
 	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &c), PW_KV_GONE);
 }
@@ -134,8 +134,8 @@ static void test_units(void **state)
 {
 	(void)state;
 	struct pw_caller c = ROOT_CALLER;
-	struct pw_target_facts alive = { 0 };
-	struct pw_process p = { .pid = 50, .comm = "nginx", .facts_read = true };
+	struct pw_target_facts alive = {0};
+	struct pw_process p = {.pid = 50, .comm = "nginx", .facts_read = true};
 	p.unit = "nginx.service";
 	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &c), PW_KV_UNIT);
 	p.unit = "session-3.scope"; /* a login session: a plain process */
@@ -162,8 +162,8 @@ static void test_permission(void **state)
 {
 	(void)state;
 	struct pw_caller me = USER_CALLER(1000);
-	struct pw_process p = { .pid = 50, .comm = "x", .facts_read = true, .uid = 0 };
-	struct pw_target_facts f = { .uids_known = true, .ruid = 0, .suid = 0 };
+	struct pw_process p = {.pid = 50, .comm = "x", .facts_read = true, .uid = 0};
+	struct pw_target_facts f = {.uids_known = true, .ruid = 0, .suid = 0};
 	assert_int_equal(pw_kill_verdict_of(&p, &f, false, &me), PW_KV_PERMISSION);
 	/* the kernel compares against the real and saved uids, not the effective */
 	f.ruid = 1000;
@@ -173,7 +173,7 @@ static void test_permission(void **state)
 	assert_int_equal(pw_kill_verdict_of(&p, &f, false, &me), PW_KV_SIGNAL);
 	/* a setuid program run by me: effective root, real uid mine */
 	p.uid = 0;
-	f = (struct pw_target_facts){ .uids_known = true, .ruid = 1000, .suid = 0 };
+	f = (struct pw_target_facts){.uids_known = true, .ruid = 1000, .suid = 0};
 	assert_int_equal(pw_kill_verdict_of(&p, &f, false, &me), PW_KV_SIGNAL);
 	/* unknown real/saved uids: the effective one stands in */
 	f.uids_known = false;
@@ -184,16 +184,17 @@ static void test_permission(void **state)
 	me.cap_kill = true;
 	p.uid = 0;
 	assert_int_equal(pw_kill_verdict_of(&p, &f, false, &me), PW_KV_SIGNAL);
-	struct pw_caller setuid_me = { .pid = 1, .ruid = 0, .euid = 1000 };
+	struct pw_caller setuid_me = {.pid = 1, .ruid = 0, .euid = 1000};
 	assert_true(pw_may_signal(&setuid_me, 0, 0));
-	assert_false(pw_may_signal(&(struct pw_caller){ .ruid = 65534, .euid = 65534 }, 0, 0));
+	assert_false(pw_may_signal(&(struct pw_caller){.ruid = 65534, .euid = 65534}, 0, 0));
 }
 
 static void test_status_uids(void **state)
 {
 	(void)state;
-	uid_t u[4] = { 9, 9, 9, 9 };
-	const char *st = "Name:\tx\nUmask:\t0022\nState:\tS\nUid:\t1000\t0\t1001\t0\nGid:\t0\t0\t0\t0\n";
+	uid_t u[4] = {9, 9, 9, 9};
+	const char *st =
+	    "Name:\tx\nUmask:\t0022\nState:\tS\nUid:\t1000\t0\t1001\t0\nGid:\t0\t0\t0\t0\n";
 	assert_int_equal(pw_parse_status_uids(st, u), 0);
 	assert_int_equal(u[0], 1000);
 	assert_int_equal(u[1], 0);
@@ -201,7 +202,7 @@ static void test_status_uids(void **state)
 	assert_int_equal(u[3], 0);
 	assert_int_equal(pw_parse_status_uids("Uid:\t1\t2\t3\t4", u), 0);
 	assert_int_equal(u[3], 4);
-	uid_t keep[4] = { 7, 7, 7, 7 };
+	uid_t keep[4] = {7, 7, 7, 7};
 	assert_int_equal(pw_parse_status_uids("Name:\tx\n", keep), -ENOENT);
 	assert_int_equal(pw_parse_status_uids("Uid:\t1\t2\n", keep), -EINVAL);
 	assert_int_equal(pw_parse_status_uids("Uid:\t1\t2\t3\t4294967295\n", keep), -EINVAL);
@@ -340,7 +341,8 @@ static void test_socket_activation_fdname_and_accept(void **state)
 	a = sock(&w, IPPROTO_TCP, 22, 12);
 	init = proc(&w, 1, 0, "systemd", 0, NULL);
 	init->is_systemd = true;
-	struct pw_process *inst = proc(&w, 600, 1, "sshd", 0, "sshd@3-10.0.0.1:22-10.0.0.2:5555.service");
+	struct pw_process *inst =
+	    proc(&w, 600, 1, "sshd", 0, "sshd@3-10.0.0.1:22-10.0.0.2:5555.service");
 	inst->listen_pid = 600;
 	inst->listen_fds = 1;
 	hold(&w, a, init, 30);
@@ -469,7 +471,7 @@ static void test_kernel_and_hidden(void **state)
 	fou->kernel_owner = "fou receiver (ipproto 4)";
 	struct pw_socket *away = sock(&w, IPPROTO_UDP, 6081, 79);
 	away->kernel_owner = "geneve device gn0 (in netns 4026532000)";
-	sock(&w, IPPROTO_UDP, 2049, 80); /* no holder, no owner named */
+	sock(&w, IPPROTO_UDP, 2049, 80);		     /* no holder, no owner named */
 	struct pw_socket *tw = sock(&w, IPPROTO_TCP, 80, 0); /* TIME-WAIT: nobody's */
 	tw->state = PW_ST_TIME_WAIT;
 	decide(&w);
@@ -509,20 +511,20 @@ static void test_kernel_and_hidden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pid1_manager_self_never),
-		cmocka_unit_test(test_gone_and_unread),
-		cmocka_unit_test(test_units),
-		cmocka_unit_test(test_permission),
-		cmocka_unit_test(test_status_uids),
-		cmocka_unit_test(test_prefork_parent_first),
-		cmocka_unit_test(test_siblings_all_first),
-		cmocka_unit_test(test_socket_activation_system),
-		cmocka_unit_test(test_socket_activation_fdname_and_accept),
-		cmocka_unit_test(test_user_manager),
-		cmocka_unit_test(test_service_without_activation),
-		cmocka_unit_test(test_mixed_order),
-		cmocka_unit_test(test_gone_in_plan),
-		cmocka_unit_test(test_kernel_and_hidden),
+	    cmocka_unit_test(test_pid1_manager_self_never),
+	    cmocka_unit_test(test_gone_and_unread),
+	    cmocka_unit_test(test_units),
+	    cmocka_unit_test(test_permission),
+	    cmocka_unit_test(test_status_uids),
+	    cmocka_unit_test(test_prefork_parent_first),
+	    cmocka_unit_test(test_siblings_all_first),
+	    cmocka_unit_test(test_socket_activation_system),
+	    cmocka_unit_test(test_socket_activation_fdname_and_accept),
+	    cmocka_unit_test(test_user_manager),
+	    cmocka_unit_test(test_service_without_activation),
+	    cmocka_unit_test(test_mixed_order),
+	    cmocka_unit_test(test_gone_in_plan),
+	    cmocka_unit_test(test_kernel_and_hidden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
