@@ -28,6 +28,10 @@ struct pw_caller {
 /* getpid, getresuid, capget */
 int pw_caller_read(struct pw_caller *ret);
 
+/* 1 when proc_root ("/proc" when NULL) numbers processes as this process's
+ * PID namespace does (its "self" is getpid()), 0 when not, -errno. */
+int pw_proc_is_ours(const char *proc_root);
+
 /* ---- a holder process, seen through its pidfd ------------------------------ */
 
 /* What opening a pidfd taught about one process. */
@@ -41,7 +45,7 @@ struct pw_target_facts {
  * start_time (field 22 of /proc/PID/stat) under proc_root ("/proc" when
  * NULL). A process already gone is not an error: *ret_facts says gone and
  * *ret_pidfd is -EBADF. -errno only for other failures (pidfds unsupported:
- * -ENOSYS). */
+ * -ENOSYS; a /proc of another PID namespace than the caller's: -EXDEV). */
 int pw_target_open(const char *proc_root, pid_t pid, uint64_t start_time, int *ret_pidfd,
 		   struct pw_target_facts *ret_facts);
 /* pidfd_send_signal: 0, -ESRCH when the process has exited, -EPERM, ... */
@@ -49,6 +53,10 @@ int pw_target_signal(int pidfd, int sig);
 /* 1 when the process behind pidfd has exited, 0 while it runs, -errno */
 int pw_target_exited(int pidfd);
 
+/* The "Pid:" line of a pidfd's /proc/self/fdinfo: the PID in the namespace
+ * of that /proc, -1 once the process has exited, 0 when it is not visible
+ * there. Pure. */
+int pw_parse_fdinfo_pid(const char *buf, pid_t *ret);
 /* /proc/PID/status "Uid:" line: real, effective, saved, filesystem. Pure. */
 int pw_parse_status_uids(const char *buf, uid_t ret[4]);
 /* May a caller signal a process with these real and saved uids? The

@@ -41,6 +41,19 @@ int pw_caller_read(struct pw_caller *ret)
 	return 0;
 }
 
+int pw_proc_is_ours(const char *proc_root)
+{
+	char path[64], link[32];
+	snprintf(path, sizeof(path), "%s/self", proc_root ? proc_root : "/proc");
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno; /* no "self": we are not in its namespace */
+	link[n] = '\0';
+	char want[16];
+	snprintf(want, sizeof(want), "%d", (int)getpid());
+	return strcmp(link, want) == 0;
+}
+
 bool pw_may_signal(const struct pw_caller *c, uid_t t_ruid, uid_t t_suid)
 {
 	/* kernel/signal.c kill_ok_by_cred() */
@@ -78,6 +91,36 @@ int pw_parse_status_uids(const char *buf, uid_t ret[4])
 	if (*p != '\n' && *p != '\0')
 		return -EINVAL;
 	memcpy(ret, v, sizeof(v));
+	return 0;
+}
+
+int pw_parse_fdinfo_pid(const char *buf, pid_t *ret)
+{
+	if (!buf)
+		return -EINVAL;
+	const char *p = strstr(buf, "\nPid:");
+	if (p)
+		p += 5;
+	else if (!strncmp(buf, "Pid:", 4))
+		p = buf + 4;
+	else
+		return -ENOENT;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	int64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > INT32_MAX)
+			return -EINVAL;
+	}
+	if (*p != '\n' && *p != '\0')
+		return -EINVAL;
+	*ret = (pid_t)(neg ? -v : v);
 	return 0;
 }
 
@@ -119,8 +162,25 @@ int pw_target_open(const char *proc_root, pid_t pid, uint64_t start_time, int *r
 	char path[64];
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
-	snprintf(path, sizeof(path), "%s/%d/stat", proc_root ? proc_root : "/proc", (int)pid);
+	const char *root = proc_root ? proc_root : "/proc";
+	/* the pidfd's PID as /proc numbers it: another number means /proc belongs
+	 * to another PID namespace, and its PIDs must not pick what we signal */
+	snprintf(path, sizeof(path), "%s/self/fdinfo/%d", root, pfd);
 	int r = pw_read_file_at(AT_FDCWD, path, 4096, &buf, &len);
+	pid_t seen;
+	if (r == 0 && pw_parse_fdinfo_pid(buf, &seen) == 0) {
+		if (seen == -1) {
+			f.gone = true;
+			goto out;
+		}
+		if (seen != pid)
+			return -EXDEV;
+	}
+	free(buf);
+	buf = NULL;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", root, (int)pid);
+	r = pw_read_file_at(AT_FDCWD, path, 4096, &buf, &len);
 	if (gone_errno(r)) {
 		f.gone = true;
 		goto out;
@@ -140,7 +200,7 @@ int pw_target_open(const char *proc_root, pid_t pid, uint64_t start_time, int *r
 	}
 	free(buf);
 	buf = NULL;
-	snprintf(path, sizeof(path), "%s/%d/status", proc_root ? proc_root : "/proc", (int)pid);
+	snprintf(path, sizeof(path), "%s/%d/status", root, (int)pid);
 	r = pw_read_file_at(AT_FDCWD, path, 16384, &buf, &len);
 	uid_t u[4];
 	if (r == 0 && pw_parse_status_uids(buf, u) == 0) {

@@ -1304,6 +1304,13 @@ static int kill_run(const struct kill_opts *o)
 	char pb[256];
 	ports_text(o, pb, sizeof(pb));
 
+	if (pw_proc_is_ours(NULL) == 0) {
+		fputs("portwho: /proc belongs to another PID namespace than portwho: its PIDs "
+		      "cannot be trusted to signal (mount this namespace's /proc, e.g. unshare "
+		      "--mount-proc)\n",
+		      stderr);
+		return 2;
+	}
 	if ((r = pw_caller_read(&run.caller)) < 0 || (r = scan(o, true, &run.snap)) < 0) {
 		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
 		return 2;
@@ -1319,6 +1326,13 @@ static int kill_run(const struct kill_opts *o)
 	if (r == -ENOSYS) {
 		fputs("portwho: this kernel has no pidfds (Linux 5.3 or later is needed to signal "
 		      "safely)\n",
+		      stderr);
+		goto out;
+	}
+	if (r == -EXDEV) {
+		fputs("portwho: /proc belongs to another PID namespace than portwho: its PIDs "
+		      "cannot be trusted to signal (mount this namespace's /proc, e.g. unshare "
+		      "--mount-proc)\n",
 		      stderr);
 		goto out;
 	}

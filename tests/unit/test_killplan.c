@@ -210,6 +210,25 @@ static void test_status_uids(void **state)
 	assert_int_equal(keep[0], 7); /* untouched on failure */
 }
 
+static void test_fdinfo_pid(void **state)
+{
+	(void)state;
+	pid_t pid = 0;
+	const char *fi = "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nPid:\t4242\n"
+			 "NSpid:\t4242\t1\n";
+	assert_int_equal(pw_parse_fdinfo_pid(fi, &pid), 0);
+	assert_int_equal(pid, 4242);
+	assert_int_equal(pw_parse_fdinfo_pid("pos:\t0\nPid:\t-1\nNSpid:\t-1\n", &pid), 0);
+	assert_int_equal(pid, -1);
+	assert_int_equal(pw_parse_fdinfo_pid("pos:\t0\nPid:\t0\n", &pid), 0);
+	assert_int_equal(pid, 0);
+	pid = 7;
+	assert_int_equal(pw_parse_fdinfo_pid("pos:\t0\nflags:\t02\n", &pid), -ENOENT);
+	assert_int_equal(pw_parse_fdinfo_pid("Pid:\tx\n", &pid), -EINVAL);
+	assert_int_equal(pw_parse_fdinfo_pid("Pid:\t99999999999\n", &pid), -EINVAL);
+	assert_int_equal(pid, 7);
+}
+
 /* ---- plans ------------------------------------------------------------------------ */
 
 static void test_prefork_parent_first(void **state)
@@ -516,6 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_units),
 	    cmocka_unit_test(test_permission),
 	    cmocka_unit_test(test_status_uids),
+	    cmocka_unit_test(test_fdinfo_pid),
 	    cmocka_unit_test(test_prefork_parent_first),
 	    cmocka_unit_test(test_siblings_all_first),
 	    cmocka_unit_test(test_socket_activation_system),
