@@ -730,9 +730,15 @@ static int stop_units(struct run *run)
 			run->stop_failed = true;
 		if (run->o->json)
 			continue;
-		if (r == 0)
-			printf("asked systemd to stop %s\n", st->command + strlen("systemctl "));
-		else if (r == -EOPNOTSUPP)
+		if (r == 0) {
+			if (st->user)
+				printf("asked the systemd --user manager of %s to stop", st->who);
+			else
+				fputs("asked systemd to stop", stdout);
+			for (size_t k = 0; k < st->n_units; k++)
+				printf(" %s", st->units[k]);
+			putchar('\n');
+		} else if (r == -EOPNOTSUPP)
 			printf(
 			    "cannot ask systemd: portwho was built without libsystemd; run: %s\n",
 			    st->command);
