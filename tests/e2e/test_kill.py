@@ -124,6 +124,50 @@ def fake_unit(ns):
                 time.sleep(0.05)
 
 
+BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class FakeBus:
+    def __init__(self, address, procs):
+        self.address = address
+        self.procs = procs
+
+    def systemd(self, units):
+        p = Proc(["/usr/bin/python3", str(HOLDERS / "kill_fake_systemd.py"), self.address,
+                  json.dumps(units)])
+        self.procs.append(p)
+        p.line("READY")
+        return p
+
+
+@pytest.fixture
+def fake_bus(ns, tmp_path):
+    """A private dbus-daemon where a stand-in for systemd answers StopUnit."""
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("dbus-daemon is not installed")
+    r = subprocess.run(["/usr/bin/python3", "-c", "import dbus, gi"], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("python3-dbus and python3-gi are needed for the fake systemd")
+    conf = tmp_path / "bus.conf"
+    conf.write_text(BUS_CONF % (tmp_path / "bus"))
+    d = Proc(["dbus-daemon", "--config-file=%s" % conf, "--nofork", "--print-address=1"])
+    ns.procs.append(d)
+    address = d.line("unix:")
+    yield FakeBus(address.strip(), ns.procs)
+
+
 # ---- processes ----------------------------------------------------------------
 
 
@@ -517,3 +561,36 @@ def test_socket_activation_is_not_signalled(portwho, ns, fake_unit, fdnames):
     reasons = [r["kind"] for r in doc["found"]["ports"][0]["reasons"]]
     assert reasons == ["socket-activation"]
     assert alive(h.pid) and alive(svc)
+
+
+def test_unit_asks_systemd_over_dbus(portwho, ns, fake_unit, fake_bus):
+    h = ns.holder()
+    fake_unit.join(h.pid)
+    sd = fake_bus.systemd({fake_unit.name: h.pid})
+    rc, doc, out, err = kill(portwho, ns, str(PORT), "--yes", "--unit",
+                             env={"DBUS_SYSTEM_BUS_ADDRESS": fake_bus.address})
+    assert rc == 0, (out, err)
+    assert sd.line("CALL ") == {"unit": fake_unit.name, "mode": "replace"}
+    assert doc["signalled"] == []
+    assert [(u["units"], u["requested"], u["result"]) for u in doc["units"]] == \
+        [([fake_unit.name], True, "stopped")]
+    assert doc["final"]["free"] is True
+    assert wait_dead(h.pid)
+
+
+def test_unit_stops_socket_before_service(portwho, ns, fake_unit, fake_bus):
+    h = ns.holder(comm="systemd", activate={"fdnames": None})
+    svc = h.ready["service"]
+    fake_unit.join(svc)
+    sock_unit = fake_unit.base + ".socket"
+    sd = fake_bus.systemd({sock_unit: h.pid, fake_unit.name: svc})
+    # a "systemd" that is not PID 1 is a user manager: its units are on the user bus
+    rc, doc, out, err = kill(portwho, ns, str(PORT), "--yes", "--unit", json_out=False,
+                             env={"DBUS_SESSION_BUS_ADDRESS": fake_bus.address})
+    assert rc == 0, (out, err)
+    assert [sd.line("CALL ") for _ in range(2)] == \
+        [{"unit": sock_unit, "mode": "replace"}, {"unit": fake_unit.name, "mode": "replace"}]
+    assert "asked the systemd --user manager of root to stop %s %s" % (sock_unit,
+                                                                     fake_unit.name) in out
+    assert "%d is free now" % PORT in out
+    assert wait_dead(h.pid) and wait_dead(svc)
