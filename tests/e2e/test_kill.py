@@ -10,6 +10,14 @@ systemd-socket-activate); portwho runs either inside the namespace
 signalled and in which order (from --json), which processes are gone and
 which still run.
 
+No systemd runs here: systemd is played by stand-ins. A cgroup named like a
+service (in the name=systemd hierarchy, or the cgroup2 root) gives a holder
+that unit in /proc/PID/cgroup; a process named "systemd" is a manager to
+portwho; holders/kill_fake_systemd.py answers StopUnit on a private
+dbus-daemon (DBUS_SYSTEM_BUS_ADDRESS / DBUS_SESSION_BUS_ADDRESS point
+portwho at it). What stays untested: a real systemd, and root reaching
+another user's manager (sd_bus_open_user_machine, USER@.host).
+
 Needs root (namespaces, setpriv, PID namespaces). The binary comes from
 $PORTWHO (default build/portwho; BUILDDIR/portwho also finds
 BUILDDIR/src/portwho). Run: PORTWHO=build/portwho python3 -m pytest tests/e2e/test_kill.py
