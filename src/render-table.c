@@ -86,7 +86,10 @@ static bool cell_wanted(enum line_kind k, enum column_object obj)
 	return false;
 }
 
-/* Set one cell: raw text is escaped for the terminal, then handed over. */
+/* Set one cell: raw text is escaped for the terminal, then handed over. In
+ * --raw mode libsmartcols itself writes every byte outside printable ASCII
+ * (and space, backslash) as \xHH, so the cell goes in as it is: one scheme
+ * for scripts to undo, not two. */
 /* Printable ASCII without a backslash: escaping would only copy it. */
 static bool plain_text(const char *s)
 {
@@ -96,12 +99,12 @@ static bool plain_text(const char *s)
 	return true;
 }
 
-static int put_cell(struct libscols_line *ln, size_t idx, char *raw)
+static int put_cell(const struct options *o, struct libscols_line *ln, size_t idx, char *raw)
 {
 	if (!raw)
 		return 0;
 	char *esc = raw;
-	if (!plain_text(raw)) {
+	if (!o->raw && !plain_text(raw)) {
 		esc = pw_escape_text(raw);
 		free(raw);
 		if (!esc)
@@ -131,7 +134,7 @@ static int fill_line(const struct options *o, const struct colset *c, struct lib
 			free(raw);
 			return err;
 		}
-		int r = put_cell(ln, i, raw);
+		int r = put_cell(o, ln, i, raw);
 		if (r < 0)
 			return r;
 	}
@@ -147,7 +150,7 @@ static int port_label(const struct options *o, struct libscols_line *ln,
 	if (asprintf(&raw, "%s/%u%s%s%s", pw_proto_name(g->proto), g->port, svc ? " (" : "",
 		     svc ? svc : "", svc ? ")" : "") < 0)
 		return -ENOMEM;
-	return put_cell(ln, 0, raw);
+	return put_cell(o, ln, 0, raw);
 }
 
 static int add_socket_lines(const struct options *o, const struct colset *c,
