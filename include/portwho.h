@@ -274,6 +274,10 @@ struct pw_query {
 	int threads; /* 0 = automatic */
 	bool no_holders; /* skip the holder walk (sockets only) */
 	bool no_explain; /* skip reasons */
+	/* read SO_REUSEADDR/SO_REUSEPORT for every socket (root, BPF); without
+	 * it they are read only in namespaces where two bound sockets share an
+	 * address and port, the only case where they change a reason */
+	bool want_options;
 };
 
 struct pw_stats {

@@ -101,14 +101,6 @@ void pw_reason_clear(struct pw_reason *r)
 
 /* ---- small facts ------------------------------------------------------ */
 
-static bool is_endpoint(const struct pw_socket *s)
-{
-	/* bound, not a connection: what "holds the port" */
-	if (s->proto == IPPROTO_TCP)
-		return s->state == PW_ST_LISTEN || s->state == PW_ST_BOUND_INACTIVE;
-	return s->state == PW_ST_CLOSE;
-}
-
 static const char *comm_of(const struct pw_process *p)
 {
 	return p && p->comm ? p->comm : "?";
@@ -182,36 +174,6 @@ static bool got_fd_from_activation(const struct pw_process *p, int fd)
 	       fd < 3 + p->listen_fds;
 }
 
-/* The LISTEN_FDNAMES entry for fd, or NULL */
-static char *fdname_of(const struct pw_process *p, int fd)
-{
-	if (!p->listen_fdnames)
-		return NULL;
-	const char *s = p->listen_fdnames;
-	for (int i = 3; i < fd && s; i++) {
-		s = strchr(s, ':');
-		if (s)
-			s++;
-	}
-	if (!s || !*s)
-		return NULL;
-	size_t n = strcspn(s, ":");
-	return strndup(s, n);
-}
-
-/* "dnsmasq.service" -> "dnsmasq.socket" */
-static char *socket_unit_guess(const char *service)
-{
-	if (!service)
-		return NULL;
-	const char *dot = strrchr(service, '.');
-	size_t n = dot ? (size_t)(dot - service) : strlen(service);
-	char *r = NULL;
-	if (asprintf(&r, "%.*s.socket", (int)n, service) < 0)
-		return NULL;
-	return r;
-}
-
 /* ---- one socket's holders --------------------------------------------- */
 
 static void explain_activation(struct rlist *l, struct pw_socket *s, const struct pw_process *mgr,
@@ -220,14 +182,14 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	char ep[96];
 	endpoint(s, ep, sizeof(ep));
 	const struct pw_process *sp = svc ? svc->proc : NULL;
-	_cleanup_free_ char *fdname = sp ? fdname_of(sp, svc->fd) : NULL;
+	_cleanup_free_ char *fdname = sp ? pw_listen_fdname_unit(sp, svc->fd) : NULL;
 	_cleanup_free_ char *guess = NULL;
 	const char *sock_unit = NULL;
 	if (su)
 		sock_unit = su->unit; /* systemd said so over D-Bus */
-	else if (fdname && strchr(fdname, '.') && strstr(fdname, ".socket"))
+	else if (fdname)
 		sock_unit = fdname;
-	else if (sp && sp->unit && (guess = socket_unit_guess(sp->unit)))
+	else if (sp && sp->unit && (guess = pw_socket_unit_guess(sp->unit)))
 		sock_unit = guess;
 	const char *user = (mgr && mgr->pid != 1) || (sp && sp->user_unit) ? "--user " : "";
 	struct pw_reason *r;
@@ -564,7 +526,7 @@ static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap
 		return -ENOMEM;
 	size_t ne = 0, nc = 0;
 	for (size_t i = 0; i < g->n_sockets; i++) {
-		if (is_endpoint(g->sockets[i]))
+		if (pw_socket_is_bound(g->sockets[i]))
 			ends[ne++] = g->sockets[i];
 		else
 			conns[nc++] = g->sockets[i];

@@ -187,6 +187,21 @@ struct pw_sockunits {
 	struct pw_sockunit *v;
 	size_t n, cap;
 };
+/* Unit-name helpers shared by explain (what to say) and kill (what to do). */
+bool pw_unit_is_service(const char *unit); /* *.service, not a user@ manager */
+bool pw_unit_name_valid(const char *s, const char *suffix); /* systemd's charset */
+/* the LISTEN_FDNAMES entry of fd when it names a socket unit, malloc'ed */
+char *pw_listen_fdname_unit(const struct pw_process *p, int fd);
+/* "dnsmasq.service" -> "dnsmasq.socket" (Accept=yes instances too), malloc'ed */
+char *pw_socket_unit_guess(const char *service);
+/* bound and not a connection: LISTEN or bound-inactive TCP, unconnected UDP */
+static inline bool pw_socket_is_bound(const struct pw_socket *s)
+{
+	if (s->proto == 6 /* IPPROTO_TCP */)
+		return s->state == PW_ST_LISTEN || s->state == PW_ST_BOUND_INACTIVE;
+	return s->state == PW_ST_CLOSE;
+}
+
 /* -errno (no bus, no systemd, not built) leaves *out empty */
 int pw_sockunits_read(struct pw_sockunits *out);
 void pw_sockunits_free(struct pw_sockunits *u);

@@ -247,12 +247,6 @@ static bool ends_with(const char *s, const char *suffix)
 	return n > k && !memcmp(s + n - k, suffix, k);
 }
 
-bool pw_unit_is_service(const char *unit)
-{
-	/* user@UID.service is a user's whole manager: never a thing to stop here */
-	return unit && ends_with(unit, ".service") && strncmp(unit, "user@", 5) != 0;
-}
-
 enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct pw_target_facts *f,
 					bool with_manager, const struct pw_caller *c)
 {
@@ -367,59 +361,6 @@ static const struct pw_process *manager_of(const struct pw_socket *s)
 	return NULL;
 }
 
-/* Characters systemd allows in unit names (unit_name_is_valid). */
-static bool valid_unit_name(const char *s, const char *suffix)
-{
-	size_t n = strlen(s);
-	if (n < 2 || n > 255 || !ends_with(s, suffix))
-		return false;
-	for (const char *c = s; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || strchr(":-_.\\@", *c)))
-			return false;
-	return true;
-}
-
-/* The LISTEN_FDNAMES entry of fd when it names a socket unit, or NULL. */
-static char *fdname_unit(const struct pw_process *p, int fd)
-{
-	if (!p->listen_fdnames || fd < 3)
-		return NULL;
-	const char *s = p->listen_fdnames;
-	for (int i = 3; i < fd && s; i++) {
-		s = strchr(s, ':');
-		if (s)
-			s++;
-	}
-	if (!s)
-		return NULL;
-	char *name = strndup(s, strcspn(s, ":"));
-	if (name && !valid_unit_name(name, ".socket")) {
-		free(name);
-		return NULL;
-	}
-	return name;
-}
-
-/* "dnsmasq.service" -> "dnsmasq.socket"; an Accept=yes instance
- * "foo@3-10.0.0.1:80-10.0.0.2:5555.service" -> "foo.socket" */
-static char *socket_unit_guess(const char *service)
-{
-	if (!pw_unit_is_service(service))
-		return NULL;
-	size_t n = strlen(service) - strlen(".service");
-	const char *at = memchr(service, '@', n);
-	if (at && at[1] >= '0' && at[1] <= '9')
-		n = (size_t)(at - service);
-	char *r = NULL;
-	if (asprintf(&r, "%.*s.socket", (int)n, service) < 0)
-		return NULL;
-	if (!valid_unit_name(r, ".socket")) {
-		free(r);
-		return NULL;
-	}
-	return r;
-}
 
 static bool got_fd_from_activation(const struct pw_process *p, int fd)
 {
@@ -504,14 +445,14 @@ static int plan_units_of_socket(struct pw_kill_plan *plan, size_t si, size_t *ca
 	struct pw_unit_stop *st = &plan->stops[gi];
 
 	_cleanup_free_ char *sock_unit = NULL;
-	if (plan->socket_units[si] && valid_unit_name(plan->socket_units[si], ".socket"))
+	if (plan->socket_units[si] && pw_unit_name_valid(plan->socket_units[si], ".socket"))
 		sock_unit = strdup(plan->socket_units[si]);
 	for (size_t h = 0; h < s->n_holders && !sock_unit; h++) {
 		const struct pw_process *p = s->holders[h].proc;
 		if (p && !p->is_systemd && got_fd_from_activation(p, s->holders[h].fd)) {
-			sock_unit = fdname_unit(p, s->holders[h].fd);
+			sock_unit = pw_listen_fdname_unit(p, s->holders[h].fd);
 			if (!sock_unit && mgr)
-				sock_unit = socket_unit_guess(p->unit);
+				sock_unit = pw_socket_unit_guess(p->unit);
 		}
 	}
 	if ((r = stop_add(st, sock_unit)) < 0)

@@ -10,6 +10,72 @@
 
 #include "internal.h"
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n > k && !memcmp(s + n - k, suffix, k);
+}
+
+bool pw_unit_is_service(const char *unit)
+{
+	/* user@UID.service is a user's whole manager: never a thing to stop here */
+	return unit && ends_with(unit, ".service") && strncmp(unit, "user@", 5) != 0;
+}
+
+/* Characters systemd allows in unit names (unit_name_is_valid). */
+bool pw_unit_name_valid(const char *s, const char *suffix)
+{
+	size_t n = strlen(s);
+	if (n < 2 || n > 255 || !ends_with(s, suffix))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || strchr(":-_.\\@", *c)))
+			return false;
+	return true;
+}
+
+/* The LISTEN_FDNAMES entry of fd when it names a socket unit, or NULL. */
+char *pw_listen_fdname_unit(const struct pw_process *p, int fd)
+{
+	if (!p->listen_fdnames || fd < 3)
+		return NULL;
+	const char *s = p->listen_fdnames;
+	for (int i = 3; i < fd && s; i++) {
+		s = strchr(s, ':');
+		if (s)
+			s++;
+	}
+	if (!s)
+		return NULL;
+	char *name = strndup(s, strcspn(s, ":"));
+	if (name && !pw_unit_name_valid(name, ".socket")) {
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
+/* "dnsmasq.service" -> "dnsmasq.socket"; an Accept=yes instance
+ * "foo@3-10.0.0.1:80-10.0.0.2:5555.service" -> "foo.socket" */
+char *pw_socket_unit_guess(const char *service)
+{
+	if (!pw_unit_is_service(service))
+		return NULL;
+	size_t n = strlen(service) - strlen(".service");
+	const char *at = memchr(service, '@', n);
+	if (at && at[1] >= '0' && at[1] <= '9')
+		n = (size_t)(at - service);
+	char *r = NULL;
+	if (asprintf(&r, "%.*s.socket", (int)n, service) < 0)
+		return NULL;
+	if (!pw_unit_name_valid(r, ".socket")) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
 #if HAVE_LIBSYSTEMD
 #include <systemd/sd-bus.h>
 

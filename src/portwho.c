@@ -479,9 +479,23 @@ static void report_unseen(const struct options *o, const struct pw_stats *st)
 		      stderr);
 }
 
+/* Socket flags cost a walk of the kernel's whole table per namespace: read
+ * them for every socket only when the output shows them. */
+static bool shows_options(const struct options *o)
+{
+	if (o->json)
+		return true;
+	for (size_t i = 0; i < o->n_out_cols; i++)
+		if (o->out_cols[i] == COL_V6ONLY || o->out_cols[i] == COL_REUSEADDR ||
+		    o->out_cols[i] == COL_REUSEPORT || o->out_cols[i] == COL_OPTSRC)
+			return true;
+	return false;
+}
+
 static int run(const struct options *o)
 {
 	struct pw_query q = {
+	    .want_options = shows_options(o),
 	    .specs = o->specs,
 	    .n_specs = o->n_specs,
 	    .protos = o->protos,
