@@ -905,6 +905,7 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	    .netns_scope = o->netns_scope,
 	    .netns_path = o->netns_path,
 	    .no_explain = true, /* options are deduced in bindrules.c */
+	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
 	};
 	struct pw_snapshot *snap = NULL;
 	int r = pw_snapshot_take(&q, &snap);
