@@ -4,7 +4,7 @@
 # command is printed and the script fails.
 set -eu
 build="meson ninja-build pkg-config gcc libc6-dev libmnl-dev libsmartcols-dev libjansson-dev libsystemd-dev libbpf-dev bpftool clang llvm"
-test="$build libcmocka-dev python3 python3-pytest iproute2 systemd util-linux procps"
+test="$build libcmocka-dev python3 python3-pytest python3-dbus python3-gi dbus iproute2 systemd util-linux procps"
 bench="$build hyperfine lsof psmisc net-tools iproute2 util-linux"
 case "${1:-build}" in
 build) want=$build ;;
