@@ -14,7 +14,6 @@
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +51,6 @@ static void check_opts_free(struct check_opts *o)
 	free(o->netns_arg);
 }
 
-__attribute__((format(printf, 1, 2))) static int fail_usage(const char *f, ...)
-{
-	va_list ap;
-	va_start(ap, f);
-	fputs("portwho: ", stderr);
-	vfprintf(stderr, f, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static void check_help(void)
 {
 	fputs("Usage: portwho check [ADDR:]PORT[/PROTO] [OPTIONS]\n"
@@ -87,70 +75,26 @@ static void check_help(void)
 	      stdout);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* -N: the same words as the main command, except "all" (one namespace here) */
 static int parse_netns(struct check_opts *o, const char *arg)
 {
-	free(o->netns_path);
-	o->netns_path = NULL;
 	free(o->netns_arg);
 	if (!(o->netns_arg = strdup(arg)))
 		return -ENOMEM;
-	if (!strcmp(arg, "current")) {
-		o->netns_scope = PW_NETNS_CURRENT;
-		return 0;
-	}
-	if (!strcmp(arg, "all"))
-		return fail_usage("check looks at one network namespace: -N current, NAME, "
-				  "PATH or PID");
-	if (!strcmp(arg, ".") || !strcmp(arg, "..") || !*arg)
-		return fail_usage("invalid network namespace name '%s'", arg);
-	int r;
-	if (all_digits(arg))
-		r = asprintf(&o->netns_path, "/proc/%s/ns/net", arg);
-	else if (strchr(arg, '/'))
-		r = asprintf(&o->netns_path, "%s", arg);
-	else
-		r = asprintf(&o->netns_path, "/run/netns/%s", arg);
-	if (r < 0) {
-		o->netns_path = NULL;
-		return -ENOMEM;
-	}
-	struct stat st;
-	if (stat(o->netns_path, &st) < 0 && errno == ENOENT)
-		return fail_usage(all_digits(arg) ? "no process %s" : "no network namespace '%s'",
-				  arg);
-	o->netns_scope = PW_NETNS_PATH;
-	return 0;
+	return cli_parse_netns(
+	    arg, "check looks at one network namespace: -N current, NAME, PATH or PID",
+	    &o->netns_scope, &o->netns_path);
 }
 
 static int parse_user(struct check_opts *o, const char *arg)
 {
-	struct passwd *pw = getpwnam(arg);
-	if (!pw && all_digits(arg)) {
-		errno = 0;
-		char *end;
-		unsigned long v = strtoul(arg, &end, 10);
-		if (errno || *end || v >= (uid_t)-1)
-			return fail_usage("unknown user '%s'", arg);
-		o->uid = (uid_t)v;
+	struct passwd *pw;
+	int r = cli_parse_user(arg, &o->uid, &pw);
+	if (r < 0)
+		return r;
+	if (!pw)
 		pw = getpwuid(o->uid);
-		o->gid = pw ? pw->pw_gid : (gid_t)v;
-	} else if (pw) {
-		o->uid = pw->pw_uid;
-		o->gid = pw->pw_gid;
-	} else {
-		return fail_usage("unknown user '%s'", arg);
-	}
+	o->gid = pw ? pw->pw_gid : (gid_t)o->uid;
 	free(o->user_name);
 	if (!(o->user_name = strdup(pw ? pw->pw_name : arg)))
 		return -ENOMEM;
@@ -168,13 +112,14 @@ static int parse_spec(struct check_opts *o, const char *arg)
 	r = pw_portspec_parse(arg, sv, &o->spec, err, sizeof(err));
 	pw_services_free(sv);
 	if (r < 0)
-		return r == -ENOMEM ? r : fail_usage("%s", *err ? err : "invalid port");
+		return r == -ENOMEM ? r : cli_usage_error("%s", *err ? err : "invalid port");
 	if (o->spec.lo != o->spec.hi)
-		return fail_usage("check takes one port, not a range (%u-%u)", o->spec.lo,
-				  o->spec.hi);
+		return cli_usage_error("check takes one port, not a range (%u-%u)", o->spec.lo,
+				       o->spec.hi);
 	if (o->spec.lo == 0)
-		return fail_usage("port 0 lets the kernel pick a free port: there is nothing to "
-				  "check");
+		return cli_usage_error(
+		    "port 0 lets the kernel pick a free port: there is nothing to "
+		    "check");
 	unsigned p = o->spec.protos ? o->spec.protos : PW_PROTO_TCP;
 	if (p == PW_PROTO_TCP)
 		o->proto = IPPROTO_TCP;
@@ -183,7 +128,7 @@ static int parse_spec(struct check_opts *o, const char *arg)
 	else if (p == PW_PROTO_UDPLITE)
 		o->proto = IPPROTO_UDPLITE;
 	else
-		return fail_usage("check takes one protocol: add /tcp or /udp to '%s'", arg);
+		return cli_usage_error("check takes one protocol: add /tcp or /udp to '%s'", arg);
 	o->has_addr = o->spec.has_addr;
 	o->addr = o->spec.addr;
 	return 0;
@@ -233,7 +178,7 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 		case OPT_DEVICE:
 			free(o->device);
 			if (!*optarg || strlen(optarg) >= 16)
-				return fail_usage("invalid interface name '%s'", optarg);
+				return cli_usage_error("invalid interface name '%s'", optarg);
 			if (!(o->device = strdup(optarg)))
 				return -ENOMEM;
 			break;
@@ -254,36 +199,36 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 			check_help();
 			return 0;
 		case ':':
-			return fail_usage("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return fail_usage("unknown option '%s' (see portwho check --help)",
-					  argv[optind - 1]);
+			return cli_usage_error("unknown option '%s' (see portwho check --help)",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		return fail_usage("check needs a port: portwho check [ADDR:]PORT[/PROTO]");
+		return cli_usage_error("check needs a port: portwho check [ADDR:]PORT[/PROTO]");
 	if (optind + 1 < argc)
-		return fail_usage("check takes one port; unexpected '%s'", argv[optind + 1]);
+		return cli_usage_error("check takes one port; unexpected '%s'", argv[optind + 1]);
 	if ((r = parse_spec(o, argv[optind])) < 0)
 		return r;
 
 	if (o->has_addr) {
 		if (o->family && o->family != o->addr.family)
-			return fail_usage("-%c does not match the address family of '%s'",
-					  o->family == AF_INET ? '4' : '6', argv[optind]);
+			return cli_usage_error("-%c does not match the address family of '%s'",
+					       o->family == AF_INET ? '4' : '6', argv[optind]);
 		if (o->v6only && o->addr.family != AF_INET6)
-			return fail_usage("--v6only applies to IPv6 addresses only");
+			return cli_usage_error("--v6only applies to IPv6 addresses only");
 		if (o->v6only && pw_addr_is_v4mapped(&o->addr))
-			return fail_usage(
+			return cli_usage_error(
 			    "an IPV6_V6ONLY socket cannot bind an IPv4-mapped address");
 	} else {
 		int fam = o->family ? o->family : o->v6only ? AF_INET6 : AF_INET;
 		if (fam == AF_INET && o->v6only)
-			return fail_usage("--v6only applies to IPv6 addresses only");
+			return cli_usage_error("--v6only applies to IPv6 addresses only");
 		o->addr = (struct pw_addr){.family = (uint8_t)fam};
 	}
 	if (o->listen && o->proto != IPPROTO_TCP)
-		return fail_usage("--listen applies to TCP only");
+		return cli_usage_error("--listen applies to TCP only");
 	return 1;
 }
 
@@ -502,19 +447,12 @@ static const char *proto_col(const struct pw_socket *s)
 	}
 }
 
-static void print_escaped(FILE *f, const char *raw)
-{
-	char *e = pw_escape_text(raw ? raw : "?");
-	fputs(e ? e : "?", f);
-	free(e);
-}
-
 static void print_holders(FILE *f, const struct pw_socket *s)
 {
 	if (!s->n_holders) {
 		if (s->kernel_owner) {
 			fputs("      owner: the kernel (", f);
-			print_escaped(f, s->kernel_owner);
+			cli_print_escaped(f, s->kernel_owner);
 			fputs(")\n", f);
 		} else {
 			fputs(s->inode ? "      held by: no visible process\n"
@@ -534,15 +472,15 @@ static void print_holders(FILE *f, const struct pw_socket *s)
 			continue;
 		if (shown++)
 			fputs(", ", f);
-		print_escaped(f, p->comm);
+		cli_print_escaped(f, p->comm);
 		fprintf(f, " (PID %d, ", p->pid);
 		if (p->user)
-			print_escaped(f, p->user);
+			cli_print_escaped(f, p->user);
 		else
 			fprintf(f, "uid %u", (unsigned)p->uid);
 		if (p->unit) {
 			fputs(", ", f);
-			print_escaped(f, p->unit);
+			cli_print_escaped(f, p->unit);
 		}
 		fputc(')', f);
 	}
@@ -904,7 +842,7 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	    .protos = spec.protos,
 	    .netns_scope = o->netns_scope,
 	    .netns_path = o->netns_path,
-	    .no_explain = true, /* options are deduced in bindrules.c */
+	    .no_explain = true,	  /* options are deduced in bindrules.c */
 	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
 	};
 	struct pw_snapshot *snap = NULL;

@@ -63,17 +63,6 @@ static void kill_opts_free(struct kill_opts *o)
 	pw_services_free(o->services);
 }
 
-__attribute__((format(printf, 1, 2))) static int fail_usage(const char *f, ...)
-{
-	va_list ap;
-	va_start(ap, f);
-	fputs("portwho: ", stderr);
-	vfprintf(stderr, f, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static void kill_help(void)
 {
 	fputs("Usage: portwho kill PORTSPEC... [OPTIONS]\n"
@@ -100,52 +89,21 @@ static void kill_help(void)
 	      stdout);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* -N: one namespace (the plan and the commands it prints are for one) */
 static int parse_netns(struct kill_opts *o, const char *arg)
 {
-	free(o->netns_path);
 	free(o->netns_name);
-	o->netns_path = o->netns_name = NULL;
-	if (!strcmp(arg, "current")) {
-		o->netns_scope = PW_NETNS_CURRENT;
-		return 0;
-	}
-	if (!strcmp(arg, "all"))
-		return fail_usage("kill works in one network namespace: -N current, NAME, PATH "
-				  "or PID");
-	if (!*arg || !strcmp(arg, ".") || !strcmp(arg, ".."))
-		return fail_usage("invalid network namespace name '%s'", arg);
-	int r;
-	if (all_digits(arg))
-		r = asprintf(&o->netns_path, "/proc/%s/ns/net", arg);
-	else if (strchr(arg, '/'))
-		r = asprintf(&o->netns_path, "%s", arg);
-	else
-		r = asprintf(&o->netns_path, "/run/netns/%s", arg);
-	if (r < 0) {
-		o->netns_path = NULL;
-		return -ENOMEM;
-	}
+	o->netns_name = NULL;
+	int r = cli_parse_netns(
+	    arg, "kill works in one network namespace: -N current, NAME, PATH or PID",
+	    &o->netns_scope, &o->netns_path);
+	if (r < 0 || !o->netns_path)
+		return r;
 	const char *base = "/run/netns/";
 	const char *rest = o->netns_path + strlen(base);
 	if (!strncmp(o->netns_path, base, strlen(base)) && *rest && !strchr(rest, '/') &&
 	    !(o->netns_name = strdup(rest)))
 		return -ENOMEM;
-	struct stat st;
-	if (stat(o->netns_path, &st) < 0 && errno == ENOENT)
-		return fail_usage(all_digits(arg) ? "no process %s" : "no network namespace '%s'",
-				  arg);
-	o->netns_scope = PW_NETNS_PATH;
 	return 0;
 }
 
@@ -153,13 +111,13 @@ static int parse_netns(struct kill_opts *o, const char *arg)
 static int parse_signal(struct kill_opts *o, const char *arg)
 {
 	const char *name = arg;
-	if (all_digits(arg)) {
+	if (cli_all_digits(arg)) {
 		long v = strtol(arg, NULL, 10);
 		if (v >= 1 && v < NSIG && strlen(arg) < 4) {
 			o->sig = (int)v;
 			return 0;
 		}
-		return fail_usage("invalid signal '%s'", arg);
+		return cli_usage_error("invalid signal '%s'", arg);
 	}
 	if (!strncasecmp(name, "SIG", 3))
 		name += 3;
@@ -170,7 +128,7 @@ static int parse_signal(struct kill_opts *o, const char *arg)
 			return 0;
 		}
 	}
-	return fail_usage("unknown signal '%s' (try TERM, INT, HUP, KILL or a number)", arg);
+	return cli_usage_error("unknown signal '%s' (try TERM, INT, HUP, KILL or a number)", arg);
 }
 
 static int parse_seconds(const char *opt, const char *arg, double *ret)
@@ -179,7 +137,8 @@ static int parse_seconds(const char *opt, const char *arg, double *ret)
 	errno = 0;
 	double v = strtod(arg, &end);
 	if (errno || end == arg || *end || !isfinite(v) || v < 0 || v > MAX_SECONDS)
-		return fail_usage("%s takes seconds (0 to %.0f), not '%s'", opt, MAX_SECONDS, arg);
+		return cli_usage_error("%s takes seconds (0 to %.0f), not '%s'", opt, MAX_SECONDS,
+				       arg);
 	*ret = v;
 	return 0;
 }
@@ -195,7 +154,7 @@ static int parse_specs(struct kill_opts *o, int n, char **args)
 	for (int i = 0; i < n; i++) {
 		char err[256] = "";
 		if (pw_portspec_parse(args[i], o->services, &o->specs[i], err, sizeof(err)) < 0)
-			return fail_usage("%s", err[0] ? err : "invalid port specification");
+			return cli_usage_error("%s", err[0] ? err : "invalid port specification");
 	}
 	o->spec_args = args;
 	o->n_specs = (size_t)n;
@@ -273,25 +232,26 @@ static int parse_kill(int argc, char **argv, struct kill_opts *o)
 			kill_help();
 			return 0;
 		case ':':
-			return fail_usage("option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			if (optopt > 0 && optopt < 0x100)
-				return fail_usage("unknown option '-%c' (see portwho kill --help)",
-						  optopt);
-			return fail_usage("unknown option '%s' (see portwho kill --help)",
-					  argv[optind - 1]);
+				return cli_usage_error(
+				    "unknown option '-%c' (see portwho kill --help)", optopt);
+			return cli_usage_error("unknown option '%s' (see portwho kill --help)",
+					       argv[optind - 1]);
 		}
 		if (r < 0)
 			return r;
 	}
 	if (optind >= argc)
-		return fail_usage("kill needs a port: portwho kill PORTSPEC (e.g. 8080, 53/udp)");
+		return cli_usage_error(
+		    "kill needs a port: portwho kill PORTSPEC (e.g. 8080, 53/udp)");
 	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
 	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
 	if ((r = parse_specs(o, argc - optind, argv + optind)) < 0)
 		return r;
 	if (o->sig == SIGKILL && o->kill_after_set)
-		return fail_usage("--kill-after adds nothing when the signal is KILL already");
+		return cli_usage_error("--kill-after adds nothing when the signal is KILL already");
 	return 1;
 }
 
@@ -458,13 +418,6 @@ static const char *signame(int sig, char *buf, size_t len)
 	return buf;
 }
 
-static void print_escaped(FILE *f, const char *raw)
-{
-	char *e = pw_escape_text(raw ? raw : "?");
-	fputs(e ? e : "?", f);
-	free(e);
-}
-
 static const char *ports_text(const struct kill_opts *o, char *buf, size_t len)
 {
 	size_t at = 0;
@@ -481,7 +434,7 @@ static const char *ports_text(const struct kill_opts *o, char *buf, size_t len)
 static void who(FILE *f, const struct pw_process *p)
 {
 	fprintf(f, "PID %d ", (int)p->pid);
-	print_escaped(f, p->comm);
+	cli_print_escaped(f, p->comm);
 	if (p->user)
 		fprintf(f, " (%s)", p->user);
 	else if (p->facts_read)
@@ -610,7 +563,7 @@ static void print_plan(const struct run *run, FILE *f)
 			fprintf(f, "  %-7s ", "kernel");
 			sock_text(f, u->sock);
 			fputs(" belongs to the kernel: ", f);
-			print_escaped(f, u->sock->kernel_owner);
+			cli_print_escaped(f, u->sock->kernel_owner);
 			if (u->command)
 				fprintf(f, "; to free it: %s\n", u->command);
 			else

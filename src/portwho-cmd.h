@@ -6,6 +6,7 @@
 #ifndef PORTWHO_CMD_H
 #define PORTWHO_CMD_H
 
+#include <pwd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,28 @@
  * the exit status. portwho.c has weak fallbacks for builds without them. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+
+/* ---- shared by the main command and its subcommands (cli.c) ------------ */
+
+/* "portwho: MESSAGE\n" on stderr; returns -EINVAL. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A non-empty string of ASCII digits only. */
+bool cli_all_digits(const char *s);
+/* raw escaped for the terminal; "?" for NULL (or when out of memory) */
+void cli_print_escaped(FILE *f, const char *raw);
+
+/* -N/--netns WHICH: current, NAME (/run/netns/NAME), a path, or a PID
+ * (/proc/PID/ns/net); frees and replaces *ret_path. one_netns is NULL for
+ * the main command, which also takes "all" (and an empty NAME); a
+ * subcommand that works in one namespace passes the usage error to give for
+ * "all". 0, -ENOMEM, or -EINVAL after the usage error. */
+int cli_parse_netns(const char *arg, const char *one_netns, enum pw_netns_scope *ret_scope,
+		    char **ret_path);
+
+/* --user USER: a name in the user database, else a decimal uid. *ret_pw is
+ * getpwnam()'s entry for a name, NULL for a uid. 0 or -EINVAL after the
+ * usage error; nothing is set on failure. */
+int cli_parse_user(const char *arg, uid_t *ret_uid, struct passwd **ret_pw);
 
 /* ---- columns ----------------------------------------------------------- */
 

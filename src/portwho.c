@@ -11,11 +11,9 @@
 #include <limits.h>
 #include <locale.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "portwho-cmd.h"
@@ -81,18 +79,6 @@ void options_free(struct options *o)
 	*o = (struct options){0};
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("portwho: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return -EINVAL;
-}
-
 /* Walk the comma-separated words of arg; fn gets each (possibly empty). */
 static int for_each_word(const char *arg, int (*fn)(struct options *, const char *, size_t),
 			 struct options *o)
@@ -113,14 +99,14 @@ static int add_pid(struct options *o, const char *w, size_t n)
 {
 	char buf[32];
 	if (n == 0 || n >= sizeof(buf))
-		return usage_error("invalid PID '%.*s'", (int)n, w);
+		return cli_usage_error("invalid PID '%.*s'", (int)n, w);
 	memcpy(buf, w, n);
 	buf[n] = '\0';
 	char *end;
 	errno = 0;
 	long v = strtol(buf, &end, 10);
 	if (errno || *end || buf[0] < '0' || buf[0] > '9' || v <= 0 || v > INT_MAX)
-		return usage_error("invalid PID '%s'", buf);
+		return cli_usage_error("invalid PID '%s'", buf);
 	pid_t *nv = realloc(o->pids, (o->n_pids + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
@@ -133,14 +119,14 @@ static int add_state(struct options *o, const char *w, size_t n)
 {
 	char buf[32];
 	if (n == 0 || n >= sizeof(buf))
-		return usage_error("unknown state '%.*s'", (int)n, w);
+		return cli_usage_error("unknown state '%.*s'", (int)n, w);
 	memcpy(buf, w, n);
 	buf[n] = '\0';
 	uint32_t mask;
 	if (pw_state_parse(buf, &mask) < 0)
-		return usage_error("unknown state '%s' (try LISTEN, UNCONN, ESTAB, TIME-WAIT, "
-				   "BOUND, connected, all)",
-				   buf);
+		return cli_usage_error("unknown state '%s' (try LISTEN, UNCONN, ESTAB, TIME-WAIT, "
+				       "BOUND, connected, all)",
+				       buf);
 	o->states |= mask;
 	o->states_set = true;
 	return 0;
@@ -149,12 +135,12 @@ static int add_state(struct options *o, const char *w, size_t n)
 static int add_column(struct options *o, const char *w, size_t n)
 {
 	if (n == 0)
-		return usage_error("empty column name in -o");
+		return cli_usage_error("empty column name in -o");
 	int id = column_by_name(w, n);
 	if (id < 0)
-		return usage_error("unknown column '%.*s' (see --list-columns)", (int)n, w);
+		return cli_usage_error("unknown column '%.*s' (see --list-columns)", (int)n, w);
 	if (o->n_out_cols >= MAX_OUT_COLUMNS)
-		return usage_error("too many columns (at most %d)", MAX_OUT_COLUMNS);
+		return cli_usage_error("too many columns (at most %d)", MAX_OUT_COLUMNS);
 	o->out_cols[o->n_out_cols++] = id;
 	return 0;
 }
@@ -175,17 +161,10 @@ static int parse_output(struct options *o, const char *arg)
 
 static int parse_user(struct options *o, const char *arg)
 {
-	struct passwd *pw = getpwnam(arg);
-	if (pw) {
-		o->user_uid = pw->pw_uid;
-	} else {
-		char *end;
-		errno = 0;
-		unsigned long v = strtoul(arg, &end, 10);
-		if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9' || v >= (uid_t)-1)
-			return usage_error("unknown user '%s'", arg);
-		o->user_uid = (uid_t)v;
-	}
+	struct passwd *pw;
+	int r = cli_parse_user(arg, &o->user_uid, &pw);
+	if (r < 0)
+		return r;
 	o->user_set = true;
 	return 0;
 }
@@ -193,7 +172,7 @@ static int parse_user(struct options *o, const char *arg)
 static int add_command(struct options *o, const char *arg)
 {
 	if (!*arg)
-		return usage_error("empty command name");
+		return cli_usage_error("empty command name");
 	char **nv = realloc(o->commands, (o->n_commands + 1) * sizeof(*nv));
 	if (!nv)
 		return -ENOMEM;
@@ -201,51 +180,6 @@ static int add_command(struct options *o, const char *arg)
 	if (!(o->commands[o->n_commands] = strdup(arg)))
 		return -ENOMEM;
 	o->n_commands++;
-	return 0;
-}
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
-/* -N all | current | NAME (/run/netns/NAME) | /path | PID (/proc/PID/ns/net) */
-static int parse_netns(struct options *o, const char *arg)
-{
-	free(o->netns_path);
-	o->netns_path = NULL;
-	if (!strcmp(arg, "all")) {
-		o->netns_scope = PW_NETNS_ALL;
-		return 0;
-	}
-	if (!strcmp(arg, "current")) {
-		o->netns_scope = PW_NETNS_CURRENT;
-		return 0;
-	}
-	int r;
-	if (all_digits(arg))
-		r = asprintf(&o->netns_path, "/proc/%s/ns/net", arg);
-	else if (strchr(arg, '/'))
-		r = asprintf(&o->netns_path, "%s", arg);
-	else if (!strcmp(arg, ".") || !strcmp(arg, ".."))
-		return usage_error("invalid network namespace name '%s'", arg);
-	else
-		r = asprintf(&o->netns_path, "/run/netns/%s", arg);
-	if (r < 0) {
-		o->netns_path = NULL;
-		return -ENOMEM;
-	}
-	o->netns_scope = PW_NETNS_PATH;
-	/* only a missing path is certain here; permissions are the library's to find */
-	struct stat st;
-	if (stat(o->netns_path, &st) < 0 && errno == ENOENT)
-		return usage_error(all_digits(arg) ? "no process %s" : "no network namespace '%s'",
-				   arg);
 	return 0;
 }
 
@@ -258,7 +192,7 @@ static int parse_collector(struct options *o, const char *arg)
 	else if (!strcmp(arg, "bpf"))
 		o->collector = PW_COLLECTOR_BPF;
 	else
-		return usage_error("unknown collector '%s' (auto, procfs or bpf)", arg);
+		return cli_usage_error("unknown collector '%s' (auto, procfs or bpf)", arg);
 	return 0;
 }
 
@@ -272,7 +206,7 @@ static int parse_specs(struct options *o, int n, char **args)
 	for (int i = 0; i < n; i++) {
 		char err[256] = "";
 		if (pw_portspec_parse(args[i], o->services, &o->specs[i], err, sizeof(err)) < 0)
-			return usage_error("%s", err[0] ? err : "invalid port specification");
+			return cli_usage_error("%s", err[0] ? err : "invalid port specification");
 		o->n_specs++;
 	}
 	return 0;
@@ -368,7 +302,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			o->numeric = true;
 			break;
 		case 'N':
-			r = parse_netns(o, optarg);
+			r = cli_parse_netns(optarg, NULL, &o->netns_scope, &o->netns_path);
 			break;
 		case 'o':
 			r = parse_output(o, optarg);
@@ -402,13 +336,13 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			return 0;
 		case ':':
 			if (optopt > 0 && optopt < 0x100 && strncmp(argv[optind - 1], "--", 2))
-				return usage_error("option '-%c' needs an argument", optopt);
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+				return cli_usage_error("option '-%c' needs an argument", optopt);
+			return cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
 		case '?':
 		default:
 			if (optopt > 0 && optopt < 0x100)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+				return cli_usage_error("unknown option '-%c'", optopt);
+			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 		if (r < 0)
 			return r;
@@ -419,9 +353,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		return 0;
 	}
 	if (o->json && o->pids_only)
-		return usage_error("--json and --pids cannot be used together");
+		return cli_usage_error("--json and --pids cannot be used together");
 	if (o->tree && o->raw)
-		return usage_error("--tree and --raw cannot be used together");
+		return cli_usage_error("--tree and --raw cannot be used together");
 
 	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
 	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
