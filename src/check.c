@@ -620,33 +620,6 @@ static void print_text(FILE *f, const struct answer *a)
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
-static void put(json_t *obj, const char *key, json_t *v, int *err)
-{
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		*err = -ENOMEM;
-}
-
-static json_t *jstr(const char *raw)
-{
-	if (!raw)
-		return json_null();
-	char *u = pw_utf8_sanitize(raw);
-	json_t *j = u ? json_string(u) : NULL;
-	free(u);
-	return j;
-}
-
-static json_t *jtri(int8_t v)
-{
-	return v < 0 ? json_null() : json_boolean(v != 0);
-}
-
-static json_t *jaddr(const struct pw_addr *a)
-{
-	char buf[64];
-	return pw_addr_format(a, false, buf, sizeof(buf)) < 0 ? json_null() : json_string(buf);
-}
-
 static json_t *jerrno(int e)
 {
 	return e ? json_string(errno_name(e)) : json_null();
@@ -660,7 +633,7 @@ static json_t *jstrv(char *const *v, size_t n, int *err)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, jstr(v[i])) < 0)
+		if (json_array_append_new(arr, cli_jstr(v[i])) < 0)
 			*err = -ENOMEM;
 	return arr;
 }
@@ -668,54 +641,13 @@ static json_t *jstrv(char *const *v, size_t n, int *err)
 /* The socket shape of the JSON contract (HACKING.md), plus the rule. */
 static json_t *conflict_json(const struct pw_bind_conflict *e, int *err)
 {
-	const struct pw_socket *s = e->sock;
-	bool connected = s->rport != 0 || !pw_addr_is_any(&s->raddr);
-	json_t *o = json_object(), *hs = json_array();
-	if (!o || !hs) {
-		json_decref(o);
-		json_decref(hs);
-		*err = -ENOMEM;
+	json_t *o = cli_socket_json(e->sock, false, err);
+	if (!o)
 		return NULL;
-	}
-	put(o, "inode", json_integer(s->inode), err);
-	put(o, "cookie", json_integer((json_int_t)s->cookie), err);
-	put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	put(o, "local_address", jaddr(&s->laddr), err);
-	put(o, "local_port", json_integer(s->lport), err);
-	put(o, "remote_address", connected ? jaddr(&s->raddr) : json_null(), err);
-	put(o, "remote_port", connected ? json_integer(s->rport) : json_null(), err);
-	put(o, "state", jstr(pw_state_name(s->proto, s->state)), err);
-	put(o, "uid", json_integer(s->uid), err);
-	put(o, "v6only", s->family == AF_INET6 ? jtri(s->v6only) : json_null(), err);
-	put(o, "reuseaddr", jtri(s->reuseaddr), err);
-	put(o, "reuseport", jtri(s->reuseport), err);
-	put(o, "options_source", jstr(pw_opt_source_name((enum pw_opt_source)s->opts_source)), err);
-	put(o, "kernel_owner", jstr(s->kernel_owner), err);
-	put(o, "interface", jstr(s->ifname), err);
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const struct pw_holder *h = &s->holders[i];
-		const struct pw_process *p = h->proc;
-		bool known = p && p->facts_read;
-		json_t *ho = json_object();
-		if (!ho || json_array_append_new(hs, ho) < 0) {
-			*err = -ENOMEM;
-			break;
-		}
-		put(ho, "pid", json_integer(p ? p->pid : h->tid), err);
-		put(ho, "tid", json_integer(h->tid), err);
-		put(ho, "fd", json_integer(h->fd), err);
-		put(ho, "command", jstr(p ? p->comm : NULL), err);
-		put(ho, "cmdline", jstr(p ? p->cmdline : NULL), err);
-		put(ho, "user", jstr(p ? p->user : NULL), err);
-		put(ho, "uid", known ? json_integer(p->uid) : json_null(), err);
-		put(ho, "ppid", known ? json_integer(p->ppid) : json_null(), err);
-		put(ho, "unit", jstr(p ? p->unit : NULL), err);
-	}
-	put(o, "holders", hs, err);
-	put(o, "rule", json_string(pw_bind_rule_name(e->rule)), err);
-	put(o, "outcome", json_string(pw_bind_outcome_name(e->outcome)), err);
-	put(o, "options_inferred", json_boolean(e->inferred), err);
-	put(o, "explanation", jstr(e->explanation), err);
+	cli_json_put(o, "rule", json_string(pw_bind_rule_name(e->rule)), err);
+	cli_json_put(o, "outcome", json_string(pw_bind_outcome_name(e->outcome)), err);
+	cli_json_put(o, "options_inferred", json_boolean(e->inferred), err);
+	cli_json_put(o, "explanation", cli_jstr(e->explanation), err);
 	return o;
 }
 
@@ -740,12 +672,12 @@ static json_t *class_json(const struct answer *a, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	put(o, "iana", jstr(a->cls.iana), err);
-	put(o, "privileged", json_boolean(a->cls.privileged), err);
-	put(o, "ephemeral", json_boolean(a->cls.ephemeral), err);
-	put(o, "reserved", json_boolean(a->cls.reserved), err);
-	put(o, "unprivileged_port_start", json_integer(sys->unprivileged_port_start), err);
-	put(o, "local_port_range", json_pack("[ii]", sys->local_lo, sys->local_hi), err);
+	cli_json_put(o, "iana", cli_jstr(a->cls.iana), err);
+	cli_json_put(o, "privileged", json_boolean(a->cls.privileged), err);
+	cli_json_put(o, "ephemeral", json_boolean(a->cls.ephemeral), err);
+	cli_json_put(o, "reserved", json_boolean(a->cls.reserved), err);
+	cli_json_put(o, "unprivileged_port_start", json_integer(sys->unprivileged_port_start), err);
+	cli_json_put(o, "local_port_range", json_pack("[ii]", sys->local_lo, sys->local_hi), err);
 	return o;
 }
 
@@ -757,17 +689,18 @@ static json_t *candidate_json(const struct answer *a, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	put(o, "proto", json_string(pw_proto_name(c->proto)), err);
-	put(o, "family", json_string(c->addr.family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	put(o, "address", jaddr(&c->addr), err);
-	put(o, "port", json_integer(c->port), err);
-	put(o, "interface", jstr(a->o->device), err);
-	put(o, "reuseaddr", json_boolean(c->reuseaddr), err);
-	put(o, "reuseport", json_boolean(c->reuseport), err);
-	put(o, "v6only", c->addr.family == AF_INET6 ? json_boolean(c->v6only) : json_null(), err);
-	put(o, "listen", json_boolean(c->listen), err);
-	put(o, "uid", json_integer(c->uid), err);
-	put(o, "can_bind_privileged", json_boolean(c->can_bind_privileged), err);
+	cli_json_put(o, "proto", json_string(pw_proto_name(c->proto)), err);
+	cli_json_put(o, "family", json_string(c->addr.family == AF_INET6 ? "ipv6" : "ipv4"), err);
+	cli_json_put(o, "address", cli_jaddr(&c->addr), err);
+	cli_json_put(o, "port", json_integer(c->port), err);
+	cli_json_put(o, "interface", cli_jstr(a->o->device), err);
+	cli_json_put(o, "reuseaddr", json_boolean(c->reuseaddr), err);
+	cli_json_put(o, "reuseport", json_boolean(c->reuseport), err);
+	cli_json_put(o, "v6only",
+		     c->addr.family == AF_INET6 ? json_boolean(c->v6only) : json_null(), err);
+	cli_json_put(o, "listen", json_boolean(c->listen), err);
+	cli_json_put(o, "uid", json_integer(c->uid), err);
+	cli_json_put(o, "can_bind_privileged", json_boolean(c->can_bind_privileged), err);
 	return o;
 }
 
@@ -779,15 +712,15 @@ static json_t *trial_json(const struct answer *a, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	put(o, "ran", json_boolean(t->ran), err);
-	put(o, "succeeded", t->ran ? json_boolean(t->res.succeeded) : json_null(), err);
-	put(o, "errno", t->ran ? jerrno(t->res.err) : json_null(), err);
-	put(o, "step", t->ran ? jstr(t->res.step) : json_null(), err);
-	put(o, "listened", t->ran ? json_boolean(t->listened) : json_null(), err);
-	put(o, "uid", t->ran ? json_integer(a->cand.uid) : json_null(), err);
-	put(o, "agrees", t->ran ? json_boolean(!a->disagree) : json_null(), err);
+	cli_json_put(o, "ran", json_boolean(t->ran), err);
+	cli_json_put(o, "succeeded", t->ran ? json_boolean(t->res.succeeded) : json_null(), err);
+	cli_json_put(o, "errno", t->ran ? jerrno(t->res.err) : json_null(), err);
+	cli_json_put(o, "step", t->ran ? cli_jstr(t->res.step) : json_null(), err);
+	cli_json_put(o, "listened", t->ran ? json_boolean(t->listened) : json_null(), err);
+	cli_json_put(o, "uid", t->ran ? json_integer(a->cand.uid) : json_null(), err);
+	cli_json_put(o, "agrees", t->ran ? json_boolean(!a->disagree) : json_null(), err);
 	const char *note = a->o->no_trial ? "--no-trial" : t->skipped ? t->skipped : t->no_listen;
-	put(o, "note", jstr(a->hint ? a->hint : note), err);
+	cli_json_put(o, "note", cli_jstr(a->hint ? a->hint : note), err);
 	return o;
 }
 
@@ -798,23 +731,23 @@ static int print_json(FILE *f, const struct answer *a)
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
-	put(o, "would_succeed", json_boolean(a->final_ok), &err);
-	put(o, "errno", jerrno(a->final_err), &err);
-	put(o, "certain", json_boolean(a->pred_certain || a->trial.ran), &err);
-	put(o, "why", jstr(p->why), &err);
-	put(o, "netns", json_integer((json_int_t)a->facts.netns), &err);
-	put(o, "candidate", candidate_json(a, &err), &err);
-	put(o, "conflicts", conflicts_json(p->conflicts, p->n_conflicts, &err), &err);
-	put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
-	put(o, "uncertain", jstrv(p->uncertain, p->n_uncertain, &err), &err);
-	put(o, "advice", jstrv(p->advice, p->n_advice, &err), &err);
-	put(o, "service", jstr(a->service), &err);
-	put(o, "class", class_json(a, &err), &err);
-	put(o, "prediction",
-	    json_pack("{s:b, s:o, s:b}", "would_succeed", a->pred_ok, "errno", jerrno(a->pred_err),
-		      "certain", a->pred_certain),
-	    &err);
-	put(o, "trial", trial_json(a, &err), &err);
+	cli_json_put(o, "would_succeed", json_boolean(a->final_ok), &err);
+	cli_json_put(o, "errno", jerrno(a->final_err), &err);
+	cli_json_put(o, "certain", json_boolean(a->pred_certain || a->trial.ran), &err);
+	cli_json_put(o, "why", cli_jstr(p->why), &err);
+	cli_json_put(o, "netns", json_integer((json_int_t)a->facts.netns), &err);
+	cli_json_put(o, "candidate", candidate_json(a, &err), &err);
+	cli_json_put(o, "conflicts", conflicts_json(p->conflicts, p->n_conflicts, &err), &err);
+	cli_json_put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
+	cli_json_put(o, "uncertain", jstrv(p->uncertain, p->n_uncertain, &err), &err);
+	cli_json_put(o, "advice", jstrv(p->advice, p->n_advice, &err), &err);
+	cli_json_put(o, "service", cli_jstr(a->service), &err);
+	cli_json_put(o, "class", class_json(a, &err), &err);
+	cli_json_put(o, "prediction",
+		     json_pack("{s:b, s:o, s:b}", "would_succeed", a->pred_ok, "errno",
+			       jerrno(a->pred_err), "certain", a->pred_certain),
+		     &err);
+	cli_json_put(o, "trial", trial_json(a, &err), &err);
 	if (err == 0 && json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 		err = -EIO;
 	if (err == 0)
@@ -842,7 +775,7 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	    .protos = spec.protos,
 	    .netns_scope = o->netns_scope,
 	    .netns_path = o->netns_path,
-	    .no_explain = true,	  /* options are deduced in bindrules.c */
+	    .no_explain = true, /* options are deduced in bindrules.c */
 	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
 	};
 	struct pw_snapshot *snap = NULL;

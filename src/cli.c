@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the main command and its subcommands (check, kill) say and parse the
- * same way: usage errors, -N/--netns, --user.
+ * same way: usage errors, -N/--netns, --user, and the JSON shape of a
+ * socket and its holders (HACKING.md).
  */
 #include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "portwho-cmd.h"
@@ -97,4 +101,105 @@ int cli_parse_user(const char *arg, uid_t *ret_uid, struct passwd **ret_pw)
 	*ret_uid = (uid_t)v;
 	*ret_pw = NULL;
 	return 0;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+json_t *cli_jstr(const char *raw)
+{
+	if (!raw)
+		return json_null();
+	size_t n = 0;
+	bool ascii = true;
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++, n++)
+		ascii &= *p < 0x80;
+	if (ascii) /* the common case needs no repair and no copy */
+		return json_stringn_nocheck(raw, n);
+	char *u = pw_utf8_sanitize(raw);
+	if (!u)
+		return NULL;
+	json_t *j = json_string(u);
+	free(u);
+	return j;
+}
+
+json_t *cli_jtri(int8_t v)
+{
+	return v < 0 ? json_null() : json_boolean(v != 0);
+}
+
+json_t *cli_jaddr(const struct pw_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	if (pw_addr_format(a, false, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+void cli_json_put(json_t *obj, const char *key, json_t *v, int *err)
+{
+	if (!v || json_object_set_new(obj, key, v) < 0)
+		*err = -ENOMEM;
+}
+
+void cli_json_append(json_t *arr, json_t *v, int *err)
+{
+	if (!v || json_array_append_new(arr, v) < 0)
+		*err = -ENOMEM;
+}
+
+static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
+{
+	const struct pw_process *p = h->proc;
+	bool known = p && p->facts_read;
+	json_t *o = json_object();
+	if (!o) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cli_json_put(o, "pid", json_integer(p ? p->pid : h->tid), err);
+	cli_json_put(o, "tid", json_integer(h->tid), err);
+	cli_json_put(o, "fd", json_integer(h->fd), err);
+	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
+	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
+	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
+	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
+	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
+	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
+	if (user_unit)
+		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);
+	return o;
+}
+
+json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
+{
+	bool connected = s->rport != 0 || !pw_addr_is_any(&s->raddr);
+	json_t *o = json_object();
+	json_t *hs = json_array();
+	if (!o || !hs) {
+		json_decref(o);
+		json_decref(hs);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cli_json_put(o, "inode", json_integer(s->inode), err);
+	cli_json_put(o, "cookie", json_integer((json_int_t)s->cookie), err);
+	cli_json_put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
+	cli_json_put(o, "local_address", cli_jaddr(&s->laddr), err);
+	cli_json_put(o, "local_port", json_integer(s->lport), err);
+	cli_json_put(o, "remote_address", connected ? cli_jaddr(&s->raddr) : json_null(), err);
+	cli_json_put(o, "remote_port", connected ? json_integer(s->rport) : json_null(), err);
+	cli_json_put(o, "state", cli_jstr(pw_state_name(s->proto, s->state)), err);
+	cli_json_put(o, "uid", json_integer(s->uid), err);
+	cli_json_put(o, "v6only", s->family == AF_INET6 ? cli_jtri(s->v6only) : json_null(), err);
+	cli_json_put(o, "reuseaddr", cli_jtri(s->reuseaddr), err);
+	cli_json_put(o, "reuseport", cli_jtri(s->reuseport), err);
+	cli_json_put(o, "options_source",
+		     cli_jstr(pw_opt_source_name((enum pw_opt_source)s->opts_source)), err);
+	cli_json_put(o, "kernel_owner", cli_jstr(s->kernel_owner), err);
+	cli_json_put(o, "interface", cli_jstr(s->ifname), err);
+	for (size_t i = 0; i < s->n_holders; i++)
+		cli_json_append(hs, holder_json(&s->holders[i], user_unit, err), err);
+	cli_json_put(o, "holders", hs, err);
+	return o;
 }

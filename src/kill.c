@@ -819,43 +819,21 @@ static int act(struct run *run)
 
 /* ---- the answer ------------------------------------------------------------------------- */
 
-static void put(json_t *obj, const char *key, json_t *v, int *err)
-{
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		*err = -ENOMEM;
-}
-
-static void append(json_t *arr, json_t *v, int *err)
-{
-	if (!v || json_array_append_new(arr, v) < 0)
-		*err = -ENOMEM;
-}
-
-static json_t *jstr(const char *raw)
-{
-	if (!raw)
-		return json_null();
-	char *u = pw_utf8_sanitize(raw);
-	json_t *j = u ? json_string(u) : NULL;
-	free(u);
-	return j;
-}
-
 static json_t *jstr_own(char *raw)
 {
-	json_t *j = raw ? jstr(raw) : NULL;
+	json_t *j = raw ? cli_jstr(raw) : NULL;
 	free(raw);
 	return j;
 }
 
 static void put_proc(json_t *o, const struct pw_process *p, int *err)
 {
-	put(o, "pid", json_integer(p->pid), err);
-	put(o, "command", jstr(p->comm), err);
-	put(o, "user", jstr(p->user), err);
-	put(o, "uid", p->facts_read ? json_integer(p->uid) : json_null(), err);
-	put(o, "ppid", p->facts_read ? json_integer(p->ppid) : json_null(), err);
-	put(o, "unit", jstr(p->unit), err);
+	cli_json_put(o, "pid", json_integer(p->pid), err);
+	cli_json_put(o, "command", cli_jstr(p->comm), err);
+	cli_json_put(o, "user", cli_jstr(p->user), err);
+	cli_json_put(o, "uid", p->facts_read ? json_integer(p->uid) : json_null(), err);
+	cli_json_put(o, "ppid", p->facts_read ? json_integer(p->ppid) : json_null(), err);
+	cli_json_put(o, "unit", cli_jstr(p->unit), err);
 }
 
 static json_t *sock_json(const struct pw_socket *s, int *err)
@@ -867,13 +845,13 @@ static json_t *sock_json(const struct pw_socket *s, int *err)
 		return NULL;
 	}
 	pw_addr_format(&s->laddr, false, addr, sizeof(addr));
-	put(o, "inode", json_integer(s->inode), err);
-	put(o, "proto", json_string(pw_proto_name(s->proto)), err);
-	put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	put(o, "local_address", json_string(addr), err);
-	put(o, "local_port", json_integer(s->lport), err);
-	put(o, "uid", json_integer(s->uid), err);
-	put(o, "kernel_owner", jstr(s->kernel_owner), err);
+	cli_json_put(o, "inode", json_integer(s->inode), err);
+	cli_json_put(o, "proto", json_string(pw_proto_name(s->proto)), err);
+	cli_json_put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
+	cli_json_put(o, "local_address", json_string(addr), err);
+	cli_json_put(o, "local_port", json_integer(s->lport), err);
+	cli_json_put(o, "uid", json_integer(s->uid), err);
+	cli_json_put(o, "kernel_owner", cli_jstr(s->kernel_owner), err);
 	return o;
 }
 
@@ -889,16 +867,17 @@ static json_t *plan_json(const struct run *run, int *err)
 			break;
 		}
 		put_proc(o, t->proc, err);
-		put(o, "action",
-		    json_string(t->verdict == PW_KV_SIGNAL ? "signal"
-				: t->verdict == PW_KV_GONE ? "none"
-							   : "refuse"),
-		    err);
-		put(o, "verdict", json_string(pw_kill_verdict_name(t->verdict)), err);
-		put(o, "phase", t->phase ? json_integer(t->phase) : json_null(), err);
-		put(o, "after", t->ancestor ? json_integer(t->ancestor) : json_null(), err);
-		put(o, "why", jstr_own(target_why(run, t)), err);
-		append(arr, o, err);
+		cli_json_put(o, "action",
+			     json_string(t->verdict == PW_KV_SIGNAL ? "signal"
+					 : t->verdict == PW_KV_GONE ? "none"
+								    : "refuse"),
+			     err);
+		cli_json_put(o, "verdict", json_string(pw_kill_verdict_name(t->verdict)), err);
+		cli_json_put(o, "phase", t->phase ? json_integer(t->phase) : json_null(), err);
+		cli_json_put(o, "after", t->ancestor ? json_integer(t->ancestor) : json_null(),
+			     err);
+		cli_json_put(o, "why", jstr_own(target_why(run, t)), err);
+		cli_json_append(arr, o, err);
 	}
 	if (!arr)
 		*err = -ENOMEM;
@@ -918,11 +897,11 @@ static json_t *signalled_json(const struct run *run, int *err)
 		}
 		char sb[32];
 		put_proc(o, run->plan.targets[s->ti].proc, err);
-		put(o, "signal", json_string(signame(s->sig, sb, sizeof(sb))), err);
-		put(o, "result", json_string(res[s->result]), err);
-		put(o, "error", s->result == SENT ? json_null() : json_string(strerror(s->err)),
-		    err);
-		append(arr, o, err);
+		cli_json_put(o, "signal", json_string(signame(s->sig, sb, sizeof(sb))), err);
+		cli_json_put(o, "result", json_string(res[s->result]), err);
+		cli_json_put(o, "error",
+			     s->result == SENT ? json_null() : json_string(strerror(s->err)), err);
+		cli_json_append(arr, o, err);
 	}
 	if (!arr)
 		*err = -ENOMEM;
@@ -943,13 +922,13 @@ static json_t *refused_json(const struct run *run, int *err)
 			break;
 		}
 		put_proc(o, t->proc, err);
-		put(o, "reason", json_string(pw_kill_verdict_name(t->verdict)), err);
-		put(o, "why", jstr_own(target_why(run, t)), err);
+		cli_json_put(o, "reason", json_string(pw_kill_verdict_name(t->verdict)), err);
+		cli_json_put(o, "why", jstr_own(target_why(run, t)), err);
 		const struct pw_unit_stop *st =
 		    t->stop < plan->n_stops ? &plan->stops[t->stop] : NULL;
-		put(o, "advice", jstr(st ? st->command : NULL), err);
-		put(o, "socket", json_null(), err);
-		append(arr, o, err);
+		cli_json_put(o, "advice", cli_jstr(st ? st->command : NULL), err);
+		cli_json_put(o, "socket", json_null(), err);
+		cli_json_append(arr, o, err);
 	}
 	for (size_t i = 0; arr && i < plan->n_unheld; i++) {
 		const struct pw_unheld *u = &plan->unheld[i];
@@ -959,18 +938,19 @@ static json_t *refused_json(const struct run *run, int *err)
 			break;
 		}
 		static const char *const kinds[] = {"kernel", "unknown-owner", "hidden"};
-		put(o, "pid", json_null(), err);
-		put(o, "command", json_null(), err);
-		put(o, "reason", json_string(kinds[u->kind]), err);
-		put(o, "why",
-		    json_string(u->kind == PW_UNHELD_KERNEL    ? "the kernel owns this socket"
-				: u->kind == PW_UNHELD_UNKNOWN ? "no process holds this socket"
-							       : "its holder is a process this run "
-								 "cannot inspect"),
-		    err);
-		put(o, "advice", jstr(u->command), err);
-		put(o, "socket", sock_json(u->sock, err), err);
-		append(arr, o, err);
+		cli_json_put(o, "pid", json_null(), err);
+		cli_json_put(o, "command", json_null(), err);
+		cli_json_put(o, "reason", json_string(kinds[u->kind]), err);
+		cli_json_put(o, "why",
+			     json_string(u->kind == PW_UNHELD_KERNEL ? "the kernel owns this socket"
+					 : u->kind == PW_UNHELD_UNKNOWN
+					     ? "no process holds this socket"
+					     : "its holder is a process this run "
+					       "cannot inspect"),
+			     err);
+		cli_json_put(o, "advice", cli_jstr(u->command), err);
+		cli_json_put(o, "socket", sock_json(u->sock, err), err);
+		cli_json_append(arr, o, err);
 	}
 	if (!arr)
 		*err = -ENOMEM;
@@ -990,8 +970,8 @@ static json_t *gone_json(const struct run *run, int *err)
 			break;
 		}
 		put_proc(o, run->plan.targets[i].proc, err);
-		put(o, "when", json_string(when[run->ts[i].gone]), err);
-		append(arr, o, err);
+		cli_json_put(o, "when", json_string(when[run->ts[i].gone]), err);
+		cli_json_append(arr, o, err);
 	}
 	if (!arr)
 		*err = -ENOMEM;
@@ -1013,23 +993,24 @@ static json_t *units_json(const struct run *run, int *err)
 			break;
 		}
 		for (size_t k = 0; k < st->n_units; k++)
-			append(u, jstr(st->units[k]), err);
-		put(o, "units", u, err);
-		put(o, "user", json_boolean(st->user), err);
-		put(o, "uid", st->user ? json_integer(st->uid) : json_null(), err);
-		put(o, "command", jstr(st->command), err);
-		put(o, "hint", jstr(st->hint), err);
-		put(o, "requested", json_boolean(ss->tried), err);
-		put(o, "result",
-		    !ss->tried ? json_null()
-		    : ss->err  ? json_string("error")
-			       : json_string("stopped"),
-		    err);
-		put(o, "error",
-		    ss->tried && ss->err ? jstr(ss->message ? ss->message : strerror(ss->err))
-					 : json_null(),
-		    err);
-		append(arr, o, err);
+			cli_json_append(u, cli_jstr(st->units[k]), err);
+		cli_json_put(o, "units", u, err);
+		cli_json_put(o, "user", json_boolean(st->user), err);
+		cli_json_put(o, "uid", st->user ? json_integer(st->uid) : json_null(), err);
+		cli_json_put(o, "command", cli_jstr(st->command), err);
+		cli_json_put(o, "hint", cli_jstr(st->hint), err);
+		cli_json_put(o, "requested", json_boolean(ss->tried), err);
+		cli_json_put(o, "result",
+			     !ss->tried ? json_null()
+			     : ss->err	? json_string("error")
+					: json_string("stopped"),
+			     err);
+		cli_json_put(o, "error",
+			     ss->tried && ss->err
+				 ? cli_jstr(ss->message ? ss->message : strerror(ss->err))
+				 : json_null(),
+			     err);
+		cli_json_append(arr, o, err);
 	}
 	if (!arr)
 		*err = -ENOMEM;
@@ -1044,40 +1025,41 @@ static int print_json(const struct run *run, int status)
 	json_t *j = json_object();
 	if (!j)
 		return -ENOMEM;
-	put(j, "found", snapshot_json(o, run->snap), &err);
-	put(j, "dry_run", json_boolean(o->dry_run), &err);
-	put(j, "signal", json_string(signame(o->sig, sb, sizeof(sb))), &err);
-	put(j, "timeout", json_real(o->timeout), &err);
-	put(j, "kill_after", o->kill_after_set ? json_real(o->kill_after) : json_null(), &err);
-	put(j, "plan", plan_json(run, &err), &err);
-	put(j, "signalled", signalled_json(run, &err), &err);
-	put(j, "refused", refused_json(run, &err), &err);
-	put(j, "gone", gone_json(run, &err), &err);
-	put(j, "units", units_json(run, &err), &err);
+	cli_json_put(j, "found", snapshot_json(o, run->snap), &err);
+	cli_json_put(j, "dry_run", json_boolean(o->dry_run), &err);
+	cli_json_put(j, "signal", json_string(signame(o->sig, sb, sizeof(sb))), &err);
+	cli_json_put(j, "timeout", json_real(o->timeout), &err);
+	cli_json_put(j, "kill_after", o->kill_after_set ? json_real(o->kill_after) : json_null(),
+		     &err);
+	cli_json_put(j, "plan", plan_json(run, &err), &err);
+	cli_json_put(j, "signalled", signalled_json(run, &err), &err);
+	cli_json_put(j, "refused", refused_json(run, &err), &err);
+	cli_json_put(j, "gone", gone_json(run, &err), &err);
+	cli_json_put(j, "units", units_json(run, &err), &err);
 	json_t *fin = json_object();
 	if (fin && run->nothing_held) {
-		put(fin, "free", json_true(), &err);
-		put(fin, "acted", json_false(), &err);
-		put(fin, "waited", json_real(0), &err);
-		put(fin, "ports", json_array(), &err);
-		put(j, "final", fin, &err);
+		cli_json_put(fin, "free", json_true(), &err);
+		cli_json_put(fin, "acted", json_false(), &err);
+		cli_json_put(fin, "waited", json_real(0), &err);
+		cli_json_put(fin, "ports", json_array(), &err);
+		cli_json_put(j, "final", fin, &err);
 	} else if (fin && run->final) {
 		json_t *doc = snapshot_json(o, run->final);
 		json_t *ports = doc ? json_object_get(doc, "ports") : NULL;
-		put(fin, "free", json_boolean(run->free_now), &err);
-		put(fin, "acted", json_boolean(run->acted), &err);
-		put(fin, "waited", json_real(run->waited), &err);
-		put(fin, "ports", ports ? json_incref(ports) : NULL, &err);
+		cli_json_put(fin, "free", json_boolean(run->free_now), &err);
+		cli_json_put(fin, "acted", json_boolean(run->acted), &err);
+		cli_json_put(fin, "waited", json_real(run->waited), &err);
+		cli_json_put(fin, "ports", ports ? json_incref(ports) : NULL, &err);
 		json_decref(doc);
-		put(j, "final", fin, &err);
+		cli_json_put(j, "final", fin, &err);
 	} else if (fin) {
 		json_decref(fin);
-		put(j, "final", json_null(), &err);
+		cli_json_put(j, "final", json_null(), &err);
 	} else {
 		err = -ENOMEM;
 	}
-	put(j, "exit_status", json_integer(status), &err);
-	put(j, "error", jstr(run->error), &err);
+	cli_json_put(j, "exit_status", json_integer(status), &err);
+	cli_json_put(j, "error", cli_jstr(run->error), &err);
 	if (err == 0 && json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 		err = -EIO;
 	if (err == 0)

@@ -6,6 +6,7 @@
 #ifndef PORTWHO_CMD_H
 #define PORTWHO_CMD_H
 
+#include <jansson.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,6 +43,19 @@ int cli_parse_netns(const char *arg, const char *one_netns, enum pw_netns_scope 
  * getpwnam()'s entry for a name, NULL for a uid. 0 or -EINVAL after the
  * usage error; nothing is set on failure. */
 int cli_parse_user(const char *arg, uid_t *ret_uid, struct passwd **ret_pw);
+
+/* JSON builders return NULL only when out of memory; strings are made valid
+ * UTF-8, NULL becomes null. */
+json_t *cli_jstr(const char *raw);
+json_t *cli_jtri(int8_t v); /* < 0: null */
+json_t *cli_jaddr(const struct pw_addr *a);
+/* obj[key] = v / append v, taking the reference; *err = -ENOMEM when v is
+ * NULL or it fails. */
+void cli_json_put(json_t *obj, const char *key, json_t *v, int *err);
+void cli_json_append(json_t *arr, json_t *v, int *err);
+/* The socket object of the JSON contract (HACKING.md), holders included;
+ * user_unit adds that field to each holder (the main command's output). */
+json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
 
 /* ---- columns ----------------------------------------------------------- */
 

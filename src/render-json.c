@@ -17,104 +17,6 @@
 
 #include "portwho-cmd.h"
 
-/* Builders return NULL only when out of memory. */
-static json_t *jstr(const char *raw)
-{
-	if (!raw)
-		return json_null();
-	size_t n = 0;
-	bool ascii = true;
-	for (const unsigned char *p = (const unsigned char *)raw; *p; p++, n++)
-		ascii &= *p < 0x80;
-	if (ascii) /* the common case needs no repair and no copy */
-		return json_stringn_nocheck(raw, n);
-	char *u = pw_utf8_sanitize(raw);
-	if (!u)
-		return NULL;
-	json_t *j = json_string(u);
-	free(u);
-	return j;
-}
-
-static json_t *jtri(int8_t v)
-{
-	return v < 0 ? json_null() : json_boolean(v != 0);
-}
-
-static json_t *jaddr(const struct pw_addr *a)
-{
-	char buf[INET6_ADDRSTRLEN + 1];
-	if (pw_addr_format(a, false, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
-/* Set obj[key] = v; remembers a failure in *err (v may be NULL). */
-static void put(json_t *obj, const char *key, json_t *v, int *err)
-{
-	if (!v || json_object_set_new(obj, key, v) < 0)
-		*err = -ENOMEM;
-}
-
-static void append(json_t *arr, json_t *v, int *err)
-{
-	if (!v || json_array_append_new(arr, v) < 0)
-		*err = -ENOMEM;
-}
-
-static json_t *holder_json(const struct pw_holder *h, int *err)
-{
-	const struct pw_process *p = h->proc;
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	put(o, "pid", json_integer(p ? p->pid : h->tid), err);
-	put(o, "tid", json_integer(h->tid), err);
-	put(o, "fd", json_integer(h->fd), err);
-	put(o, "command", jstr(p ? p->comm : NULL), err);
-	put(o, "cmdline", jstr(p ? p->cmdline : NULL), err);
-	put(o, "user", jstr(p ? p->user : NULL), err);
-	put(o, "uid", p && p->facts_read ? json_integer(p->uid) : json_null(), err);
-	put(o, "ppid", p && p->facts_read ? json_integer(p->ppid) : json_null(), err);
-	put(o, "unit", jstr(p ? p->unit : NULL), err);
-	put(o, "user_unit", p && p->facts_read ? json_boolean(p->user_unit) : json_null(), err);
-	return o;
-}
-
-static json_t *socket_json(const struct pw_socket *s, int *err)
-{
-	bool connected = s->rport != 0 || !pw_addr_is_any(&s->raddr);
-	json_t *o = json_object();
-	json_t *hs = json_array();
-	if (!o || !hs) {
-		json_decref(o);
-		json_decref(hs);
-		*err = -ENOMEM;
-		return NULL;
-	}
-	put(o, "inode", json_integer(s->inode), err);
-	put(o, "cookie", json_integer((json_int_t)s->cookie), err);
-	put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	put(o, "local_address", jaddr(&s->laddr), err);
-	put(o, "local_port", json_integer(s->lport), err);
-	put(o, "remote_address", connected ? jaddr(&s->raddr) : json_null(), err);
-	put(o, "remote_port", connected ? json_integer(s->rport) : json_null(), err);
-	put(o, "state", jstr(pw_state_name(s->proto, s->state)), err);
-	put(o, "uid", json_integer(s->uid), err);
-	put(o, "v6only", s->family == AF_INET6 ? jtri(s->v6only) : json_null(), err);
-	put(o, "reuseaddr", jtri(s->reuseaddr), err);
-	put(o, "reuseport", jtri(s->reuseport), err);
-	put(o, "options_source", jstr(pw_opt_source_name((enum pw_opt_source)s->opts_source)), err);
-	put(o, "kernel_owner", jstr(s->kernel_owner), err);
-	put(o, "interface", jstr(s->ifname), err);
-	for (size_t i = 0; i < s->n_holders; i++)
-		append(hs, holder_json(&s->holders[i], err), err);
-	put(o, "holders", hs, err);
-	return o;
-}
-
 static json_t *reason_json(const struct pw_reason *r, int *err)
 {
 	json_t *o = json_object();
@@ -129,19 +31,19 @@ static json_t *reason_json(const struct pw_reason *r, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	put(o, "kind", json_string(pw_reason_kind_name(r->kind)), err);
-	put(o, "summary", jstr(r->summary ? r->summary : ""), err);
+	cli_json_put(o, "kind", json_string(pw_reason_kind_name(r->kind)), err);
+	cli_json_put(o, "summary", cli_jstr(r->summary ? r->summary : ""), err);
 	for (size_t i = 0; i < r->n_evidence; i++)
-		append(ev, jstr(r->evidence[i]), err);
-	put(o, "evidence", ev, err);
-	put(o, "confidence", json_string(pw_confidence_name(r->confidence)), err);
+		cli_json_append(ev, cli_jstr(r->evidence[i]), err);
+	cli_json_put(o, "evidence", ev, err);
+	cli_json_put(o, "confidence", json_string(pw_confidence_name(r->confidence)), err);
 	for (size_t i = 0; i < r->n_sockets; i++) {
-		append(socks, json_integer(r->sockets[i]->inode), err);
-		append(cookies, json_integer((json_int_t)r->sockets[i]->cookie), err);
+		cli_json_append(socks, json_integer(r->sockets[i]->inode), err);
+		cli_json_append(cookies, json_integer((json_int_t)r->sockets[i]->cookie), err);
 	}
-	put(o, "sockets", socks, err);
+	cli_json_put(o, "sockets", socks, err);
 	/* inodes are 0 for TIME-WAIT: cookies tell those sockets apart */
-	put(o, "socket_cookies", cookies, err);
+	cli_json_put(o, "socket_cookies", cookies, err);
 	return o;
 }
 
@@ -152,10 +54,10 @@ static json_t *class_json(const struct pw_port_class *c, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	put(o, "iana", jstr(c->iana), err);
-	put(o, "privileged", json_boolean(c->privileged), err);
-	put(o, "ephemeral", json_boolean(c->ephemeral), err);
-	put(o, "reserved", json_boolean(c->reserved), err);
+	cli_json_put(o, "iana", cli_jstr(c->iana), err);
+	cli_json_put(o, "privileged", json_boolean(c->privileged), err);
+	cli_json_put(o, "ephemeral", json_boolean(c->ephemeral), err);
+	cli_json_put(o, "reserved", json_boolean(c->reserved), err);
 	return o;
 }
 
@@ -278,17 +180,17 @@ static void out_group(struct jout *j, const struct options *o, const struct view
 	out_key(j, 3, &first, "netns");
 	out_value(j, json_integer((json_int_t)g->netns), 3);
 	out_key(j, 3, &first, "proto");
-	out_value(j, jstr(pw_proto_name(g->proto)), 3);
+	out_value(j, cli_jstr(pw_proto_name(g->proto)), 3);
 	out_key(j, 3, &first, "port");
 	out_value(j, json_integer(g->port), 3);
 	out_key(j, 3, &first, "service");
-	out_value(j, jstr(service_name_any(o->services, g->proto, g->port)), 3);
+	out_value(j, cli_jstr(service_name_any(o->services, g->proto, g->port)), 3);
 	out_key(j, 3, &first, "class");
 	out_value(j, class_json(&g->class, &err), 3);
 
 	json_t *rs = json_array();
 	for (size_t i = 0; rs && i < g->n_reasons; i++)
-		append(rs, reason_json(&g->reasons[i], &err), &err);
+		cli_json_append(rs, reason_json(&g->reasons[i], &err), &err);
 	if (err) {
 		json_decref(rs);
 		rs = NULL;
@@ -299,7 +201,7 @@ static void out_group(struct jout *j, const struct options *o, const struct view
 	out_key(j, 3, &first, "sockets");
 	out_open(j, '[', &sfirst);
 	for (size_t i = 0; i < vg->n_sockets && !j->err && !err; i++) {
-		json_t *s = socket_json(vg->sockets[i], &err);
+		json_t *s = cli_socket_json(vg->sockets[i], true, &err);
 		if (err) {
 			json_decref(s);
 			break;
@@ -330,7 +232,7 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	out_key(j, 1, &first, "hidden_processes");
 	out_value(j, json_integer(v->stats->hidden_processes), 1);
 	out_key(j, 1, &first, "collector");
-	out_value(j, jstr(v->stats->collector), 1);
+	out_value(j, cli_jstr(v->stats->collector), 1);
 	out_key(j, 1, &first, "ports");
 	out_open(j, '[', &pfirst);
 	for (size_t i = 0; i < v->n_groups && !j->err; i++) {
