@@ -2,6 +2,8 @@
 /* Join sockets (sock_diag) and holders (fd walk), group by (netns, proto,
  * port). Linear in sockets + fds apart from sorting. */
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include "internal.h"
@@ -117,6 +119,54 @@ static struct pw_process *find_proc(struct pw_snapshot *snap, pid_t pid)
 	return lo < snap->n_procs && snap->procs[lo].pid == pid ? &snap->procs[lo] : NULL;
 }
 
+struct facts_job {
+	struct pw_process *procs;
+	const pid_t *pids;
+	size_t n;
+	int procfd;
+	atomic_size_t *cursor;
+};
+
+static void *facts_worker(void *arg)
+{
+	struct facts_job *j = arg;
+	for (;;) {
+		size_t i = atomic_fetch_add(j->cursor, 16);
+		if (i >= j->n)
+			return NULL;
+		size_t end = i + 16 < j->n ? i + 16 : j->n;
+		for (; i < end; i++) {
+			struct pw_process *p = &j->procs[i];
+			if (pw_process_read(j->procfd, j->pids[i], p) < 0)
+				*p = (struct pw_process){ 0 }; /* exited since the walk */
+			p->pid = j->pids[i]; /* keep the pid either way */
+		}
+	}
+}
+
+/* Facts of the holders we report: a handful of small /proc reads each, all
+ * syscalls, so on a busy host they are spread over the cores like the walk. */
+static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd)
+{
+	atomic_size_t cursor = 0;
+	struct facts_job job = { procs, pids, n, procfd, &cursor };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = n / 128 + 1;
+	size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+	if (nthreads > want)
+		nthreads = want;
+	if (nthreads > 8)
+		nthreads = 8;
+	pthread_t th[8];
+	size_t started = 0;
+	for (size_t i = 1; i < nthreads; i++)
+		if (pthread_create(&th[started], NULL, facts_worker, &job) == 0)
+			started++;
+	facts_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
 static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 {
 	struct pw_sockvec *sv = &snap->sockets;
@@ -174,14 +224,7 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < np; i++) {
-		struct pw_process *p = &snap->procs[i];
-		if (pw_process_read(procfd, pids[i], p) < 0) {
-			*p = (struct pw_process){ 0 }; /* exited since the walk: keep the pid */
-			p->pid = pids[i];
-		}
-		p->pid = pids[i];
-	}
+	read_facts(snap->procs, pids, np, procfd);
 	snap->n_procs = np;
 	free(pids);
 

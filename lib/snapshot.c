@@ -174,8 +174,16 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 						(fam == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6))) {
 				continue;
 			}
+			/* No TCP socket in the tables is CLOSE (bound-inactive has its own
+			 * bit), and asking for CLOSE makes the kernel walk every
+			 * established socket too: ask TCP for what it can have. */
+			uint32_t states = c->states;
+			if (protos[p].ipproto == IPPROTO_TCP)
+				states &= ~PW_STATE_BIT(PW_ST_CLOSE);
+			if (!states)
+				break;
 			bool intr = false;
-			r = pw_diag_dump(nl, fam, protos[p].ipproto, c->states, c->sport, c->bc,
+			r = pw_diag_dump(nl, fam, protos[p].ipproto, states, c->sport, c->bc,
 					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns, &snap->sockets,
 					 &intr);
 			if (intr)
