@@ -63,6 +63,10 @@ const char *pw_state_name(uint8_t proto, uint8_t state);
  * "bound", "all"); returns a PW_STATE_BIT mask or -EINVAL. */
 int pw_state_parse(const char *word, uint32_t *ret_mask);
 
+/* Display order of states: bound endpoints first (LISTEN, UNCONN, BOUND),
+ * connections in between, TIME-WAIT last. Smaller sorts first. */
+int pw_state_rank(uint8_t state);
+
 /* IPPROTO_* number -> "tcp"/"udp"/"udplite" */
 const char *pw_proto_name(uint8_t ipproto);
 

@@ -13,29 +13,13 @@ static int cmp_u64(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
-static int state_rank(uint8_t st)
-{
-	switch (st) {
-	case PW_ST_LISTEN:
-		return 0;
-	case PW_ST_CLOSE:
-		return 1;
-	case PW_ST_BOUND_INACTIVE:
-		return 2;
-	case PW_ST_TIME_WAIT:
-		return 9;
-	default:
-		return 5;
-	}
-}
-
 static int cmp_socket(const void *pa, const void *pb)
 {
 	const struct pw_socket *a = pa, *b = pb;
 	int r;
 	if ((r = cmp_u64(a->netns, b->netns)) || (r = cmp_u64(a->proto, b->proto)) ||
 	    (r = cmp_u64(a->lport, b->lport)) ||
-	    (r = state_rank(a->state) - state_rank(b->state)) ||
+	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
 	    (r = cmp_u64(a->family, b->family)) ||
 	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, 16)) ||
 	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)))

@@ -162,3 +162,19 @@ const char *pw_opt_source_name(enum pw_opt_source s)
 	}
 	return NULL;
 }
+
+int pw_state_rank(uint8_t state)
+{
+	switch (state) {
+	case PW_ST_LISTEN:
+		return 0;
+	case PW_ST_CLOSE:
+		return 1;
+	case PW_ST_BOUND_INACTIVE:
+		return 2;
+	case PW_ST_TIME_WAIT:
+		return 9;
+	default:
+		return 5; /* connections */
+	}
+}

@@ -59,23 +59,6 @@ static int cmp_num(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
-/* bound endpoints first, connections in between, TIME-WAIT last */
-static int state_rank(uint8_t st)
-{
-	switch (st) {
-	case PW_ST_LISTEN:
-		return 0;
-	case PW_ST_CLOSE:
-		return 1;
-	case PW_ST_BOUND_INACTIVE:
-		return 2;
-	case PW_ST_TIME_WAIT:
-		return 9;
-	default:
-		return 5;
-	}
-}
-
 /* Within a port: local address (IPv4 before IPv6), state, remote, inode. */
 static int cmp_shown(const void *pa, const void *pb)
 {
@@ -86,7 +69,7 @@ static int cmp_shown(const void *pa, const void *pb)
 	    (r = cmp_num(a->lport, b->lport)) || (r = cmp_num(a->family, b->family)) ||
 	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, sizeof(a->laddr.bytes))) ||
 	    (r = strcmp(a->ifname ? a->ifname : "", b->ifname ? b->ifname : "")) ||
-	    (r = state_rank(a->state) - state_rank(b->state)) ||
+	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
 	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, sizeof(a->raddr.bytes))) ||
 	    (r = cmp_num(a->rport, b->rport)) || (r = cmp_num(a->inode, b->inode)))
 		return r;
