@@ -253,9 +253,10 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 				       s->kernel_owner
 					       ? "%s is held by the kernel for %s, not by a process; "
 						 "remove that device or service to free the port"
-					       : "%s is held by the kernel%s (no process has it open); "
-						 "look for tunnels (vxlan, geneve, wireguard), fou or "
-						 "nfs/sunrpc",
+					       : "%s is held by the kernel%s: no process has it in its fd "
+						 "table; look for tunnels (vxlan, geneve, wireguard), fou or "
+						 "nfs/sunrpc, or a process that keeps it registered with "
+						 "io_uring or has it in flight over a unix socket",
 				       ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
 			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {

@@ -365,6 +365,7 @@ static void test_kernel_versus_hidden(void **state)
 	g = explain(&w);
 	assert_int_equal(g->reasons[0].kind, PW_R_KERNEL);
 	assert_int_equal(g->reasons[0].confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(g->reasons[0].summary, "io_uring"));
 	done(g);
 }
 
