@@ -5,7 +5,7 @@
  * wait while re-checking the sockets, escalate only with --kill-after, and
  * end by saying whether the port is free and who still holds it.
  *
- * parse_kill() -> scan (snapshot, pidfds) -> plan (lib/signal.c, pure) ->
+ * parse_kill() -> scan (snapshot, pidfds) -> plan (lib/kill/signal.c, pure) ->
  * show -> confirm -> act (units, parents, children) -> wait -> final scan.
  * Exit 0 port free, 1 nothing held it, 2 error or refusal, 3 still held.
  *

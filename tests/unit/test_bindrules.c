@@ -1,4 +1,4 @@
-/* The Linux bind rules of `portwho check` (lib/bindrules.c), case by case.
+/* The Linux bind rules of `portwho check` (lib/check/bindrules.c), case by case.
  * Every expectation here was also seen on a real kernel (tests/e2e). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * portwho kill, the library part: the pure decision of what to do with each
- * holder of a port (lib/kill.h), pidfds checked against the scan's start
+ * holder of a port (lib/kill/kill.h), pidfds checked against the scan's start
  * time, and asking systemd to stop units (libsystemd, optional).
  */
 #include <fcntl.h>
