@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "portwho-cmd.h"
@@ -62,6 +63,7 @@ static void help(void)
 	      "      --tree             ports, their sockets and holders as a tree\n"
 	      "      --explain          the full reasoning for each port, with evidence\n"
 	      "      --pids             holder PIDs only, one per line\n"
+	      "      --prometheus[=FILE]  Prometheus metrics (FILE: replaced atomically)\n"
 	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
 	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n",
 	      stdout);
@@ -232,6 +234,7 @@ enum {
 	ARG_EXPLAIN,
 	ARG_PIDS,
 	ARG_COLLECTOR,
+	ARG_PROMETHEUS,
 };
 
 /* 1: go on and run; 0: done (help, version, column list); < 0: usage error
@@ -259,6 +262,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"explain", no_argument, NULL, ARG_EXPLAIN},
 	    {"pids", no_argument, NULL, ARG_PIDS},
 	    {"collector", required_argument, NULL, ARG_COLLECTOR},
+	    {"prometheus", optional_argument, NULL, ARG_PROMETHEUS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {}};
@@ -328,6 +332,12 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case ARG_COLLECTOR:
 			r = parse_collector(o, optarg);
 			break;
+		case ARG_PROMETHEUS:
+			o->prometheus = true;
+			o->prom_file = optarg && strcmp(optarg, "-") ? optarg : NULL;
+			if (o->prom_file && !*o->prom_file)
+				return cli_usage_error("--prometheus=FILE needs a file name");
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -356,6 +366,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		return cli_usage_error("--json and --pids cannot be used together");
 	if (o->tree && o->raw)
 		return cli_usage_error("--tree and --raw cannot be used together");
+	if (o->prometheus && (o->json || o->pids_only || o->tree || o->explain || o->raw))
+		return cli_usage_error("--prometheus cannot be used with --json, --pids, --tree, "
+				       "--explain or --raw");
 
 	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
 	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
@@ -440,7 +453,10 @@ static int run(const struct options *o)
 	    .collector = o->collector,
 	};
 	struct pw_snapshot *snap = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = pw_snapshot_take(&q, &snap);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0) {
 		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
 		return 2;
@@ -453,10 +469,20 @@ static int run(const struct options *o)
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
 		return 2;
 	}
+	v.scan_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	bool found = v.n_sockets > 0;
 	errno = 0;
-	if (o->json)
+	if (o->prom_file) {
+		r = render_prom_file(o, &v, o->prom_file);
+		if (r < 0 && r != -ENOMEM) {
+			fprintf(stderr, "portwho: cannot write %s: %s\n", o->prom_file,
+				strerror(-r));
+			r = -ECANCELED; /* reported */
+		}
+	} else if (o->prometheus)
+		r = render_prom(o, &v, stdout);
+	else if (o->json)
 		r = render_json(o, &v, stdout);
 	else if (o->pids_only) {
 		r = render_pids(o, &v, stdout);
@@ -473,6 +499,8 @@ static int run(const struct options *o)
 	if (w == -EPIPE) {
 		status = found ? 0 : 1; /* the reader has what it wanted */
 	} else if (w < 0) {
+		status = 2;
+	} else if (r == -ECANCELED) {
 		status = 2;
 	} else if (r < 0) {
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
