@@ -288,6 +288,13 @@ def test_ansible_module_facts(scene, tmp_path):
         ("tcp", pt), ("udp", scene["port_u"])}
 
 
+def test_ansible_module_documentation(tmp_path):
+    r = subprocess.run([tool("ansible-doc"), "-M", str(REPO / "contrib" / "ansible" / "library"),
+                        "portwho_facts"], cwd=str(tmp_path), env=ansible_env(tmp_path),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "> PORTWHO_FACTS" in r.stdout and "- netns" in r.stdout, r
+
+
 def play(scene, tmp_path, allowed):
     return subprocess.run(
         [tool("ansible-playbook"), "-i", "localhost,", "-c", "local",

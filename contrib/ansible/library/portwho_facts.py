@@ -11,17 +11,17 @@ description:
     run as root to see every holder) and returns its document as the fact
     C(portwho), plus C(portwho_listening), one entry per listening or bound
     (proto, address, port) with its holders' commands and units.
-  - Read-only: it changes nothing on the host and supports check mode.
+  - Read-only, it changes nothing on the host and supports check mode.
 options:
   portwho:
-    description: Path of the portwho binary (default: found in PATH).
+    description: Path of the portwho binary; by default it is looked up in PATH, /usr/sbin and /usr/local/sbin.
     type: path
   netns:
-    description: portwho's -N/--netns (all, current, a name under /run/netns, a path or a PID).
+    description: portwho's -N/--netns; all, current, a name under /run/netns, a path or a PID.
     type: str
     default: all
   ports:
-    description: PORTSPECs to ask about (e.g. 53/udp, 8000-8100); all states are then shown.
+    description: PORTSPECs to ask about (e.g. 53/udp, 8000-8100); every state is then shown, but portwho_listening keeps bound sockets only.
     type: list
     elements: str
     default: []
@@ -42,7 +42,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: portwho (the --json document, see portwho(8)) and portwho_listening.
+  description: C(portwho), the --json document described in portwho(8), and C(portwho_listening).
   returned: always
   type: dict
 """
