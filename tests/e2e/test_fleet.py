@@ -8,6 +8,7 @@ sharing a port through SO_REUSEADDR. node_exporter runs in a second private
 namespace on 127.0.0.1, reading a temporary textfile directory. Everything
 is asserted against what the helper reported and portwho's own --json.
 """
+import json
 import os
 import re
 import secrets
@@ -264,7 +265,6 @@ def ansible_env(tmp_path):
 
 
 def test_ansible_module_facts(scene, tmp_path):
-    import json
     ns, pt = scene["ns"], scene["port_t"]
     tree = tmp_path / "tree"
     r = subprocess.run(
