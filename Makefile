@@ -38,6 +38,7 @@ bench:
 	@tools/deps.sh bench
 	$(MAKE) build
 	bench/run.sh
+	bench/scale.sh
 
 # Install the binary, man pages and shell completions under PREFIX
 # (default /usr/local), staged below DESTDIR when it is set.
