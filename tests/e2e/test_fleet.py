@@ -156,6 +156,33 @@ def test_alert_rules(tmp_path):
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r
 
 
+def test_systemd_units(scene, tmp_path):
+    """The units parse (systemd-analyze verify, the binary path pointed at this
+    build) and the service's command line, run as written, writes the file."""
+    d = REPO / "contrib" / "systemd"
+    svc = (d / "portwho-textfile.service").read_text()
+    timer = (d / "portwho-textfile.timer").read_text()
+    want = "/usr/sbin/portwho --prometheus=/var/lib/prometheus/node-exporter/portwho.prom"
+    exec_lines = [line for line in svc.split("\n") if line.startswith("ExecStart=")]
+    assert exec_lines == ["ExecStart=" + want], exec_lines
+    assert "\nOnCalendar=minutely\n" in timer and "\nWantedBy=timers.target\n" in timer
+    (tmp_path / "portwho-textfile.service").write_text(
+        svc.replace("/usr/sbin/portwho", pwtest.portwho_path()))
+    (tmp_path / "portwho-textfile.timer").write_text(timer)
+    r = subprocess.run([tool("systemd-analyze"), "verify", "--man=no",
+                        str(tmp_path / "portwho-textfile.service"),
+                        str(tmp_path / "portwho-textfile.timer")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and not r.stderr.strip(), r
+    f = tmp_path / "out" / "portwho.prom"
+    f.parent.mkdir()
+    argv = want.replace("/usr/sbin/portwho", pwtest.portwho_path()).replace(
+        "/var/lib/prometheus/node-exporter", str(f.parent)).split()
+    res = run_portwho(*argv[1:], netns=scene["ns"].name, host=True)
+    assert res.rc == 0 and res.stdout == "", pwtest.describe(res)
+    assert 'port="%d"' % scene["port_t"] in f.read_text()
+
+
 # ---- node_exporter --------------------------------------------------------------
 
 
