@@ -259,14 +259,18 @@ static void print_scan(FILE *out, const struct view *v)
 	header(out, "portwho_scan_namespaces_skipped",
 	       "Network namespaces the scan could not enter.");
 	fprintf(out, "portwho_scan_namespaces_skipped %u\n", st->netns_skipped);
-	/* one series per kind of incompleteness, 0 when the scan was whole */
+	/* one series per kind of incompleteness, 0 when the scan was whole
+	 * (the kind names of the snapshot's incomplete list) */
 	header(out, "portwho_scan_incomplete",
 	       "Things the scan could not see, by kind (0: nothing of this kind was missed).");
+	unsigned hidden = st->hidden_processes;
+	fprintf(out, "portwho_scan_incomplete{kind=\"not-root\"} %u\n",
+		st->privileged ? 0 : hidden);
+	fprintf(out, "portwho_scan_incomplete{kind=\"protected\"} %u\n",
+		st->privileged ? hidden : 0);
+	fprintf(out, "portwho_scan_incomplete{kind=\"namespace-skipped\"} %u\n", st->netns_skipped);
 	fprintf(out, "portwho_scan_incomplete{kind=\"dump-interrupted\"} %d\n",
 		st->dump_interrupted ? 1 : 0);
-	fprintf(out, "portwho_scan_incomplete{kind=\"hidden-processes\"} %u\n",
-		st->hidden_processes);
-	fprintf(out, "portwho_scan_incomplete{kind=\"netns-skipped\"} %u\n", st->netns_skipped);
 	header(out, "portwho_info", "How the holders were found (collector: procfs or bpf).");
 	fprintf(out, "portwho_info{collector=\"%s\"} 1\n", st->collector ? st->collector : "");
 }

@@ -134,7 +134,7 @@ def test_prometheus_series(scene):
     # the scan: one namespace, nothing hidden in it
     assert samples[("portwho_scan_namespaces", frozenset())] == 1
     assert samples[("portwho_scan_namespaces_skipped", frozenset())] == 0
-    assert samples[("portwho_scan_incomplete", frozenset({("kind", "netns-skipped")}))] == 0
+    assert samples[("portwho_scan_incomplete", frozenset({("kind", "namespace-skipped")}))] == 0
     assert samples[("portwho_scan_duration_seconds", frozenset())] > 0
 
 

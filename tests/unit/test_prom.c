@@ -121,7 +121,9 @@ static void test_series(void **state)
 	assert_non_null(strstr(out, "\nportwho_scan_duration_seconds 0.250000\n"));
 	assert_non_null(strstr(out, "\nportwho_scan_hidden_processes 2\n"));
 	assert_non_null(strstr(out, "\nportwho_scan_namespaces_skipped 1\n"));
-	assert_non_null(strstr(out, "\nportwho_scan_incomplete{kind=\"netns-skipped\"} 1\n"));
+	assert_non_null(strstr(out, "\nportwho_scan_incomplete{kind=\"namespace-skipped\"} 1\n"));
+	assert_non_null(strstr(out, "\nportwho_scan_incomplete{kind=\"protected\"} 2\n"));
+	assert_non_null(strstr(out, "\nportwho_scan_incomplete{kind=\"not-root\"} 0\n"));
 	assert_non_null(strstr(out, "\nportwho_info{collector=\"procfs\"} 1\n"));
 	/* no raw control byte anywhere; every sample's metric has HELP and TYPE */
 	for (const char *p = out; *p; p++)
