@@ -42,6 +42,9 @@ int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize);
 /* Read a small file relative to dirfd into a NUL-terminated malloc'ed buffer
  * (embedded NULs kept; *ret_len excludes the terminator). -errno on failure. */
 int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Is capability cap (CAP_*) in this process's effective set? Without
+ * capget: whether the effective uid is 0. */
+bool pw_have_cap(int cap);
 
 /* ---- sock_diag (diag.c talks netlink, diag-parse.c is pure) ----------- */
 

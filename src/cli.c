@@ -203,3 +203,11 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 	cli_json_put(o, "holders", hs, err);
 	return o;
 }
+
+int cli_json_print(FILE *f, json_t *doc)
+{
+	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		return -EIO;
+	fputc('\n', f);
+	return 0;
+}

@@ -51,6 +51,9 @@ json_t *cli_jtri(int8_t v); /* < 0: null */
 json_t *cli_jaddr(const struct pw_addr *a);
 /* obj[key] = v / append v, taking the reference; *err = -ENOMEM when v is
  * NULL or it fails. */
+/* Print a whole document as every JSON output of portwho looks: two-space
+ * indent, keys in insertion order, a final newline. 0 or -EIO. */
+int cli_json_print(FILE *f, json_t *doc);
 void cli_json_put(json_t *obj, const char *key, json_t *v, int *err);
 void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
