@@ -171,4 +171,83 @@ const char *pw_snapshot_socket_unit(const struct pw_snapshot *snap, const struct
  * -EOPNOTSUPP when built without libsystemd. */
 int pw_unit_stop_run(const struct pw_unit_stop *st, uid_t caller_euid, char **ret_error);
 
+/* ---- the executor (execute.c) ------------------------------------------------ */
+
+/* What happened, in the order it happened; the command renders the log
+ * after the executor returns (nothing is printed while signalling). */
+enum pw_kill_event_kind {
+	PW_KILL_EV_SIGNAL,	 /* a signal to target `index`: err 0 sent, ESRCH gone, ... */
+	PW_KILL_EV_AFTER_PARENT, /* target `index` exited after its parent: not signalled */
+	PW_KILL_EV_UNIT_STOP,	 /* systemd was asked to stop plan->stops[index] */
+};
+
+struct pw_kill_event {
+	enum pw_kill_event_kind kind;
+	size_t index; /* in plan->targets, or plan->stops for PW_KILL_EV_UNIT_STOP */
+	int sig;      /* PW_KILL_EV_SIGNAL */
+	int err;      /* 0, or the positive errno of the failure */
+};
+
+enum pw_kill_gone {
+	PW_KILL_NOT_GONE,
+	PW_KILL_GONE_AT_SCAN,	    /* the plan found it gone */
+	PW_KILL_GONE_BEFORE_SIGNAL, /* exited between the scan and its signal */
+	PW_KILL_GONE_AFTER_PARENT,  /* exited with its signalled parent */
+};
+
+struct pw_kill_target_state {
+	bool sent;   /* a signal reached it */
+	bool exited; /* seen gone after being signalled */
+	enum pw_kill_gone gone;
+};
+
+struct pw_kill_stop_state {
+	bool tried;
+	int err;       /* positive errno, 0 when systemd stopped the units */
+	char *message; /* systemd's own words for a failure, or NULL */
+};
+
+struct pw_kill_exec_opts {
+	int sig;
+	double timeout; /* seconds to wait for the port */
+	bool kill_after_set;
+	double kill_after; /* SIGKILL what is left after this many seconds */
+	bool stop_units;   /* ask systemd to stop the plan's units (--unit) */
+	uid_t caller_euid;
+	/* how to look at the port again while waiting (holders are not needed) */
+	const struct pw_query *rescan;
+};
+
+struct pw_kill_log {
+	struct pw_kill_event *events;
+	size_t n_events, cap_events;
+	struct pw_kill_target_state *targets; /* parallel to plan->targets */
+	struct pw_kill_stop_state *stops;     /* parallel to plan->stops */
+	size_t n_stops;
+	bool acted;	  /* pw_kill_execute ran */
+	bool perm_error;  /* EPERM from the kernel, or systemd said no */
+	bool stop_failed; /* a stop it asked for did not go through */
+	bool free_now;	  /* the last look found the port free */
+	double waited;	  /* seconds from the first action to the last look */
+};
+
+/* The sockets of snap someone holds: TIME-WAIT and other inode-0 leftovers
+ * belong to nobody and go away by themselves. */
+size_t pw_snapshot_n_held(const struct pw_snapshot *snap);
+/* Is there a signal to send, or (stop_units) a unit to stop? */
+bool pw_kill_plan_has_work(const struct pw_kill_plan *plan, bool stop_units);
+/* Open a pidfd for each target right after the scan (the ones never
+ * signalled, PID 1 and systemd, are left out; a target without process facts
+ * counts as gone). -ENOSYS, -EXDEV: see pw_target_open. */
+int pw_kill_plan_open(struct pw_kill_plan *plan);
+/* Size the log for a decided plan; targets the plan found gone are marked. */
+int pw_kill_log_init(struct pw_kill_log *log, const struct pw_kill_plan *plan);
+/* Stop units (when asked), signal phase 1, let children follow, signal phase
+ * 2, wait for the port while looking again, escalate with SIGKILL when
+ * asked. Returns when the port is free, when nothing it acted on is left,
+ * or at the deadline: 0, or -errno (the log holds what was done so far). */
+int pw_kill_execute(struct pw_kill_plan *plan, const struct pw_kill_exec_opts *o,
+		    struct pw_kill_log *log);
+void pw_kill_log_free(struct pw_kill_log *log);
+
 #endif
