@@ -50,16 +50,7 @@ static json_t *snapshot_json(const struct kill_opts *ko, const struct pw_snapsho
 	struct view v;
 	if (view_build(&o, snap, &v) < 0)
 		return NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	json_t *j = NULL;
-	if (f) {
-		int r = render_json(&o, &v, f);
-		if (fclose(f) == 0 && r == 0)
-			j = json_loadb(buf, len, 0, NULL);
-	}
-	free(buf);
+	json_t *j = render_json_doc(&o, &v);
 	view_free(&v);
 	return j;
 }

@@ -210,6 +210,8 @@ int render_table(const struct options *o, const struct view *v, FILE *out);
 int render_explain(const struct options *o, const struct view *v, FILE *out);
 int render_pids(const struct options *o, const struct view *v, FILE *out);
 int render_json(const struct options *o, const struct view *v, FILE *out);
+/* The document render_json prints, built in memory; NULL when out of memory. */
+json_t *render_json_doc(const struct options *o, const struct view *v);
 int print_column_list(FILE *out);
 
 #endif
