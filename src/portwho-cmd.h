@@ -208,6 +208,8 @@ const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16
 
 int render_table(const struct options *o, const struct view *v, FILE *out);
 int render_explain(const struct options *o, const struct view *v, FILE *out);
+/* One group's table, each line indented by two spaces (for --explain). */
+int render_group_table(const struct options *o, const struct view_group *vg, FILE *out);
 int render_pids(const struct options *o, const struct view *v, FILE *out);
 int render_json(const struct options *o, const struct view *v, FILE *out);
 /* The document render_json prints, built in memory; NULL when out of memory. */
