@@ -195,11 +195,8 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 		case 'h':
 			check_help();
 			return 0;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("unknown option '%s' (see portwho check --help)",
-					       argv[optind - 1]);
+			return cli_option_error(c, argv, "check");
 		}
 	}
 	if (optind >= argc)

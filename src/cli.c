@@ -5,6 +5,7 @@
  * socket and its holders (HACKING.md).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -210,4 +211,29 @@ int cli_json_print(FILE *f, json_t *doc)
 		return -EIO;
 	fputc('\n', f);
 	return 0;
+}
+
+int cli_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("portwho: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return status;
+}
+
+int cli_option_error(int c, char **argv, const char *verb)
+{
+	const char *word = argv[optind - 1];
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	/* "-x" of a bundle such as -tx: name the letter, not the bundle */
+	if (optopt > 0 && optopt < 0x100 && strncmp(word, "--", 2))
+		word = shortopt;
+	if (c == ':')
+		return cli_usage_error("option '%s' needs a value", word);
+	if (verb)
+		return cli_usage_error("unknown option '%s' (see portwho %s --help)", word, verb);
+	return cli_usage_error("unknown option '%s' (see portwho --help)", word);
 }

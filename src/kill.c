@@ -211,14 +211,8 @@ static int parse_kill(int argc, char **argv, struct kill_opts *o)
 		case 'h':
 			kill_help();
 			return 0;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt > 0 && optopt < 0x100)
-				return cli_usage_error(
-				    "unknown option '-%c' (see portwho kill --help)", optopt);
-			return cli_usage_error("unknown option '%s' (see portwho kill --help)",
-					       argv[optind - 1]);
+			return cli_option_error(c, argv, "kill");
 		}
 		if (r < 0)
 			return r;
@@ -357,22 +351,20 @@ static int build_plan(struct run *run)
 {
 	const struct kill_opts *o = run->o;
 	size_t n = pw_snapshot_n_sockets(run->snap);
-	const struct pw_socket **socks = calloc(n ? n : 1, sizeof(*socks));
-	const char **units = calloc(n ? n : 1, sizeof(*units));
-	int r = -ENOMEM;
+	_cleanup_free_ const struct pw_socket **socks = calloc(n ? n : 1, sizeof(*socks));
+	_cleanup_free_ const char **units = calloc(n ? n : 1, sizeof(*units));
 	if (!socks || !units)
-		goto out;
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		socks[i] = pw_snapshot_socket(run->snap, i);
 		units[i] = pw_snapshot_socket_unit(run->snap, socks[i]);
 	}
-	r = pw_kill_plan_init(socks, n, units, &run->plan);
+	int r = pw_kill_plan_init(socks, n, units, &run->plan);
 	if (r < 0)
-		goto out;
+		return r;
 	/* right after the scan: from here a PID can be reused without harm */
-	r = pw_kill_plan_open(&run->plan);
-	if (r < 0)
-		goto out;
+	if ((r = pw_kill_plan_open(&run->plan)) < 0)
+		return r;
 	const struct pw_stats *st = pw_snapshot_stats(run->snap);
 	struct pw_kill_env env = {
 	    .caller = run->caller,
@@ -380,73 +372,60 @@ static int build_plan(struct run *run)
 	    .netns_name = o->netns_name,
 	    .netns_path = o->netns_name ? NULL : o->netns_path,
 	};
-	r = pw_kill_plan_decide(&run->plan, &env);
-	if (r < 0)
-		goto out;
-	r = pw_kill_log_init(&run->log, &run->plan);
-out:
-	free(socks);
-	free(units);
-	return r;
+	if ((r = pw_kill_plan_decide(&run->plan, &env)) < 0)
+		return r;
+	return pw_kill_log_init(&run->log, &run->plan);
 }
 
 static int finish(struct run *run, int status)
 {
 	if (run->o->json) {
 		int r = kill_print_json(run, status);
-		if (r < 0) {
-			fprintf(stderr, "portwho: %s\n", strerror(-r));
-			return 2;
-		}
+		if (r < 0)
+			return cli_fail(2, "%s", strerror(-r));
 	}
 	if (fflush(stdout) == EOF && errno != EPIPE)
 		return 2;
 	return status;
 }
 
+static void run_done(struct run *run)
+{
+	pw_kill_log_free(&run->log);
+	pw_kill_plan_free(&run->plan);
+	pw_snapshot_free(run->snap);
+	pw_snapshot_free(run->final);
+}
+
+#define NOT_OUR_PROC                                                                               \
+	"/proc belongs to another PID namespace than portwho: its PIDs cannot be trusted "         \
+	"to signal (mount this namespace's /proc, e.g. unshare --mount-proc)"
+
 static int kill_run(const struct kill_opts *o)
 {
-	struct run run = {.o = o};
-	int status = 2, r;
+	_cleanup_(run_done) struct run run = {.o = o};
+	int r;
 	char pb[256];
 	kill_ports_text(o, pb, sizeof(pb));
 
-	if (pw_proc_is_ours(NULL) == 0) {
-		fputs("portwho: /proc belongs to another PID namespace than portwho: its PIDs "
-		      "cannot be trusted to signal (mount this namespace's /proc, e.g. unshare "
-		      "--mount-proc)\n",
-		      stderr);
-		return 2;
-	}
-	if ((r = pw_caller_read(&run.caller)) < 0 || (r = scan(o, true, &run.snap)) < 0) {
-		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
-		return 2;
-	}
+	if (pw_proc_is_ours(NULL) == 0)
+		return cli_fail(2, NOT_OUR_PROC);
+	if ((r = pw_caller_read(&run.caller)) < 0 || (r = scan(o, true, &run.snap)) < 0)
+		return cli_fail(2, "cannot list sockets: %s", strerror(-r));
 	if (pw_snapshot_n_held(run.snap) == 0) {
 		if (!o->json)
 			printf("Nothing holds %s.\n", pb);
 		run.log.free_now = run.nothing_held = true;
-		status = finish(&run, 1);
-		goto out;
+		return finish(&run, 1);
 	}
 	r = build_plan(&run);
-	if (r == -ENOSYS) {
-		fputs("portwho: this kernel has no pidfds (Linux 5.3 or later is needed to signal "
-		      "safely)\n",
-		      stderr);
-		goto out;
-	}
-	if (r == -EXDEV) {
-		fputs("portwho: /proc belongs to another PID namespace than portwho: its PIDs "
-		      "cannot be trusted to signal (mount this namespace's /proc, e.g. unshare "
-		      "--mount-proc)\n",
-		      stderr);
-		goto out;
-	}
-	if (r < 0) {
-		fprintf(stderr, "portwho: %s\n", strerror(-r));
-		goto out;
-	}
+	if (r == -ENOSYS)
+		return cli_fail(
+		    2, "this kernel has no pidfds (Linux 5.3 or later is needed to signal safely)");
+	if (r == -EXDEV)
+		return cli_fail(2, NOT_OUR_PROC);
+	if (r < 0)
+		return cli_fail(2, "%s", strerror(-r));
 
 	bool interactive = !o->yes && !o->dry_run && pw_kill_plan_has_work(&run.plan, o->unit);
 	FILE *txt = o->json ? (interactive && isatty(STDIN_FILENO) ? stderr : NULL) : stdout;
@@ -458,14 +437,12 @@ static int kill_run(const struct kill_opts *o)
 	}
 	if (refuse_for_permission(&run)) {
 		run.error = "refused: not allowed to signal every holder";
-		status = finish(&run, 2);
-		goto out;
+		return finish(&run, 2);
 	}
 	if (o->dry_run) {
 		if (!o->json)
 			puts("\nDry run: nothing was signalled.");
-		status = finish(&run, 0);
-		goto out;
+		return finish(&run, 0);
 	}
 	if (interactive) {
 		if (!isatty(STDIN_FILENO)) {
@@ -473,15 +450,13 @@ static int kill_run(const struct kill_opts *o)
 			      "(--dry-run only shows the plan)\n",
 			      stderr);
 			run.error = "not confirmed: no terminal and no --yes";
-			status = finish(&run, 2);
-			goto out;
+			return finish(&run, 2);
 		}
 		if (!ask(&run)) {
 			if (!o->json)
 				puts("Nothing done.");
 			run.error = "not confirmed";
-			status = finish(&run, 3);
-			goto out;
+			return finish(&run, 3);
 		}
 	}
 	if (!o->json)
@@ -501,30 +476,20 @@ static int kill_run(const struct kill_opts *o)
 		r = pw_kill_execute(&run.plan, &eo, &run.log);
 		if (!o->json)
 			kill_print_log(&run);
-		if (r < 0) {
-			fprintf(stderr, "portwho: %s\n", strerror(-r));
-			goto out;
-		}
+		if (r < 0)
+			return cli_fail(2, "%s", strerror(-r));
 	}
-	if ((r = scan(o, true, &run.final)) < 0) {
-		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
-		goto out;
-	}
+	if ((r = scan(o, true, &run.final)) < 0)
+		return cli_fail(2, "cannot list sockets: %s", strerror(-r));
 	run.log.free_now = pw_snapshot_n_held(run.final) == 0;
 	if (!o->json)
 		kill_print_final(&run);
-	status = run.log.perm_error || run.log.stop_failed ? 2 : run.log.free_now ? 0 : 3;
+	int status = run.log.perm_error || run.log.stop_failed ? 2 : run.log.free_now ? 0 : 3;
 	if (run.log.perm_error && !o->json)
 		fputs("portwho: the kernel refused a signal or systemd refused a stop "
 		      "(permission)\n",
 		      stderr);
-	status = finish(&run, status);
-out:
-	pw_kill_log_free(&run.log);
-	pw_kill_plan_free(&run.plan);
-	pw_snapshot_free(run.snap);
-	pw_snapshot_free(run.final);
-	return status;
+	return finish(&run, status);
 }
 
 int cmd_kill(int argc, char **argv)

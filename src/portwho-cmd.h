@@ -12,15 +12,47 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "portwho.h"
 
-/* Subcommands living in their own files (check.c, kill.c). They get argv
- * starting at the subcommand word: argv[0] is "check" or "kill". They return
- * the exit status. portwho.c has weak fallbacks for builds without them. */
+/* ---- verbs (verbs.c) ---------------------------------------------------- */
+
+/* A verb gets argv starting at its own word (argv[0] is "check") and returns
+ * the exit status. Adding one: write cmd_NAME in src/NAME.c, declare it
+ * here, add one line to verbs[] in verbs.c and the file to src/meson.build. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+
+struct verb {
+	const char *name;
+	int (*dispatch)(int argc, char **argv);
+	const char *args; /* for the usage lines of portwho --help */
+	const char *help; /* one line */
+};
+
+/* NULL-terminated (name == NULL) */
+extern const struct verb verbs[];
+/* The verb named word, or NULL. */
+const struct verb *verb_find(const char *word);
+
+/* ---- small helpers of the command (cli.c) ------------------------------ */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+static inline void cli_freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(cli_freep)
+
+/* "portwho: MESSAGE\n" on stderr; returns status (the exit status). */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* getopt_long returned ':' (a missing value) or '?' (an unknown option):
+ * one line on stderr, for every verb alike; verb is NULL for the main
+ * command. Returns -EINVAL. */
+int cli_option_error(int c, char **argv, const char *verb);
 
 /* ---- shared by the main command and its subcommands (cli.c) ------------ */
 
