@@ -237,3 +237,32 @@ int cli_option_error(int c, char **argv, const char *verb)
 		return cli_usage_error("unknown option '%s' (see portwho %s --help)", word, verb);
 	return cli_usage_error("unknown option '%s' (see portwho --help)", word);
 }
+
+bool cli_common_option(struct cli_common *cc, int c)
+{
+	switch (c) {
+	case 't':
+		cc->tcp = true;
+		return true;
+	case 'u':
+		cc->udp = true;
+		return true;
+	case '4':
+		cc->v4 = true;
+		return true;
+	case '6':
+		cc->v6 = true;
+		return true;
+	}
+	return false;
+}
+
+unsigned cli_common_protos(const struct cli_common *cc)
+{
+	return cc->tcp == cc->udp ? 0 : cc->tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
+}
+
+unsigned cli_common_families(const struct cli_common *cc)
+{
+	return cc->v4 == cc->v6 ? 0 : cc->v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+}

@@ -162,24 +162,14 @@ static int parse_kill(int argc, char **argv, struct kill_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	bool tcp = false, udp = false, v4 = false, v6 = false;
+	struct cli_common cc = {0};
 	int c, r = 0;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":tu46aN:s:yJh", longopts, NULL)) != -1) {
+		if (cli_common_option(&cc, c))
+			continue;
 		switch (c) {
-		case 't':
-			tcp = true;
-			break;
-		case 'u':
-			udp = true;
-			break;
-		case '4':
-			v4 = true;
-			break;
-		case '6':
-			v6 = true;
-			break;
 		case 'a':
 			o->all = true;
 			break;
@@ -220,8 +210,8 @@ static int parse_kill(int argc, char **argv, struct kill_opts *o)
 	if (optind >= argc)
 		return cli_usage_error(
 		    "kill needs a port: portwho kill PORTSPEC (e.g. 8080, 53/udp)");
-	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
-	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+	o->protos = cli_common_protos(&cc);
+	o->families = cli_common_families(&cc);
 	if ((r = parse_specs(o, argc - optind, argv + optind)) < 0)
 		return r;
 	if (o->sig == SIGKILL && o->kill_after_set)

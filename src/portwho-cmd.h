@@ -49,6 +49,16 @@ static inline void cli_freep(void *p)
 /* "portwho: MESSAGE\n" on stderr; returns status (the exit status). */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* -t/--tcp -u/--udp -4/--ipv4 -6/--ipv6, the same for every verb that
+ * takes them: cli_common_option returns true when it took c. Neither or both
+ * of a pair means all. */
+struct cli_common {
+	bool tcp, udp, v4, v6;
+};
+bool cli_common_option(struct cli_common *cc, int c);
+unsigned cli_common_protos(const struct cli_common *cc);   /* PW_PROTO_* mask */
+unsigned cli_common_families(const struct cli_common *cc); /* PW_FAMILY_* mask */
+
 /* getopt_long returned ':' (a missing value) or '?' (an unknown option):
  * one line on stderr, for every verb alike; verb is NULL for the main
  * command. Returns -EINVAL. */

@@ -248,24 +248,14 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {}};
-	bool tcp = false, udp = false, v4 = false, v6 = false;
+	struct cli_common cc = {0};
 	int c, r = 0;
 
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":tu46las:p:c:nN:o:JrhV", longopts, NULL)) >= 0) {
+		if (cli_common_option(&cc, c))
+			continue;
 		switch (c) {
-		case 't':
-			tcp = true;
-			break;
-		case 'u':
-			udp = true;
-			break;
-		case '4':
-			v4 = true;
-			break;
-		case '6':
-			v6 = true;
-			break;
 		case 'l':
 			o->listening = true;
 			break;
@@ -336,8 +326,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	if (o->tree && o->raw)
 		return cli_usage_error("--tree and --raw cannot be used together");
 
-	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
-	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+	o->protos = cli_common_protos(&cc);
+	o->families = cli_common_families(&cc);
 
 	/* a missing /etc/services is not an error (the built-in table is used) */
 	r = pw_services_load(NULL, &o->services);
