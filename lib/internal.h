@@ -63,6 +63,27 @@ void pw_sockvec_free(struct pw_sockvec *sv);
  * -ENOSPC. Pure. */
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
 
+/* What to ask sock_diag for a query, decided before any socket is read:
+ * the dumps (family, proto, states) in order, the kernel-side port filter
+ * and the one port asked about. Built by pw_diag_request_build (pure,
+ * diag-request.c); every namespace gets the same request. */
+struct pw_diag_dumpspec {
+	uint8_t family; /* AF_UNSPEC: TCP, both families in one walk */
+	uint8_t proto;
+	uint32_t states; /* never TCP CLOSE: that would walk every connection */
+};
+struct pw_diag_request {
+	unsigned protos; /* effective PW_PROTO_* mask */
+	uint32_t states; /* kernel states mask asked for */
+	uint16_t sport;	 /* the one port every spec names, or 0 */
+	struct pw_diag_dumpspec dumps[6];
+	size_t n_dumps;
+	char bc[4096]; /* inet_diag bytecode for the specs' ports */
+	size_t bc_len;
+};
+/* 0, or -ENOSPC when the specs' port filter does not fit. */
+int pw_diag_request_build(const struct pw_query *q, struct pw_diag_request *ret);
+
 /* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
  * asked_bound_inactive: the request carried state bit 13, so a TCP socket
  * in CLOSE is bound-inactive. Returns 0 or -EINVAL for a malformed

@@ -15,23 +15,10 @@
 #define HAVE_PW_BPF_HEADER 1
 #endif
 
-static const struct {
-	unsigned bit;
-	uint8_t ipproto;
-} protos[] = {
-	{ PW_PROTO_TCP, IPPROTO_TCP },
-	{ PW_PROTO_UDP, IPPROTO_UDP },
-	{ PW_PROTO_UDPLITE, IPPROTO_UDPLITE },
-};
-
 struct collect_ctx {
 	const struct pw_query *q;
 	struct pw_snapshot *snap;
-	unsigned protos; /* effective PW_PROTO_* mask */
-	uint32_t states; /* kernel states mask */
-	char bc[4096];
-	int bc_len;
-	uint16_t sport; /* the one port asked about, or 0 */
+	struct pw_diag_request req; /* the same in every namespace */
 	bool use_bpf_opts;
 	bool root;
 };
@@ -159,36 +146,14 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 	}
 	size_t first = snap->sockets.n;
 	int r = 0;
-	for (size_t p = 0; p < ARRAY_SIZE(protos) && r >= 0; p++) {
-		if (!(c->protos & protos[p].bit))
-			continue;
-		static const uint8_t fams[] = { AF_INET, AF_INET6 };
-		bool both = !c->q->families || c->q->families == PW_FAMILY_ALL;
-		for (size_t f = 0; f < 2 && r >= 0; f++) {
-			uint8_t fam = fams[f];
-			if (protos[p].ipproto == IPPROTO_TCP && both) {
-				if (f == 1)
-					break;
-				fam = AF_UNSPEC; /* one walk for both families */
-			} else if (!both && !(c->q->families &
-						(fam == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6))) {
-				continue;
-			}
-			/* No TCP socket in the tables is CLOSE (bound-inactive has its own
-			 * bit), and asking for CLOSE makes the kernel walk every
-			 * established socket too: ask TCP for what it can have. */
-			uint32_t states = c->states;
-			if (protos[p].ipproto == IPPROTO_TCP)
-				states &= ~PW_STATE_BIT(PW_ST_CLOSE);
-			if (!states)
-				break;
-			bool intr = false;
-			r = pw_diag_dump(nl, fam, protos[p].ipproto, states, c->sport, c->bc,
-					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns, &snap->sockets,
-					 &intr);
-			if (intr)
-				snap->stats.dump_interrupted = true;
-		}
+	const struct pw_diag_request *rq = &c->req;
+	for (size_t i = 0; i < rq->n_dumps && r >= 0; i++) {
+		const struct pw_diag_dumpspec *d = &rq->dumps[i];
+		bool intr = false;
+		r = pw_diag_dump(nl, d->family, d->proto, d->states, rq->sport, rq->bc, rq->bc_len,
+				 netns, &snap->sockets, &intr);
+		if (intr)
+			snap->stats.dump_interrupted = true;
 	}
 	mnl_socket_close(nl);
 	if (r < 0)
@@ -207,7 +172,7 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 		if (s->ifindex && if_indextoname(s->ifindex, name))
 			s->ifname = strdup(name);
 	}
-	if (c->root && (c->protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
+	if (c->root && (c->req.protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
 		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
 #ifdef HAVE_PW_BPF_HEADER
 	if (c->use_bpf_opts && (c->q->want_options || shares_a_bind(&snap->sockets, first))) {
@@ -309,26 +274,9 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		snap->stats.vanished_processes = w.vanished;
 	}
 
-	c.protos = q->protos ? q->protos : PW_PROTO_ALL;
-	if (q->n_specs) {
-		unsigned want = 0;
-		for (size_t i = 0; i < q->n_specs; i++)
-			want |= q->specs[i].protos ? q->specs[i].protos : PW_PROTO_ALL;
-		c.protos &= want;
-	}
-	c.states = q->states ? q->states : PW_STATES_ALL;
-	c.bc_len = pw_diag_build_bytecode(q->specs, q->n_specs, c.bc, sizeof(c.bc));
-	for (size_t i = 0; i < q->n_specs; i++) {
-		const struct pw_portspec *sp = &q->specs[i];
-		bool one = sp->lo == sp->hi && sp->lo != 0 && (i == 0 || c.sport == sp->lo);
-		c.sport = one ? sp->lo : 0;
-		if (!one)
-			break;
-	}
-	if (c.bc_len < 0) {
-		r = c.bc_len;
+	r = pw_diag_request_build(q, &c.req);
+	if (r < 0)
 		goto fail;
-	}
 #ifdef HAVE_PW_BPF_HEADER
 	c.use_bpf_opts = root && !q->proc_root;
 #endif
