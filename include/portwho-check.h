@@ -115,17 +115,6 @@ struct pw_trial_result {
  * *ret), -ETIMEDOUT, or another -errno. */
 int pw_trial_run(const struct pw_trial_request *req, struct pw_trial_result *ret);
 
-/* ---- options read through a holder (trial.c) ---------------------------- */
-
-/* For sockets whose SO_REUSEADDR, SO_REUSEPORT or IPV6_V6ONLY are unknown
- * (sock_diag never reports the first two; BPF socket iterators do not see
- * bound-only TCP sockets): copy the fd from a holder with pidfd_getfd, check
- * SO_COOKIE, read the options, close the copy at once; opts_source becomes
- * PW_OPTS_PROBE. Needs ptrace rights over the holder (root, or its uid).
- * Refused (-EPERM) where cgroup v1 net_cls/net_prio is in use, since
- * receiving the fd would re-tag the socket. Returns how many were filled. */
-int pw_sockopts_probe(struct pw_socket *const *v, size_t n);
-
 /* ---- facts of the target namespace (trial.c) ---------------------------- */
 
 struct pw_netns_facts {

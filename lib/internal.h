@@ -84,6 +84,30 @@ struct pw_diag_request {
 /* 0, or -ENOSPC when the specs' port filter does not fit. */
 int pw_diag_request_build(const struct pw_query *q, struct pw_diag_request *ret);
 
+/* ---- socket options (explain/sockopts.c) -------------------------------- */
+
+/* How much of SO_REUSEADDR/SO_REUSEPORT/V6ONLY a caller needs. */
+enum pw_sockopts_need {
+	/* only in a namespace where two bound sockets share one address and
+	 * port: the only case where the options change a reason */
+	PW_SOCKOPTS_IF_SHARED,
+	PW_SOCKOPTS_ALL, /* every socket (check, JSON, the option columns) */
+};
+/* Read them for sv->v[from..] (sockets of the namespace the calling thread
+ * is in) with BPF socket iterators; opts_source becomes PW_OPTS_BPF where a
+ * record matched. Returns 1 when a read was made (the options route is
+ * "bpf"), 0 when not needed or BPF is not built in. Best effort. */
+int pw_sockopts_read(struct pw_sockvec *sv, size_t from, enum pw_sockopts_need need);
+
+/* For sockets whose SO_REUSEADDR, SO_REUSEPORT or IPV6_V6ONLY are unknown
+ * (sock_diag never reports the first two; BPF socket iterators do not see
+ * bound-only TCP sockets): copy the fd from a holder with pidfd_getfd, check
+ * SO_COOKIE, read the options, close the copy at once; opts_source becomes
+ * PW_OPTS_PROBE. Needs ptrace rights over the holder (root, or its uid).
+ * Refused (-EPERM) where cgroup v1 net_cls/net_prio is in use, since
+ * receiving the fd would re-tag the socket. Returns how many were filled. */
+int pw_sockopts_probe(struct pw_socket *const *v, size_t n);
+
 /* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
  * asked_bound_inactive: the request carried state bit 13, so a TCP socket
  * in CLOSE is bound-inactive. Returns 0 or -EINVAL for a malformed

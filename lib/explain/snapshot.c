@@ -38,100 +38,6 @@ static bool spec_wants(const struct pw_query *q, const struct pw_socket *s)
 	return false;
 }
 
-#ifdef HAVE_PW_BPF_HEADER
-static bool same_endpoints(const struct pw_bpf_sockopt *o, const struct pw_socket *s)
-{
-	size_t alen = s->family == AF_INET ? 4 : 16;
-	return o->family == s->family && o->proto == s->proto && o->lport == s->lport &&
-	       o->rport == s->rport && !memcmp(o->laddr, s->laddr.bytes, alen) &&
-	       !memcmp(o->raddr, s->raddr.bytes, alen);
-}
-
-static int cmp_opt_inode(const void *pa, const void *pb)
-{
-	const struct pw_bpf_sockopt *a = pa, *b = pb;
-	if (a->inode != b->inode)
-		return a->inode < b->inode ? -1 : 1;
-	return (int)a->proto - (int)b->proto;
-}
-
-/* Socket flags sock_diag does not carry (SO_REUSEADDR, SO_REUSEPORT) read
- * exactly by BPF socket iterators in the current namespace. Records are
- * sorted by inode so the join is n log n; inode-0 sockets (TIME-WAIT,
- * requests) are matched by endpoints among the inode-0 records only. */
-static void apply_bpf_opts(struct pw_sockvec *sv, size_t from)
-{
-	struct pw_bpf_sockopt *o = NULL;
-	size_t n = 0;
-	if (from == sv->n || pw_bpf_sockopts_read(&o, &n) < 0)
-		return;
-	if (n > 1)
-		qsort(o, n, sizeof(*o), cmp_opt_inode);
-	size_t zeros = 0; /* records with inode 0 sort first */
-	while (zeros < n && o[zeros].inode == 0)
-		zeros++;
-	for (size_t i = from; i < sv->n; i++) {
-		struct pw_socket *s = &sv->v[i];
-		const struct pw_bpf_sockopt *hit = NULL;
-		if (s->inode) {
-			struct pw_bpf_sockopt key = { .inode = s->inode, .proto = s->proto };
-			hit = n > zeros ? bsearch(&key, o + zeros, n - zeros, sizeof(*o), cmp_opt_inode)
-					: NULL;
-		} else {
-			for (size_t j = 0; j < zeros && !hit; j++)
-				if (same_endpoints(&o[j], s))
-					hit = &o[j];
-		}
-		if (!hit)
-			continue;
-		s->reuseaddr = (int8_t)hit->reuse;
-		s->reuseport = hit->reuseport ? 1 : 0;
-		if (s->family == AF_INET6)
-			s->v6only = hit->v6only ? 1 : 0;
-		s->opts_source = PW_OPTS_BPF;
-	}
-	free(o);
-}
-#endif
-
-struct bind_key {
-	uint8_t proto, family;
-	uint16_t port;
-	uint32_t ifindex;
-	uint8_t addr[16];
-};
-
-static int cmp_bind_key(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct bind_key));
-}
-
-/* Do two bound sockets of this namespace share one exact address and port?
- * Only then do SO_REUSEADDR/SO_REUSEPORT change what we explain, so only
- * then is the BPF socket walk (a walk of the whole shared table) worth it. */
-static bool shares_a_bind(const struct pw_sockvec *sv, size_t from)
-{
-	size_t n = 0;
-	struct bind_key *k = calloc(sv->n - from + 1, sizeof(*k));
-	if (!k)
-		return true; /* cannot tell cheaply: read the flags */
-	for (size_t i = from; i < sv->n; i++) {
-		const struct pw_socket *s = &sv->v[i];
-		if (!pw_socket_is_bound(s))
-			continue;
-		k[n] = (struct bind_key){ s->proto, s->family, s->lport, s->ifindex, { 0 } };
-		memcpy(k[n].addr, s->laddr.bytes, 16);
-		n++;
-	}
-	if (n > 1)
-		qsort(k, n, sizeof(*k), cmp_bind_key);
-	bool dup = false;
-	for (size_t i = 1; i < n && !dup; i++)
-		dup = !cmp_bind_key(&k[i - 1], &k[i]);
-	free(k);
-	return dup;
-}
-
 /* Everything of one namespace, with the calling thread already inside it. */
 static int collect_here(struct collect_ctx *c, uint64_t netns)
 {
@@ -174,12 +80,10 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 	}
 	if (c->root && (c->req.protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
 		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
-#ifdef HAVE_PW_BPF_HEADER
-	if (c->use_bpf_opts && (c->q->want_options || shares_a_bind(&snap->sockets, first))) {
-		apply_bpf_opts(&snap->sockets, first);
+	if (c->use_bpf_opts &&
+	    pw_sockopts_read(&snap->sockets, first,
+			     c->q->want_options ? PW_SOCKOPTS_ALL : PW_SOCKOPTS_IF_SHARED) > 0)
 		snap->stats.options_route = "bpf";
-	}
-#endif
 	/* netns_ids and sysctls grow together, one entry per namespace */
 	uint64_t *ids = realloc(snap->netns_ids, (snap->n_netns + 1) * sizeof(*ids));
 	if (!ids)
@@ -277,9 +181,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	r = pw_diag_request_build(q, &c.req);
 	if (r < 0)
 		goto fail;
-#ifdef HAVE_PW_BPF_HEADER
 	c.use_bpf_opts = root && !q->proc_root;
-#endif
 
 	uint64_t current = pw_netns_current();
 	if (scope == PW_NETNS_PATH) {
