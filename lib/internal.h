@@ -274,7 +274,18 @@ struct pw_snapshot {
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
 };
 
-/* correlate.c: attach holders, group, classify. */
+/* correlate.c, the phases between collecting and explaining:
+ * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,
+ * proto, port, classified). pw_correlate runs all three. */
+struct match;
+struct pw_joined {
+	struct match *matches; /* (socket, fd record), parallel to snap->holders */
+	size_t n;
+};
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
+void pw_joined_free(struct pw_joined *j);
+int pw_group(struct pw_snapshot *snap);
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* pw_snapshot_take: collect -> correlate -> explain, in that order. */
+/* pw_snapshot_take, as its phases:
+ *   holders (the fd walk, which also finds the namespaces) -> sockets (per
+ *   namespace: sock_diag, options, kernel owners, sysctls) -> join ->
+ *   process facts -> group -> kernel owners and socket units -> explain.
+ * Holders come before sockets only because the walk names the namespaces
+ * to visit; nothing else in them depends on the sockets. */
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -113,6 +118,43 @@ static int collect_ns(struct collect_ctx *c, int procfd, const struct pw_nsref *
 	return l < 0 ? l : r;
 }
 
+/* The sockets phase: the namespaces of the scope, each entered in turn
+ * (with ALL, the ones the holder walk found and those under /run/netns). */
+static int collect_sockets(struct collect_ctx *c, int procfd, enum pw_netns_scope scope,
+			   struct pw_walk *w)
+{
+	struct pw_snapshot *snap = c->snap;
+	int r;
+	uint64_t current = pw_netns_current();
+	if (scope == PW_NETNS_PATH) {
+		struct stat st;
+		if (stat(c->q->netns_path, &st) < 0)
+			return -errno;
+		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)c->q->netns_path };
+		r = collect_ns(c, procfd, &ref, current);
+		if (r < 0)
+			return r;
+	} else {
+		struct pw_nsref here = { .ino = current };
+		r = collect_ns(c, procfd, &here, current);
+		if (r < 0)
+			return r;
+		if (scope == PW_NETNS_ALL) {
+			pw_netns_add_bound("/run/netns", w);
+			for (size_t i = 0; i < w->n_ns; i++) {
+				if (w->ns[i].ino == current)
+					continue;
+				r = collect_ns(c, procfd, &w->ns[i], current);
+				if (r == -ENOMEM)
+					return r;
+				if (r < 0)
+					snap->stats.netns_skipped++; /* gone, or not enterable */
+			}
+		}
+	}
+	return 0;
+}
+
 static bool held_by_systemd(const struct pw_snapshot *snap)
 {
 	for (size_t i = 0; i < snap->n_procs; i++)
@@ -153,6 +195,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (!snap)
 		return -ENOMEM;
 	struct pw_walk w = { 0 };
+	struct pw_joined joined = { 0 };
 	struct collect_ctx c = { .q = q, .snap = snap };
 	int r;
 	_cleanup_close_ int procfd =
@@ -170,6 +213,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (scope == PW_NETNS_ALL && !root)
 		scope = PW_NETNS_CURRENT; /* setns needs CAP_SYS_ADMIN */
 
+	/* holders: every fd table (the walk also finds the namespaces) */
 	if (!q->no_holders) {
 		r = walk_holders(q, scope == PW_NETNS_ALL, &w, &snap->stats);
 		if (r < 0)
@@ -183,40 +227,21 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		goto fail;
 	c.use_bpf_opts = root && !q->proc_root;
 
-	uint64_t current = pw_netns_current();
-	if (scope == PW_NETNS_PATH) {
-		struct stat st;
-		if (stat(q->netns_path, &st) < 0) {
-			r = -errno;
-			goto fail;
-		}
-		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)q->netns_path };
-		r = collect_ns(&c, procfd, &ref, current);
-		if (r < 0)
-			goto fail;
-	} else {
-		struct pw_nsref here = { .ino = current };
-		r = collect_ns(&c, procfd, &here, current);
-		if (r < 0)
-			goto fail;
-		if (scope == PW_NETNS_ALL) {
-			pw_netns_add_bound("/run/netns", &w);
-			for (size_t i = 0; i < w.n_ns; i++) {
-				if (w.ns[i].ino == current)
-					continue;
-				r = collect_ns(&c, procfd, &w.ns[i], current);
-				if (r == -ENOMEM)
-					goto fail;
-				if (r < 0)
-					snap->stats.netns_skipped++; /* gone, or not enterable */
-			}
-		}
-	}
-	snap->stats.netns_seen = (unsigned)snap->n_netns;
-
-	r = pw_correlate(snap, &w, procfd);
+	/* sockets, one namespace after the other */
+	r = collect_sockets(&c, procfd, scope, &w);
 	if (r < 0)
 		goto fail;
+	snap->stats.netns_seen = (unsigned)snap->n_netns;
+
+	/* join -> process facts -> group */
+	r = pw_join(snap, &w, &joined);
+	if (r >= 0)
+		r = pw_process_facts(snap, &joined, procfd);
+	if (r >= 0)
+		r = pw_group(snap);
+	if (r < 0)
+		goto fail;
+	/* who owns what no process holds: tunnels, systemd socket units */
 	pw_kowners_attribute(snap, &snap->kowners);
 	if (!q->no_explain && held_by_systemd(snap))
 		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
@@ -225,10 +250,12 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		if (r < 0)
 			goto fail;
 	}
+	pw_joined_free(&joined);
 	pw_walk_free(&w);
 	*ret = snap;
 	return 0;
 fail:
+	pw_joined_free(&joined);
 	pw_walk_free(&w);
 	pw_snapshot_free(snap);
 	return r;
