@@ -274,6 +274,19 @@ struct pw_snapshot {
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
 };
 
+/* diag-netns.c: the sockets phase, every namespace of the scope (with
+ * PW_NETNS_ALL, those the holder walk found and those under /run/netns),
+ * appended to snap->sockets with their sysctls and kernel owners. */
+struct pw_collect_ctx {
+	const struct pw_query *q;
+	struct pw_snapshot *snap;
+	struct pw_diag_request req; /* the same in every namespace */
+	bool use_bpf_opts;
+	bool root;
+};
+int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+		       struct pw_walk *w);
+
 /* correlate.c, the phases between collecting and explaining:
  * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,
  * proto, port, classified). pw_correlate runs all three. */
