@@ -15,24 +15,17 @@
 #include "kill-cmd.h"
 
 /* The options the main command's renderers read. */
-static void render_opts(const struct kill_opts *ko, struct options *o)
+/* kill shows what holds the port as the main command lists it (default
+ * columns, no holder filters), in the states it looks at. */
+static void listing_opts(const struct kill_opts *ko, struct options *o)
 {
-	*o = (struct options){
-	    .protos = ko->protos,
-	    .families = ko->families,
-	    .query_states = kill_states(ko),
-	    .all = ko->all,
-	    .netns_scope = ko->netns_scope,
-	    .specs = ko->specs,
-	    .n_specs = ko->n_specs,
-	    .services = ko->services,
-	};
+	options_listing(o, kill_states(ko), ko->services);
 }
 
 int kill_show_table(const struct kill_opts *ko, const struct pw_snapshot *snap, FILE *f)
 {
 	struct options o;
-	render_opts(ko, &o);
+	listing_opts(ko, &o);
 	struct view v;
 	int r = view_build(&o, snap, &v);
 	if (r < 0)
@@ -46,7 +39,7 @@ int kill_show_table(const struct kill_opts *ko, const struct pw_snapshot *snap, 
 static json_t *snapshot_json(const struct kill_opts *ko, const struct pw_snapshot *snap)
 {
 	struct options o;
-	render_opts(ko, &o);
+	listing_opts(ko, &o);
 	struct view v;
 	if (view_build(&o, snap, &v) < 0)
 		return NULL;

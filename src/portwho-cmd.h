@@ -209,6 +209,10 @@ struct options {
 };
 
 void options_free(struct options *o);
+/* The options of a plain listing (default columns, no holder filters) of a
+ * snapshot taken for query_states; services is borrowed (never freed with
+ * options_free). For verbs that show holders as the main command does. */
+void options_listing(struct options *o, uint32_t query_states, struct pw_services *services);
 
 /* ---- the view: what passes the holder filters, in display order --------- */
 
