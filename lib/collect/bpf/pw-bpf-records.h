@@ -29,9 +29,12 @@ struct pw_fd_hdr {
 };
 
 struct pw_fd_rec {
-	__u32 fd;
+	__u32 fd; /* | PW_FD_RING_FLAG: an io_uring, inode 0 */
 	__u32 inode;
 };
+/* An io_uring's fd: its file table (fixed files) is read by userspace from
+ * /proc/PID/fdinfo/FD. Bit 31 is above any fd and any magic. */
+#define PW_FD_RING_FLAG 0x80000000u
 
 struct pw_fd_resume {
 	__u32 magic;
