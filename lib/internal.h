@@ -218,6 +218,11 @@ bool pw_unit_is_service(const char *unit); /* *.service, not a user@ manager */
 bool pw_unit_name_valid(const char *s, const char *suffix); /* systemd's charset */
 /* the LISTEN_FDNAMES entry of fd when it names a socket unit, malloc'ed */
 char *pw_listen_fdname_unit(const struct pw_process *p, int fd);
+/* LISTEN_PID names the process itself: compared with the PID it sees
+ * itself (NSpid), which differs from ours inside a container */
+bool pw_listen_pid_is_self(const struct pw_process *p);
+/* PID 1 of the host or of a child PID namespace (a container's init) */
+bool pw_process_is_init(const struct pw_process *p);
 /* "dnsmasq.service" -> "dnsmasq.socket" (Accept=yes instances too), malloc'ed */
 char *pw_socket_unit_guess(const char *service);
 /* bound and not a connection: LISTEN or bound-inactive TCP, unconnected UDP */

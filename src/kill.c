@@ -669,7 +669,7 @@ static int stop_units(struct run *run)
 	const struct pw_kill_plan *plan = &run->plan;
 	for (size_t i = 0; i < plan->n_stops; i++) {
 		const struct pw_unit_stop *st = &plan->stops[i];
-		if (!st->n_units)
+		if (!st->n_units || st->container) /* a container's: only a hint */
 			continue;
 		struct stop_state *ss = &run->ss[i];
 		ss->tried = true;
