@@ -473,7 +473,9 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 		s = strdup("exited since the scan: nothing to signal");
 		break;
 	case PW_KV_PID1:
-		s = strdup("portwho never signals PID 1");
+		s = strdup(t->proc->pid == 1 ? "portwho never signals PID 1"
+					     : "portwho never signals PID 1: this is PID 1 of its "
+					       "own PID namespace (a container's init)");
 		break;
 	case PW_KV_SELF:
 		s = strdup("this is portwho itself");

@@ -193,14 +193,19 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 		sock_unit = guess;
 	const char *user = (mgr && !pw_process_is_init(mgr)) || (sp && sp->user_unit) ? "--user " : "";
 	struct pw_reason *r;
+	/* a container's systemd: its units are not this host's to stop */
+	char in[80] = "";
+	if (mgr && mgr->pid != 1 && mgr->nspid == 1)
+		snprintf(in, sizeof(in), "inside the container whose init is PID %d, ",
+			 (int)mgr->pid);
 
 	if (mgr && sp) {
 		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
 			       "systemd (PID %d) holds %s for %s and handed it to %s (PID %d%s%s); "
-			       "this is normal: to free the port run systemctl %sstop %s%s%s",
+			       "this is normal: to free the port run %ssystemctl %sstop %s%s%s",
 			       (int)mgr->pid, ep, sock_unit ? sock_unit : "a socket unit",
 			       comm_of(sp), (int)sp->pid, sp->unit ? ", " : "",
-			       sp->unit ? sp->unit : "", user, sock_unit ? sock_unit : "",
+			       sp->unit ? sp->unit : "", in, user, sock_unit ? sock_unit : "",
 			       sock_unit && sp->unit ? " " : "", sp->unit ? sp->unit : "");
 		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d%s%s; the socket is its fd %d",
 			 (int)sp->pid, (int)sp->listen_pid, sp->listen_fds,
