@@ -1001,6 +1001,9 @@ static json_t *units_json(const struct run *run, int *err)
 		cli_json_put(o, "uid", st->user ? json_integer(st->uid) : json_null(), err);
 		cli_json_put(o, "command", cli_jstr(st->command), err);
 		cli_json_put(o, "hint", cli_jstr(st->hint), err);
+		/* units of a container's systemd: the host PID of its init */
+		cli_json_put(o, "container", st->container > 0 ? json_integer(st->container)
+								: json_null(), err);
 		cli_json_put(o, "requested", json_boolean(ss->tried), err);
 		cli_json_put(o, "result",
 			     !ss->tried ? json_null()
