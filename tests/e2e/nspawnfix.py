@@ -24,14 +24,19 @@ contents; `enable` lists (target, unit) pairs to link into TARGET.wants.
         m.init_pid          # host PID of the machine's systemd (its PID 1)
         m.wait_unit_pid("echo-demo.service")   # host PID of a unit's process
 
+The constructor returns once the machine reported READY=1 (--notify-ready)
+and no forked-but-not-exec'd service child "(name)" is left.
+
 close() stops the machine (SIGTERM to nspawn: a clean shutdown), then
 SIGKILLs its init (which ends its whole PID namespace) if it still lives,
 and removes the unit directory. Only processes it started are signalled.
 """
 import fcntl
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -129,16 +134,27 @@ class Machine:
             os.makedirs(wants, exist_ok=True)
             os.symlink("../" + unit, os.path.join(wants, unit))
         self.log = tempfile.TemporaryFile()
+        # the machine's systemd says READY=1 when its boot is done; nspawn
+        # passes it on to $NOTIFY_SOCKET
+        self.notify_path = os.path.join(self.unitdir + ".notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
         self.argv = ["systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
+                     "--notify-ready=yes",
                      "--volatile=overlay", "--directory=" + self.root,
                      "--network-namespace-path=/run/netns/" + netns,
                      "--bind-ro=%s:/etc/systemd/system" % self.unitdir]
         t0 = time.monotonic()
         self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self.init_pid = None
         try:
             self.init_pid = self._wait(self._find_init, "the machine's systemd (PID 1)")
+            self._wait(self._ready, "READY=1 from the machine (boot finished)")
+            # services systemd forks but has not exec'd yet ("(agetty)") still
+            # hold its fds for a moment: wait until none is left
+            self._wait(self._settled, "a settled machine")
         except BaseException:
             self.close()
             raise
@@ -159,6 +175,23 @@ class Machine:
                 return v
             time.sleep(0.1)
         pytest.fail("no %s after %ss:\n%s" % (what, timeout, self._output()))
+
+    def _ready(self):
+        while select.select([self.notify], [], [], 0.1)[0]:
+            msg = self.notify.recv(4096).decode("utf-8", "replace")
+            if "READY=1" in msg.split("\n"):
+                return True
+        return False
+
+    def _settled(self):
+        for pid in self.processes():
+            try:
+                with open("/proc/%d/comm" % pid) as f:
+                    if f.read().startswith("("):
+                        return False
+            except OSError:
+                pass
+        return True
 
     def _find_init(self):
         """nspawn's descendant whose PID in its own namespace is 1."""
@@ -220,6 +253,11 @@ class Machine:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.wait(timeout=10)
         self.log.close()
+        self.notify.close()
+        try:
+            os.unlink(self.notify_path)
+        except FileNotFoundError:
+            pass
         shutil.rmtree(self.unitdir, ignore_errors=True)
 
     def __enter__(self):
