@@ -46,9 +46,12 @@ struct pw_fd_resume {
 struct pw_ff_rec {
 	__u32 tgid;
 	__u32 tid;
-	__u32 fd;
+	__u32 fd; /* | PW_FD_RING_FLAG: an io_uring; PW_FF_VISIT: a process seen */
 	__u32 inode;
 };
+/* fd of the record written once per process when its first file is seen:
+ * the walk knows which processes it visited (not those without files) */
+#define PW_FF_VISIT 0xffffffffu
 
 /* Socket options (sockopts.bpf.c, iter/tcp + iter/udp): one per socket. */
 struct pw_sk_rec {

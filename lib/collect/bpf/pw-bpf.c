@@ -540,8 +540,20 @@ static int walk_task_file(struct collect *c)
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		struct pw_ff_rec x;
 		memcpy(&x, b.p + i * sizeof(x), sizeof(x));
+		if (x.fd == PW_FF_VISIT) {
+			if (GROW(w->visited, w->cap_visited, w->n_visited + 1) < 0)
+				r = -ENOMEM;
+			else
+				w->visited[w->n_visited++] = (pid_t)x.tgid;
+			continue;
+		}
+		bool ring = x.fd & PW_FD_RING_FLAG;
 		w->recs[w->n_recs++] = (struct pw_fdrec){
-			.inode = x.inode, .pid = (pid_t)x.tgid, .tid = (pid_t)x.tid, .fd = (int)x.fd
+			.inode = x.inode,
+			.pid = (pid_t)x.tgid,
+			.tid = (pid_t)x.tid,
+			.fd = (int)(x.fd & ~PW_FD_RING_FLAG),
+			.via = ring ? PW_FDREC_RING : PW_VIA_FD,
 		};
 	}
 	free(b.p);
@@ -588,8 +600,6 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 		}
 	}
 	if (r == -EOPNOTSUPP && walker_choice != PW_BPF_WALKER_TASK) {
-		/* this walker reports no per-process visits (nor io_uring
-		 * rings): what it missed is not known */
 		out->n_recs = n_recs;
 		out->n_visited = n_visited;
 		out->processes = processes;
@@ -597,8 +607,10 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 		r = load_fdfile();
 		if (r >= 0)
 			r = walk_task_file(&c);
-		if (r >= 0)
+		if (r >= 0) {
 			walker_last = "task_file";
+			out->visited_known = true;
+		}
 	}
 	if (r >= 0)
 		r = flush_ns(&c);
