@@ -6,7 +6,7 @@ debootstrap and cached (it is only ever read: machines run with
 --volatile=overlay, their writes go to a tmpfs):
 
   PW_NSPAWN_ROOTFS  where it lives (default /var/cache/portwho-tests/bookworm-systemd)
-  PW_NSPAWN_BUILD   "auto" (default): build it when absent (about 30 s with a
+  PW_NSPAWN_BUILD   "auto" (default): build it when absent (30-75 s measured with a
                     reachable Debian mirror, 240 MB); "no": never build, the
                     tests that need it fail with the command to build it
   PW_NSPAWN_MIRROR  the Debian mirror (default http://deb.debian.org/debian)
