@@ -138,6 +138,23 @@ def test_prometheus_series(scene):
     assert samples[("portwho_scan_duration_seconds", frozenset())] > 0
 
 
+def test_prometheus_not_root(scene):
+    """As nobody the root helpers' fd tables are unreadable: the scan says so."""
+    res = run_portwho("--prometheus", netns=scene["ns"].name, nobody=True)
+    assert res.rc == 0, pwtest.describe(res)
+    samples, _ = parse_metrics(res.stdout)
+    assert samples[("portwho_scan_privileged", frozenset())] == 0
+    hidden = samples[("portwho_scan_hidden_processes", frozenset())]
+    assert hidden >= 5, res.stdout  # at least the five helper processes
+    assert samples[("portwho_scan_incomplete", frozenset({("kind", "not-root")}))] > 0
+    assert samples[("portwho_scan_incomplete", frozenset({("kind", "protected")}))] == 0
+    # the sockets are listed, with no holder series for them
+    base = dict(netns=str(scene["ns"].inode), proto="tcp", address="127.0.0.1",
+                port=str(scene["port_t"]), state="LISTEN")
+    assert samples[("portwho_sockets", frozenset(base.items()))] == 1, res.stdout
+    assert not [k for k in samples if k[0] == "portwho_socket_holders"], res.stdout
+
+
 def test_promtool_check_metrics(scene):
     out = prom(scene).stdout
     r = subprocess.run([tool("promtool"), "check", "metrics"], input=out.encode(),
