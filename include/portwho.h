@@ -167,12 +167,19 @@ struct pw_process {
 	char *listen_fdnames;
 	bool is_systemd; /* PID 1 systemd or a "systemd --user" manager */
 	bool facts_read; /* false if the process vanished before facts were read */
+	/* lineage facts, read only for holders of a socket several processes
+	 * share (0 = unknown): the stack start (field 28 of stat) changes at
+	 * exec under ASLR, so equal values mean "forked without exec" */
+	uint64_t start_stack;
+	uint64_t parent_start_stack;
+	uint64_t parent_start_time;
 };
 
 struct pw_holder {
 	struct pw_process *proc;
 	pid_t tid; /* != pid when found only in a thread's private fd table */
 	int fd;
+	int8_t cloexec; /* fd flag from /proc/PID/fdinfo/FD: -1 unknown, 0, 1 */
 };
 
 /* ---- sockets --------------------------------------------------------- */

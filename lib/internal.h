@@ -228,6 +228,13 @@ struct pw_snapshot {
 
 /* correlate.c: attach holders, group, classify. */
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
+/* lineage.c: exec and close-on-exec facts for sockets held by several
+ * processes (separate inheriting from receiving); errors leave them unknown. */
+void pw_lineage_read(struct pw_snapshot *snap, int procfd);
+/* pure: field N (1-based, N >= 3) of /proc/PID/stat as a number */
+int pw_parse_stat_field(const char *buf, size_t len, unsigned field, uint64_t *ret);
+/* pure: the octal "flags:" line of /proc/PID/fdinfo/FD */
+int pw_parse_fdinfo_flags(const char *buf, unsigned *ret_flags);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);
 void pw_reason_clear(struct pw_reason *r);

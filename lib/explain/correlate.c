@@ -122,8 +122,8 @@ static void *facts_worker(void *arg)
 		for (; i < end; i++) {
 			struct pw_process *p = &j->procs[i];
 			if (pw_process_read(j->procfd, j->pids[i], p) < 0)
-				*p = (struct pw_process){ 0 }; /* exited since the walk */
-			p->pid = j->pids[i]; /* keep the pid either way */
+				*p = (struct pw_process){0}; /* exited since the walk */
+			p->pid = j->pids[i];		     /* keep the pid either way */
 		}
 	}
 }
@@ -133,7 +133,7 @@ static void *facts_worker(void *arg)
 static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd)
 {
 	atomic_size_t cursor = 0;
-	struct facts_job job = { procs, pids, n, procfd, &cursor };
+	struct facts_job job = {procs, pids, n, procfd, &cursor};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = n / 128 + 1;
 	size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
@@ -154,7 +154,7 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 {
 	struct pw_sockvec *sv = &snap->sockets;
-	struct inode_map map = { 0 };
+	struct inode_map map = {0};
 	int r = map_init(&map, sv->n);
 	if (r < 0)
 		goto out;
@@ -173,7 +173,7 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 			r = -ENOMEM;
 			goto out;
 		}
-		m[n++] = (struct match){ idx, w->recs[i] };
+		m[n++] = (struct match){idx, w->recs[i]};
 	}
 	if (n > 1)
 		qsort(m, n, sizeof(*m), cmp_match);
@@ -215,7 +215,10 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = &sv->v[m[i].sock];
 		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ find_proc(snap, m[i].rec.pid), m[i].rec.tid, m[i].rec.fd };
+		*h = (struct pw_holder){.proc = find_proc(snap, m[i].rec.pid),
+					.tid = m[i].rec.tid,
+					.fd = m[i].rec.fd,
+					.cloexec = -1};
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;
@@ -251,9 +254,8 @@ static int build_groups(struct pw_snapshot *snap)
 		return -ENOMEM;
 	}
 	/* groups point into one array of socket pointers owned by group 0 */
-	struct pw_netns_sysctl defaults = { .unprivileged_port_start = 1024,
-					    .local_lo = 32768,
-					    .local_hi = 60999 };
+	struct pw_netns_sysctl defaults = {
+	    .unprivileged_port_start = 1024, .local_lo = 32768, .local_hi = 60999};
 	struct pw_port_group *g = NULL;
 	for (size_t i = 0; i < sv->n; i++) {
 		struct pw_socket *s = &sv->v[i];
@@ -282,5 +284,6 @@ int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 	int r = attach_holders(snap, w, procfd);
 	if (r < 0)
 		return r;
+	pw_lineage_read(snap, procfd);
 	return build_groups(snap);
 }
