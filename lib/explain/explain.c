@@ -206,7 +206,53 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	pw_rl_cover(l, r, s);
 }
 
-static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap)
+/* Sockets no visible process holds, while some processes went unread: one
+ * reason for the whole group (*hidden is its index, or -1 before the first). */
+static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
+			  const struct pw_stats *st)
+{
+	char ep[96];
+	endpoint(s, ep, sizeof(ep));
+	if (*hidden < 0) {
+		struct pw_reason *r = pw_rl_add(
+		    l, PW_R_HIDDEN, PW_CONF_INFERRED,
+		    st->privileged ? "%s belongs to a process whose fd table is protected "
+				     "even from root (uid %u created the socket); the BPF "
+				     "collector (--collector bpf) sees past that"
+				   : "%s belongs to a process this run could not inspect "
+				     "(uid %u created the socket); run as root to see who "
+				     "holds it",
+		    ep, s->uid);
+		pw_rl_evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
+			       st->hidden_processes == 1 ? "" : "es");
+		pw_rl_evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep,
+			       s->uid);
+		pw_rl_cover(l, r, s);
+		if (r)
+			*hidden = r - l->v;
+		return;
+	}
+	struct pw_reason *r = &l->v[*hidden];
+	char *sum = NULL;
+	if (asprintf(&sum,
+		     st->privileged
+			 ? "%zu sockets on port %u belong to processes whose fd tables are "
+			   "protected even from root; the BPF collector (--collector bpf) sees "
+			   "past that"
+			 : "%zu sockets on port %u belong to processes this run could not "
+			   "inspect; run as root to see who holds them",
+		     r->n_sockets + 1, s->lport) < 0) {
+		l->err = -ENOMEM;
+		return;
+	}
+	free(r->summary);
+	r->summary = sum;
+	pw_rl_evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep, s->uid);
+	pw_rl_cover(l, r, s);
+}
+
+static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap,
+			    ssize_t *hidden)
 {
 	const struct pw_stats *st = &snap->stats;
 	char ep[96];
@@ -228,17 +274,8 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 			pw_rl_evidence(l, r, "inode %u has no file descriptor in any process",
 				       s->inode);
 		} else {
-			r = pw_rl_add(l, PW_R_HIDDEN, PW_CONF_INFERRED,
-				      st->privileged
-					  ? "%s belongs to a process whose fd table is protected "
-					    "even from root (uid %u created the socket); the BPF "
-					    "collector (--collector bpf) sees past that"
-					  : "%s belongs to a process this run could not inspect "
-					    "(uid %u created the socket); run as root to see who "
-					    "holds it",
-				      ep, s->uid);
-			pw_rl_evidence(l, r, "%u process%s could not be inspected",
-				       st->hidden_processes, st->hidden_processes == 1 ? "" : "es");
+			hidden_socket(l, hidden, s, st);
+			return;
 		}
 		pw_rl_cover(l, r, s);
 		return;
@@ -313,8 +350,19 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 	else
 		reuseport = uid_same; /* SO_REUSEPORT needs one uid; REUSEADDR does not */
 
+	/* UDP, one owner, flags unread: a SO_REUSEPORT group (normal) and
+	 * SO_REUSEADDR duplicates (a warning) look the same; never call that
+	 * normal: take the warning's kind and name both readings */
+	bool both = !known && !tcp && uid_same;
 	struct pw_reason *r;
-	if (reuseport) {
+	if (both) {
+		r = pw_rl_add(l, PW_R_REUSEADDR_DUPLICATE, PW_CONF_INFERRED,
+			      "%zu UDP sockets share %s and their SO_REUSEADDR/SO_REUSEPORT flags "
+			      "could not be read: either SO_REUSEADDR duplicates (warning: unicast "
+			      "datagrams reach only the socket bound last) or a SO_REUSEPORT group "
+			      "(the kernel spreads datagrams across them); run as root to tell",
+			      n, ep);
+	} else if (reuseport) {
 		r = pw_rl_add(
 		    l, PW_R_REUSEPORT, conf,
 		    "%zu sockets share %s with SO_REUSEPORT: the kernel spreads %s across "
@@ -342,7 +390,7 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 			pw_rl_evidence(l, r, "inode %u (uid %u%s%s, %s)", s->inode, s->uid,
 				       p ? ", " : "", p ? pw_rl_comm(p) : "",
 				       pw_state_name(s->proto, s->state));
-		if (!known && s->opts_source == PW_OPTS_UNKNOWN) {
+		if (!known && !both && s->opts_source == PW_OPTS_UNKNOWN) {
 			/* record what the table implies, and say it was inferred */
 			if (reuseport)
 				s->reuseport = 1;
@@ -464,8 +512,9 @@ static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap
 			conns[nc++] = g->sockets[i];
 	}
 
+	ssize_t hidden = -1;
 	for (size_t i = 0; i < ne; i++)
-		explain_holders(&l, ends[i], snap);
+		explain_holders(&l, ends[i], snap, &hidden);
 
 	for (size_t i = 0; i < ne; i++) {
 		if (dup_done[i])

@@ -479,6 +479,35 @@ static void test_address_and_family_split(void **state)
 	done(g);
 }
 
+static void test_nonroot_udp_duplicates(void **state)
+{
+	(void)state;
+	/* not root: two root-held UDP sockets on one address, flags unread */
+	struct world w;
+	world_init(&w, false, 5);
+	struct pw_socket *a = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.1", 7601, PW_ST_CLOSE, 900);
+	struct pw_socket *b = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.1", 7601, PW_ST_CLOSE, 901);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 2);
+	const struct pw_reason *h = find(g, PW_R_HIDDEN);
+	assert_non_null(h); /* once for the group, covering both */
+	assert_int_equal(h->n_sockets, 2);
+	assert_true(covers(h, a) && covers(h, b));
+	assert_non_null(strstr(h->summary, "2 sockets on port 7601"));
+	assert_null(find(g, PW_R_REUSEPORT));
+	const struct pw_reason *r = find(g, PW_R_REUSEADDR_DUPLICATE);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_null(strstr(r->summary, "normal"));
+	assert_non_null(strstr(r->summary, "either SO_REUSEADDR duplicates (warning"));
+	assert_non_null(strstr(r->summary, "or a SO_REUSEPORT group"));
+	/* neither reading is written into the socket's flags */
+	assert_int_equal(a->reuseport, -1);
+	assert_int_equal(a->reuseaddr, -1);
+	assert_int_equal(a->opts_source, PW_OPTS_UNKNOWN);
+	done(g);
+}
+
 static void test_kernel_versus_hidden(void **state)
 {
 	(void)state;
@@ -558,6 +587,7 @@ int main(void)
 	    cmocka_unit_test(test_reuseport_inferred_and_verified),
 	    cmocka_unit_test(test_udp_reuseaddr_duplicate),
 	    cmocka_unit_test(test_address_and_family_split),
+	    cmocka_unit_test(test_nonroot_udp_duplicates),
 	    cmocka_unit_test(test_kernel_versus_hidden),
 	    cmocka_unit_test(test_connections),
 	};
