@@ -472,7 +472,13 @@ static int explain_block(const struct pw_bind_candidate *c, const struct sockinf
 			ov, its, mine);
 		break;
 	default:
-		if (is_tcp(c->proto))
+		if (is_tcp(c->proto) && s->state == PW_ST_LISTEN)
+			t = fmt(
+			    "%s; it is listening, and a listener shares its port only when "
+			    "both sockets set SO_REUSEPORT with the same owner uid (SO_REUSEADDR "
+			    "never shares with a listener): it has %s, yours would have %s",
+			    ov, its, mine);
+		else if (is_tcp(c->proto))
 			t = fmt("%s; TCP shares a port only when both sockets set SO_REUSEADDR "
 				"(and the existing one is not listening) or both set SO_REUSEPORT "
 				"with the same owner uid: it has %s, yours would have %s",
@@ -598,8 +604,14 @@ static int explain_share(const struct pw_bind_candidate *c, const struct sockinf
 	return t ? 0 : -ENOMEM;
 }
 
-static const char *short_rule(enum pw_bind_rule r)
+/* The headline's rule. A TCP listener is its own case: SO_REUSEADDR never
+ * shares with one, so "not set on both" would send the user after the
+ * wrong fix. */
+static const char *short_rule(enum pw_bind_rule r, const struct pw_socket *s)
 {
+	if (r == PW_RULE_EXCLUSIVE && is_tcp(s->proto) && s->state == PW_ST_LISTEN)
+		return "it listens, and a listener shares its port only with sockets that all set "
+		       "SO_REUSEPORT under one owner uid (SO_REUSEADDR does not help)";
 	switch (r) {
 	case PW_RULE_REUSEADDR_LISTENER:
 		return "it listens, and SO_REUSEADDR does not share a port with a listener";
@@ -923,7 +935,7 @@ static char *make_why(const struct pw_bind_candidate *c, const struct pw_bind_pr
 				   "(it: %u, you: %u)",
 				   ep, state_of(h->sock), more, h->sock->uid, c->uid);
 		return fmt("%s %s blocks it%s: %s", ep, state_of(h->sock), more,
-			   short_rule(h->rule));
+			   short_rule(h->rule, h->sock));
 	}
 	if (p->n_shared) {
 		const struct pw_bind_conflict *e = &p->shared[0];
