@@ -59,6 +59,10 @@ void pw_sockvec_free(struct pw_sockvec *sv);
  * when no filter is needed (no specs, or a spec covers every port), or
  * -ENOSPC. Pure. */
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
+/* The same, and with remote also a remote port inside any spec's range (the
+ * local client ends of connections made to those ports). */
+int pw_diag_build_bytecode_ends(const struct pw_portspec *specs, size_t n, bool remote,
+				void *buf, size_t len);
 
 /* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
  * asked_bound_inactive: the request carried state bit 13, so a TCP socket

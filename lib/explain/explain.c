@@ -475,17 +475,43 @@ static void explain_split(struct rlist *l, struct pw_socket **ends, size_t n)
 static void explain_connections(struct rlist *l, struct pw_port_group *g, struct pw_socket **conns,
 				size_t n)
 {
-	size_t est = 0, tw = 0, nohold = 0;
+	size_t est = 0, tw = 0, nohold = 0, clients = 0;
 	for (size_t i = 0; i < n; i++) {
 		est += conns[i]->state == PW_ST_ESTABLISHED;
 		tw += conns[i]->state == PW_ST_TIME_WAIT;
 		nohold += conns[i]->inode == 0;
+		clients += conns[i]->matched_end == PW_END_REMOTE;
 	}
+	char cl[160] = "";
+	if (clients)
+		snprintf(cl, sizeof(cl), "; %zu %s this host's client end%s of %s made to port %u",
+			 clients, clients == 1 ? "is" : "are", clients == 1 ? "" : "s",
+			 clients == 1 ? "a connection" : "connections", g->port);
 	struct pw_reason *r = pw_rl_add(
 	    l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
-	    "%zu connection%s on port %u (%zu established, %zu TIME-WAIT); sockets with inode 0 "
+	    "%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s; sockets with inode 0 "
 	    "(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
-	    n, n == 1 ? "" : "s", g->port, est, tw);
+	    n, n == 1 ? "" : "s", g->port, est, tw, cl);
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_socket *c = conns[i];
+		if (c->matched_end != PW_END_REMOTE || shown++ >= 8)
+			continue;
+		char ep[96];
+		endpoint(c, ep, sizeof(ep));
+		const struct pw_process *p = c->n_holders ? c->holders[0].proc : NULL;
+		if (p)
+			pw_rl_evidence(l, r,
+				       "inode %u (local %s) is a client end: its remote port is "
+				       "%u; held by %s (PID %d)",
+				       c->inode, ep, c->rport, pw_rl_comm(p), (int)p->pid);
+		else
+			pw_rl_evidence(l, r,
+				       "inode %u (local %s) is a client end: its remote port is %u",
+				       c->inode, ep, c->rport);
+	}
+	if (shown > 8)
+		pw_rl_evidence(l, r, "and %zu more client ends", shown - 8);
 	if (nohold)
 		pw_rl_evidence(l, r,
 			       "%zu sockets have inode 0: the kernel keeps them after close or "

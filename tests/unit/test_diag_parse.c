@@ -49,7 +49,8 @@ static void replay(const char *name, uint8_t proto, bool asked_bi, struct replay
 			}
 			assert_int_equal(nlh->nlmsg_type, SOCK_DIAG_BY_FAMILY);
 			assert_true(out->n < MAXSOCK);
-			assert_int_equal(pw_diag_parse(nlh, proto, 42, asked_bi, &out->s[out->n]), 0);
+			assert_int_equal(pw_diag_parse(nlh, proto, 42, asked_bi, &out->s[out->n]),
+					 0);
 			out->n++;
 		}
 		off += dlen;
@@ -145,14 +146,14 @@ static void test_udp(void **state)
 static void test_malformed(void **state)
 {
 	(void)state;
-	char buf[64] = { 0 };
+	char buf[64] = {0};
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 	nlh->nlmsg_len = sizeof(buf); /* shorter than an inet_diag_msg */
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	struct pw_socket s;
 	assert_int_equal(pw_diag_parse(nlh, IPPROTO_TCP, 0, false, &s), -EINVAL);
 
-	char big[256] = { 0 };
+	char big[256] = {0};
 	nlh = (struct nlmsghdr *)big;
 	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct inet_diag_msg));
 	struct inet_diag_msg *m = NLMSG_DATA(nlh);
@@ -193,7 +194,8 @@ static bool audit(const unsigned char *bc, int total)
 	while (len > 0) {
 		const struct inet_diag_bc_op *op = (const void *)p;
 		int min = 4;
-		if (op->code == INET_DIAG_BC_S_GE || op->code == INET_DIAG_BC_S_LE) {
+		if (op->code == INET_DIAG_BC_S_GE || op->code == INET_DIAG_BC_S_LE ||
+		    op->code == INET_DIAG_BC_D_GE || op->code == INET_DIAG_BC_D_LE) {
 			min += 4;
 			if (len < min)
 				return false;
@@ -212,7 +214,7 @@ static bool audit(const unsigned char *bc, int total)
 	return true;
 }
 
-static bool run(const unsigned char *bc, int len, uint16_t sport)
+static bool run2(const unsigned char *bc, int len, uint16_t sport, uint16_t dport)
 {
 	const unsigned char *p = bc;
 	while (len > 0) {
@@ -222,13 +224,58 @@ static bool run(const unsigned char *bc, int len, uint16_t sport)
 			yes = false;
 		else if (op->code == INET_DIAG_BC_S_GE)
 			yes = sport >= op[1].no;
-		else
+		else if (op->code == INET_DIAG_BC_S_LE)
 			yes = sport <= op[1].no;
+		else if (op->code == INET_DIAG_BC_D_GE)
+			yes = dport >= op[1].no;
+		else
+			yes = dport <= op[1].no;
 		int step = yes ? op->yes : op->no;
 		len -= step;
 		p += step;
 	}
 	return len == 0;
+}
+
+static bool run(const unsigned char *bc, int len, uint16_t sport)
+{
+	return run2(bc, len, sport, 0);
+}
+
+/* With remote ends: accept when the local or the remote port is in a spec. */
+static void check_specs_remote(const struct pw_portspec *specs, size_t n)
+{
+	unsigned char bc[4096];
+	int len = pw_diag_build_bytecode_ends(specs, n, true, bc, sizeof(bc));
+	assert_true(len > 0);
+	assert_true(audit(bc, len));
+	static const uint16_t others[] = {1, 7102, 7104, 45678, 65535};
+	for (unsigned port = 0; port <= 65535; port++) {
+		bool want = false;
+		for (size_t i = 0; i < n; i++)
+			want |= port >= specs[i].lo && port <= specs[i].hi;
+		for (size_t k = 0; k < ARRAY_SIZE(others); k++) {
+			bool other = false;
+			for (size_t i = 0; i < n; i++)
+				other |= others[k] >= specs[i].lo && others[k] <= specs[i].hi;
+			if (run2(bc, len, (uint16_t)port, others[k]) != (want || other))
+				fail_msg("sport %u dport %u: wrong answer", port, others[k]);
+			if (run2(bc, len, others[k], (uint16_t)port) != (want || other))
+				fail_msg("sport %u dport %u: wrong answer", others[k], port);
+		}
+	}
+}
+
+static void test_bytecode_remote(void **state)
+{
+	(void)state;
+	struct pw_portspec one = {.lo = 7103, .hi = 7103};
+	check_specs_remote(&one, 1);
+	struct pw_portspec two[] = {{.lo = 22, .hi = 22}, {.lo = 8000, .hi = 8100}};
+	check_specs_remote(two, 2);
+	unsigned char bc[4096];
+	struct pw_portspec all = {.lo = 0, .hi = 65535};
+	assert_int_equal(pw_diag_build_bytecode_ends(&all, 1, true, bc, sizeof(bc)), 0);
 }
 
 static void check_specs(const struct pw_portspec *specs, size_t n)
@@ -249,15 +296,14 @@ static void check_specs(const struct pw_portspec *specs, size_t n)
 static void test_bytecode(void **state)
 {
 	(void)state;
-	struct pw_portspec one = { .lo = 53, .hi = 53 };
+	struct pw_portspec one = {.lo = 53, .hi = 53};
 	check_specs(&one, 1);
-	struct pw_portspec range = { .lo = 8000, .hi = 8100 };
+	struct pw_portspec range = {.lo = 8000, .hi = 8100};
 	check_specs(&range, 1);
-	struct pw_portspec three[] = { { .lo = 22, .hi = 22 },
-				       { .lo = 8000, .hi = 8100 },
-				       { .lo = 65535, .hi = 65535 } };
+	struct pw_portspec three[] = {
+	    {.lo = 22, .hi = 22}, {.lo = 8000, .hi = 8100}, {.lo = 65535, .hi = 65535}};
 	check_specs(three, 3);
-	struct pw_portspec edges[] = { { .lo = 0, .hi = 0 }, { .lo = 1, .hi = 1023 } };
+	struct pw_portspec edges[] = {{.lo = 0, .hi = 0}, {.lo = 1, .hi = 1023}};
 	check_specs(edges, 2);
 }
 
@@ -266,24 +312,25 @@ static void test_bytecode_not_needed(void **state)
 	(void)state;
 	unsigned char bc[64];
 	assert_int_equal(pw_diag_build_bytecode(NULL, 0, bc, sizeof(bc)), 0);
-	struct pw_portspec all[] = { { .lo = 80, .hi = 80 }, { .lo = 0, .hi = 65535 } };
+	struct pw_portspec all[] = {{.lo = 80, .hi = 80}, {.lo = 0, .hi = 65535}};
 	assert_int_equal(pw_diag_build_bytecode(all, 2, bc, sizeof(bc)), 0);
-	struct pw_portspec many[8] = { { .lo = 1, .hi = 1 } };
+	struct pw_portspec many[8] = {{.lo = 1, .hi = 1}};
 	for (int i = 0; i < 8; i++)
-		many[i] = (struct pw_portspec){ .lo = (uint16_t)i, .hi = (uint16_t)i };
+		many[i] = (struct pw_portspec){.lo = (uint16_t)i, .hi = (uint16_t)i};
 	assert_int_equal(pw_diag_build_bytecode(many, 8, bc, sizeof(bc)), -ENOSPC);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp4_all_states),
-		cmocka_unit_test(test_bound_inactive_needs_the_bit),
-		cmocka_unit_test(test_tcp6_v6only),
-		cmocka_unit_test(test_udp),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_bytecode),
-		cmocka_unit_test(test_bytecode_not_needed),
+	    cmocka_unit_test(test_tcp4_all_states),
+	    cmocka_unit_test(test_bound_inactive_needs_the_bit),
+	    cmocka_unit_test(test_tcp6_v6only),
+	    cmocka_unit_test(test_udp),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_bytecode),
+	    cmocka_unit_test(test_bytecode_not_needed),
+	    cmocka_unit_test(test_bytecode_remote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
