@@ -90,24 +90,24 @@ int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
 		return -EINVAL;
 
-	struct attr_tb tb = {0};
+	struct attr_tb tb = { 0 };
 	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, &tb) < 0)
 		return -EINVAL;
 
 	struct pw_socket s = {
-	    .netns = netns,
-	    .cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32,
-	    .inode = m->idiag_inode,
-	    .uid = m->idiag_uid,
-	    .ifindex = m->id.idiag_if,
-	    .family = m->idiag_family,
-	    .proto = proto,
-	    .state = m->idiag_state,
-	    .lport = ntohs(m->id.idiag_sport),
-	    .rport = ntohs(m->id.idiag_dport),
-	    .v6only = -1,
-	    .reuseaddr = -1,
-	    .reuseport = -1,
+		.netns = netns,
+		.cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32,
+		.inode = m->idiag_inode,
+		.uid = m->idiag_uid,
+		.ifindex = m->id.idiag_if,
+		.family = m->idiag_family,
+		.proto = proto,
+		.state = m->idiag_state,
+		.lport = ntohs(m->id.idiag_sport),
+		.rport = ntohs(m->id.idiag_dport),
+		.v6only = -1,
+		.reuseaddr = -1,
+		.reuseport = -1,
 	};
 	size_t alen = m->idiag_family == AF_INET ? 4 : 16;
 	s.laddr.family = s.raddr.family = m->idiag_family;

@@ -130,8 +130,8 @@ static void *facts_worker(void *arg)
 		for (; i < end; i++) {
 			struct pw_process *p = &j->procs[i];
 			if (pw_process_read(j->procfd, j->pids[i], p) < 0)
-				*p = (struct pw_process){0}; /* exited since the walk */
-			p->pid = j->pids[i];		     /* keep the pid either way */
+				*p = (struct pw_process){ 0 }; /* exited since the walk */
+			p->pid = j->pids[i]; /* keep the pid either way */
 		}
 	}
 }
@@ -141,7 +141,7 @@ static void *facts_worker(void *arg)
 static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd)
 {
 	atomic_size_t cursor = 0;
-	struct facts_job job = {procs, pids, n, procfd, &cursor};
+	struct facts_job job = { procs, pids, n, procfd, &cursor };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = n / 128 + 1;
 	size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
@@ -162,7 +162,7 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 {
 	struct pw_sockvec *sv = &snap->sockets;
-	struct inode_map map = {0};
+	struct inode_map map = { 0 };
 	int r = map_init(&map, sv->n);
 	if (r < 0)
 		goto out;
@@ -181,7 +181,7 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 			r = -ENOMEM;
 			goto out;
 		}
-		m[n++] = (struct match){idx, w->recs[i]};
+		m[n++] = (struct match){ idx, w->recs[i] };
 	}
 	if (n > 1)
 		qsort(m, n, sizeof(*m), cmp_match);

@@ -20,15 +20,15 @@ static char *vfmt(const char *fmt, va_list ap)
 	return s;
 }
 
-struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_confidence conf,
-			    const char *fmt, ...)
+static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
+				    enum pw_confidence conf, const char *fmt, ...)
 {
 	if (l->err || PW_GROW(l->v, l->cap, l->n + 1) < 0) {
 		l->err = -ENOMEM;
 		return NULL;
 	}
 	struct pw_reason *r = &l->v[l->n];
-	*r = (struct pw_reason){.kind = kind, .confidence = conf};
+	*r = (struct pw_reason){ .kind = kind, .confidence = conf };
 	va_list ap;
 	va_start(ap, fmt);
 	r->summary = vfmt(fmt, ap);
@@ -41,7 +41,7 @@ struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_c
 	return r;
 }
 
-void pw_rl_evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
+static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 {
 	if (!r || l->err)
 		return;
@@ -67,7 +67,7 @@ void pw_rl_evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 
 /* Each socket is covered once per reason by construction; the array grows
  * in powers of two so a port with many connections stays linear. */
-void pw_rl_cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
+static void cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
 {
 	if (!r || l->err)
 		return;
@@ -90,12 +90,50 @@ void pw_reason_clear(struct pw_reason *r)
 		free(r->evidence[i]);
 	free(r->evidence);
 	free(r->sockets);
-	*r = (struct pw_reason){0};
+	*r = (struct pw_reason){ 0 };
+}
+
+/* The same builders for the other files of lib/explain/ (reasons.h). */
+struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_confidence conf,
+			    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = vfmt(fmt, ap);
+	va_end(ap);
+	struct pw_reason *r = text ? add_reason(l, kind, conf, "%s", text) : NULL;
+	if (!text)
+		l->err = -ENOMEM;
+	free(text);
+	return r;
+}
+
+void pw_rl_evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = vfmt(fmt, ap);
+	va_end(ap);
+	if (!text)
+		l->err = -ENOMEM;
+	else
+		evidence(l, r, "%s", text);
+	free(text);
+}
+
+void pw_rl_cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
+{
+	cover(l, r, s);
+}
+
+const char *pw_rl_comm(const struct pw_process *p)
+{
+	return p && p->comm ? p->comm : "?";
 }
 
 /* ---- small facts ------------------------------------------------------ */
 
-const char *pw_rl_comm(const struct pw_process *p)
+static const char *comm_of(const struct pw_process *p)
 {
 	return p && p->comm ? p->comm : "?";
 }
@@ -157,53 +195,48 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	struct pw_reason *r;
 
 	if (mgr && sp) {
-		r = pw_rl_add(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
-			      "systemd (PID %d) holds %s for %s and handed it to %s (PID %d%s%s); "
-			      "this is normal: to free the port run systemctl %sstop %s%s%s",
-			      (int)mgr->pid, ep, sock_unit ? sock_unit : "a socket unit",
-			      pw_rl_comm(sp), (int)sp->pid, sp->unit ? ", " : "",
-			      sp->unit ? sp->unit : "", user, sock_unit ? sock_unit : "",
-			      sock_unit && sp->unit ? " " : "", sp->unit ? sp->unit : "");
-		pw_rl_evidence(
-		    l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d%s%s; the socket is its fd %d",
-		    (int)sp->pid, (int)sp->listen_pid, sp->listen_fds,
-		    sp->listen_fdnames ? " LISTEN_FDNAMES=" : "",
-		    sp->listen_fdnames ? sp->listen_fdnames : "", svc->fd);
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "systemd (PID %d) holds %s for %s and handed it to %s (PID %d%s%s); "
+			       "this is normal: to free the port run systemctl %sstop %s%s%s",
+			       (int)mgr->pid, ep, sock_unit ? sock_unit : "a socket unit",
+			       comm_of(sp), (int)sp->pid, sp->unit ? ", " : "",
+			       sp->unit ? sp->unit : "", user, sock_unit ? sock_unit : "",
+			       sock_unit && sp->unit ? " " : "", sp->unit ? sp->unit : "");
+		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d%s%s; the socket is its fd %d",
+			 (int)sp->pid, (int)sp->listen_pid, sp->listen_fds,
+			 sp->listen_fdnames ? " LISTEN_FDNAMES=" : "",
+			 sp->listen_fdnames ? sp->listen_fdnames : "", svc->fd);
 	} else if (sp) {
-		r = pw_rl_add(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
-			      "%s (PID %d) received %s by socket activation (fd %d)%s%s; the "
-			      "activator has handed it over and exec'd or exited",
-			      pw_rl_comm(sp), (int)sp->pid, ep, svc->fd, sp->unit ? " in " : "",
-			      sp->unit ? sp->unit : "");
-		pw_rl_evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d", (int)sp->pid,
-			       (int)sp->listen_pid, sp->listen_fds);
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "%s (PID %d) received %s by socket activation (fd %d)%s%s; the "
+			       "activator has handed it over and exec'd or exited",
+			       comm_of(sp), (int)sp->pid, ep, svc->fd, sp->unit ? " in " : "",
+			       sp->unit ? sp->unit : "");
+		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d", (int)sp->pid,
+			 (int)sp->listen_pid, sp->listen_fds);
 	} else if (su) {
-		r = pw_rl_add(
-		    l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
-		    "systemd (PID %d) listens on %s for %s; %s starts on the first "
-		    "connection; this is normal: to free the port run systemctl %sstop %s",
-		    mgr ? (int)mgr->pid : 0, ep, su->unit,
-		    su->service ? su->service : "the service", user, su->unit);
-		pw_rl_evidence(l, r,
-			       "systemd reports %s listening on port %u (D-Bus Socket.Listen)",
-			       su->unit, s->lport);
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
+			       "systemd (PID %d) listens on %s for %s; %s starts on the first "
+			       "connection; this is normal: to free the port run systemctl %sstop %s",
+			       mgr ? (int)mgr->pid : 0, ep, su->unit,
+			       su->service ? su->service : "the service", user, su->unit);
+		evidence(l, r, "systemd reports %s listening on port %u (D-Bus Socket.Listen)",
+			 su->unit, s->lport);
 	} else {
-		r = pw_rl_add(
-		    l, PW_R_SOCKET_ACTIVATION, PW_CONF_INFERRED,
-		    "%s (PID %d) listens on %s on behalf of %s; the service starts on the "
-		    "first connection: to free the port stop %s",
-		    is_socket_activate_tool(mgr) ? "systemd-socket-activate" : "systemd",
-		    mgr ? (int)mgr->pid : 0, ep,
-		    is_socket_activate_tool(mgr) ? "the command it will run" : "a socket unit",
-		    is_socket_activate_tool(mgr)
-			? "that process"
-			: "the socket unit (systemctl list-sockets shows which)");
+		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_INFERRED,
+			       "%s (PID %d) listens on %s on behalf of %s; the service starts on the "
+			       "first connection: to free the port stop %s",
+			       is_socket_activate_tool(mgr) ? "systemd-socket-activate" : "systemd",
+			       mgr ? (int)mgr->pid : 0, ep,
+			       is_socket_activate_tool(mgr) ? "the command it will run" : "a socket unit",
+			       is_socket_activate_tool(mgr) ? "that process"
+							    : "the socket unit (systemctl list-sockets shows which)");
 	}
 	if (mgr)
-		pw_rl_evidence(l, r, "PID %d (%s) is %s", (int)mgr->pid, pw_rl_comm(mgr),
-			       is_socket_activate_tool(mgr) ? "systemd-socket-activate"
-							    : "a systemd manager");
-	pw_rl_cover(l, r, s);
+		evidence(l, r, "PID %d (%s) is %s", (int)mgr->pid, comm_of(mgr),
+			 is_socket_activate_tool(mgr) ? "systemd-socket-activate"
+						      : "a systemd manager");
+	cover(l, r, s);
 }
 
 /* Sockets no visible process holds, while some processes went unread: one
@@ -214,7 +247,7 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 	char ep[96];
 	endpoint(s, ep, sizeof(ep));
 	if (*hidden < 0) {
-		struct pw_reason *r = pw_rl_add(
+		struct pw_reason *r = add_reason(
 		    l, PW_R_HIDDEN, PW_CONF_INFERRED,
 		    st->privileged ? "%s belongs to a process whose fd table is protected "
 				     "even from root (uid %u created the socket); the BPF "
@@ -223,11 +256,11 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 				     "(uid %u created the socket); run as root to see who "
 				     "holds it",
 		    ep, s->uid);
-		pw_rl_evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
+		evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
 			       st->hidden_processes == 1 ? "" : "es");
-		pw_rl_evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep,
+		evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep,
 			       s->uid);
-		pw_rl_cover(l, r, s);
+		cover(l, r, s);
 		if (r)
 			*hidden = r - l->v;
 		return;
@@ -247,8 +280,8 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 	}
 	free(r->summary);
 	r->summary = sum;
-	pw_rl_evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep, s->uid);
-	pw_rl_cover(l, r, s);
+	evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep, s->uid);
+	cover(l, r, s);
 }
 
 static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap,
@@ -261,23 +294,22 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 
 	if (s->n_holders == 0) {
 		if (s->kernel_owner || (st->privileged && st->hidden_processes == 0)) {
-			r = pw_rl_add(
-			    l, PW_R_KERNEL, s->kernel_owner ? PW_CONF_VERIFIED : PW_CONF_INFERRED,
-			    s->kernel_owner
-				? "%s is held by the kernel for %s, not by a process; "
-				  "remove that device or service to free the port"
-				: "%s is held by the kernel%s: no process has it in its fd "
-				  "table; look for tunnels (vxlan, geneve, wireguard), fou or "
-				  "nfs/sunrpc, or a process that keeps it registered with "
-				  "io_uring or has it in flight over a unix socket",
-			    ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
-			pw_rl_evidence(l, r, "inode %u has no file descriptor in any process",
-				       s->inode);
+			r = add_reason(l, PW_R_KERNEL,
+				       s->kernel_owner ? PW_CONF_VERIFIED : PW_CONF_INFERRED,
+				       s->kernel_owner
+					       ? "%s is held by the kernel for %s, not by a process; "
+						 "remove that device or service to free the port"
+					       : "%s is held by the kernel%s: no process has it in its fd "
+						 "table; look for tunnels (vxlan, geneve, wireguard), fou or "
+						 "nfs/sunrpc, or a process that keeps it registered with "
+						 "io_uring or has it in flight over a unix socket",
+				       ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
+			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {
 			hidden_socket(l, hidden, s, st);
 			return;
 		}
-		pw_rl_cover(l, r, s);
+		cover(l, r, s);
 		return;
 	}
 
@@ -293,7 +325,7 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 	}
 	if (mgr || svc) {
 		const struct pw_sockunit *su =
-		    mgr && mgr->is_systemd ? pw_sockunits_find(&snap->sockunits, s) : NULL;
+			mgr && mgr->is_systemd ? pw_sockunits_find(&snap->sockunits, s) : NULL;
 		explain_activation(l, s, mgr, svc, su);
 		if (distinct_pids(s) <= (size_t)(!!mgr + !!svc))
 			return;
@@ -304,16 +336,16 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 	if (np == 1) {
 		if (mgr || svc)
 			return;
-		r = pw_rl_add(l, PW_R_SINGLE, PW_CONF_VERIFIED, "%s (PID %d%s%s) holds %s%s",
-			      pw_rl_comm(p0), p0 ? (int)p0->pid : 0, p0 && p0->unit ? ", " : "",
-			      p0 && p0->unit ? p0->unit : "", ep,
-			      s->n_holders > 1 ? " on several fds" : "");
-		pw_rl_evidence(l, r, "inode %u is fd %d of PID %d", s->inode, s->holders[0].fd,
-			       p0 ? (int)p0->pid : 0);
+		r = add_reason(l, PW_R_SINGLE, PW_CONF_VERIFIED, "%s (PID %d%s%s) holds %s%s",
+			       comm_of(p0), p0 ? (int)p0->pid : 0, p0 && p0->unit ? ", " : "",
+			       p0 && p0->unit ? p0->unit : "", ep,
+			       s->n_holders > 1 ? " on several fds" : "");
+		evidence(l, r, "inode %u is fd %d of PID %d", s->inode, s->holders[0].fd,
+			 p0 ? (int)p0->pid : 0);
 		if (s->holders[0].tid != (p0 ? p0->pid : 0))
-			pw_rl_evidence(l, r, "found in the private fd table of thread %d",
-				       (int)s->holders[0].tid);
-		pw_rl_cover(l, r, s);
+			evidence(l, r, "found in the private fd table of thread %d",
+				 (int)s->holders[0].tid);
+		cover(l, r, s);
 		return;
 	}
 
@@ -356,40 +388,36 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 	bool both = !known && !tcp && uid_same;
 	struct pw_reason *r;
 	if (both) {
-		r = pw_rl_add(l, PW_R_REUSEADDR_DUPLICATE, PW_CONF_INFERRED,
-			      "%zu UDP sockets share %s and their SO_REUSEADDR/SO_REUSEPORT flags "
-			      "could not be read: either SO_REUSEADDR duplicates (warning: unicast "
-			      "datagrams reach only the socket bound last) or a SO_REUSEPORT group "
-			      "(the kernel spreads datagrams across them); run as root to tell",
-			      n, ep);
+		r = add_reason(l, PW_R_REUSEADDR_DUPLICATE, PW_CONF_INFERRED,
+			       "%zu UDP sockets share %s and their SO_REUSEADDR/SO_REUSEPORT flags "
+			       "could not be read: either SO_REUSEADDR duplicates (warning: unicast "
+			       "datagrams reach only the socket bound last) or a SO_REUSEPORT group "
+			       "(the kernel spreads datagrams across them); run as root to tell",
+			       n, ep);
 	} else if (reuseport) {
-		r = pw_rl_add(
-		    l, PW_R_REUSEPORT, conf,
-		    "%zu sockets share %s with SO_REUSEPORT: the kernel spreads %s across "
-		    "them; this is a load-balanced group, normal for multi-process servers",
-		    n, ep, tcp ? "new connections" : "datagrams");
+		r = add_reason(l, PW_R_REUSEPORT, conf,
+			       "%zu sockets share %s with SO_REUSEPORT: the kernel spreads %s across "
+			       "them; this is a load-balanced group, normal for multi-process servers",
+			       n, ep, tcp ? "new connections" : "datagrams");
 	} else {
-		r = pw_rl_add(
-		    l, PW_R_REUSEADDR_DUPLICATE, conf,
-		    tcp ? "%zu TCP sockets are bound to %s with SO_REUSEADDR but without "
-			  "SO_REUSEPORT: only the first to call listen() can listen"
-			: "%zu UDP sockets are bound to %s with SO_REUSEADDR but not "
-			  "SO_REUSEPORT: warning, unicast datagrams reach only the socket "
-			  "bound last; multicast and broadcast reach all",
-		    n, ep);
+		r = add_reason(l, PW_R_REUSEADDR_DUPLICATE, conf,
+			       tcp ? "%zu TCP sockets are bound to %s with SO_REUSEADDR but without "
+				     "SO_REUSEPORT: only the first to call listen() can listen"
+				   : "%zu UDP sockets are bound to %s with SO_REUSEADDR but not "
+				     "SO_REUSEPORT: warning, unicast datagrams reach only the socket "
+				     "bound last; multicast and broadcast reach all",
+			       n, ep);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = v[i];
 		const struct pw_process *p = s->n_holders ? s->holders[0].proc : NULL;
 		if (known)
-			pw_rl_evidence(l, r,
-				       "inode %u (uid %u%s%s): SO_REUSEADDR=%d SO_REUSEPORT=%d",
-				       s->inode, s->uid, p ? ", " : "", p ? pw_rl_comm(p) : "",
-				       s->reuseaddr, s->reuseport);
+			evidence(l, r, "inode %u (uid %u%s%s): SO_REUSEADDR=%d SO_REUSEPORT=%d", s->inode,
+				 s->uid, p ? ", " : "", p ? comm_of(p) : "", s->reuseaddr,
+				 s->reuseport);
 		else
-			pw_rl_evidence(l, r, "inode %u (uid %u%s%s, %s)", s->inode, s->uid,
-				       p ? ", " : "", p ? pw_rl_comm(p) : "",
-				       pw_state_name(s->proto, s->state));
+			evidence(l, r, "inode %u (uid %u%s%s, %s)", s->inode, s->uid, p ? ", " : "",
+				 p ? comm_of(p) : "", pw_state_name(s->proto, s->state));
 		if (!known && !both && s->opts_source == PW_OPTS_UNKNOWN) {
 			/* record what the table implies, and say it was inferred */
 			if (reuseport)
@@ -398,15 +426,14 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 				s->reuseaddr = 1;
 			s->opts_source = PW_OPTS_INFERRED;
 		}
-		pw_rl_cover(l, r, s);
+		cover(l, r, s);
 	}
 	if (!known)
-		pw_rl_evidence(
-		    l, r,
-		    tcp ? "several listeners on one address imply SO_REUSEPORT (flags not read)"
-			: (uid_same ? "one owner uid: SO_REUSEPORT or SO_REUSEADDR (flags not "
-				      "read; run as root for BPF)"
-				    : "owner uids differ, so not SO_REUSEPORT (flags not read)"));
+		evidence(l, r,
+			 tcp ? "several listeners on one address imply SO_REUSEPORT (flags not read)"
+			     : (uid_same ? "one owner uid: SO_REUSEPORT or SO_REUSEADDR (flags not "
+					   "read; run as root for BPF)"
+					 : "owner uids differ, so not SO_REUSEPORT (flags not read)"));
 }
 
 static bool more_specific(const struct pw_socket *a)
@@ -435,45 +462,43 @@ static void explain_split(struct rlist *l, struct pw_socket **ends, size_t n)
 	}
 	char ep[96];
 	if (v4 && (v6only || v6dual)) {
-		struct pw_reason *r = pw_rl_add(
-		    l, PW_R_FAMILY_SPLIT, PW_CONF_VERIFIED,
-		    v6only ? "IPv4 and IPv6 are served by separate sockets on port %u: the IPv6 "
-			     "socket is IPv6-only, IPv4 traffic goes to the IPv4 socket"
-			   : "an IPv4 socket and a dual-stack IPv6 socket share port %u: IPv4 "
-			     "traffic prefers the IPv4 socket",
-		    ends[0]->lport);
+		struct pw_reason *r = add_reason(
+			l, PW_R_FAMILY_SPLIT, PW_CONF_VERIFIED,
+			v6only ? "IPv4 and IPv6 are served by separate sockets on port %u: the IPv6 "
+				 "socket is IPv6-only, IPv4 traffic goes to the IPv4 socket"
+			       : "an IPv4 socket and a dual-stack IPv6 socket share port %u: IPv4 "
+				 "traffic prefers the IPv4 socket",
+			ends[0]->lport);
 		for (size_t i = 0; i < n; i++) {
 			endpoint(ends[i], ep, sizeof(ep));
-			pw_rl_evidence(l, r, "%s %s (inode %u)%s",
-				       ends[i]->family == AF_INET ? "IPv4" : "IPv6", ep,
-				       ends[i]->inode,
-				       ends[i]->family == AF_INET6
-					   ? (ends[i]->v6only == 1 ? " v6only" : " dual-stack")
-					   : "");
-			pw_rl_cover(l, r, ends[i]);
+			evidence(l, r, "%s %s (inode %u)%s", ends[i]->family == AF_INET ? "IPv4" : "IPv6",
+				 ep, ends[i]->inode,
+				 ends[i]->family == AF_INET6
+					 ? (ends[i]->v6only == 1 ? " v6only" : " dual-stack")
+					 : "");
+			cover(l, r, ends[i]);
 		}
 	}
 	if (addrs || devs) {
 		struct pw_reason *r =
-		    pw_rl_add(l, PW_R_ADDRESS_SPLIT, PW_CONF_VERIFIED,
-			      "sockets on port %u are bound to different %s: each receives "
-			      "traffic for its own address, a specific address%s wins over the "
-			      "wildcard",
-			      ends[0]->lport, devs ? "devices or addresses" : "addresses",
-			      devs ? " or device" : "");
+			add_reason(l, PW_R_ADDRESS_SPLIT, PW_CONF_VERIFIED,
+				   "sockets on port %u are bound to different %s: each receives "
+				   "traffic for its own address, a specific address%s wins over the "
+				   "wildcard",
+				   ends[0]->lport, devs ? "devices or addresses" : "addresses",
+				   devs ? " or device" : "");
 		for (size_t i = 0; i < n; i++) {
 			endpoint(ends[i], ep, sizeof(ep));
-			pw_rl_evidence(l, r, "%s (inode %u)%s", ep, ends[i]->inode,
-				       more_specific(ends[i])
-					   ? " receives traffic to its own address"
-					   : " receives the rest");
-			pw_rl_cover(l, r, ends[i]);
+			evidence(l, r, "%s (inode %u)%s", ep, ends[i]->inode,
+				 more_specific(ends[i]) ? " receives traffic to its own address"
+							: " receives the rest");
+			cover(l, r, ends[i]);
 		}
 	}
 }
 
-static void explain_connections(struct rlist *l, struct pw_port_group *g, struct pw_socket **conns,
-				size_t n)
+static void explain_connections(struct rlist *l, struct pw_port_group *g,
+				struct pw_socket **conns, size_t n)
 {
 	size_t est = 0, tw = 0, nohold = 0, clients = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -487,11 +512,11 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g, struct
 		snprintf(cl, sizeof(cl), "; %zu %s this host's client end%s of %s made to port %u",
 			 clients, clients == 1 ? "is" : "are", clients == 1 ? "" : "s",
 			 clients == 1 ? "a connection" : "connections", g->port);
-	struct pw_reason *r = pw_rl_add(
-	    l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
-	    "%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s; sockets with inode 0 "
-	    "(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
-	    n, n == 1 ? "" : "s", g->port, est, tw, cl);
+	struct pw_reason *r = add_reason(
+		l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
+		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s; sockets with inode 0 "
+		"(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
+		n, n == 1 ? "" : "s", g->port, est, tw, cl);
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_socket *c = conns[i];
@@ -501,29 +526,26 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g, struct
 		endpoint(c, ep, sizeof(ep));
 		const struct pw_process *p = c->n_holders ? c->holders[0].proc : NULL;
 		if (p)
-			pw_rl_evidence(l, r,
-				       "inode %u (local %s) is a client end: its remote port is "
-				       "%u; held by %s (PID %d)",
-				       c->inode, ep, c->rport, pw_rl_comm(p), (int)p->pid);
+			evidence(l, r, "inode %u (local %s) is a client end: its remote port is %u; held "
+				       "by %s (PID %d)",
+				 c->inode, ep, c->rport, comm_of(p), (int)p->pid);
 		else
-			pw_rl_evidence(l, r,
-				       "inode %u (local %s) is a client end: its remote port is %u",
-				       c->inode, ep, c->rport);
+			evidence(l, r, "inode %u (local %s) is a client end: its remote port is %u",
+				 c->inode, ep, c->rport);
 	}
 	if (shown > 8)
-		pw_rl_evidence(l, r, "and %zu more client ends", shown - 8);
+		evidence(l, r, "and %zu more client ends", shown - 8);
 	if (nohold)
-		pw_rl_evidence(l, r,
-			       "%zu sockets have inode 0: the kernel keeps them after close or "
+		evidence(l, r, "%zu sockets have inode 0: the kernel keeps them after close or "
 			       "before accept",
-			       nohold);
+			 nohold);
 	for (size_t i = 0; i < n; i++)
-		pw_rl_cover(l, r, conns[i]);
+		cover(l, r, conns[i]);
 }
 
 static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap)
 {
-	struct rlist l = {0};
+	struct rlist l = { 0 };
 	_cleanup_free_ struct pw_socket **ends = calloc(g->n_sockets, sizeof(*ends));
 	_cleanup_free_ struct pw_socket **conns = calloc(g->n_sockets, sizeof(*conns));
 	_cleanup_free_ bool *dup_done = calloc(g->n_sockets, sizeof(*dup_done));

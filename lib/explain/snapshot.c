@@ -19,9 +19,9 @@ static const struct {
 	unsigned bit;
 	uint8_t ipproto;
 } protos[] = {
-    {PW_PROTO_TCP, IPPROTO_TCP},
-    {PW_PROTO_UDP, IPPROTO_UDP},
-    {PW_PROTO_UDPLITE, IPPROTO_UDPLITE},
+	{ PW_PROTO_TCP, IPPROTO_TCP },
+	{ PW_PROTO_UDP, IPPROTO_UDP },
+	{ PW_PROTO_UDPLITE, IPPROTO_UDPLITE },
 };
 
 struct collect_ctx {
@@ -46,8 +46,7 @@ static bool spec_wants(const struct pw_query *q, struct pw_socket *s)
 	if (!q->n_specs)
 		return true;
 	for (size_t i = 0; i < q->n_specs; i++)
-		if (pw_portspec_match(&q->specs[i], s->proto, &s->laddr, s->lport,
-				      s->v6only == 1)) {
+		if (pw_portspec_match(&q->specs[i], s->proto, &s->laddr, s->lport, s->v6only == 1)) {
 			s->matched_end = PW_END_LOCAL;
 			return true;
 		}
@@ -98,10 +97,9 @@ static void apply_bpf_opts(struct pw_sockvec *sv, size_t from)
 		struct pw_socket *s = &sv->v[i];
 		const struct pw_bpf_sockopt *hit = NULL;
 		if (s->inode) {
-			struct pw_bpf_sockopt key = {.inode = s->inode, .proto = s->proto};
-			hit = n > zeros
-				  ? bsearch(&key, o + zeros, n - zeros, sizeof(*o), cmp_opt_inode)
-				  : NULL;
+			struct pw_bpf_sockopt key = { .inode = s->inode, .proto = s->proto };
+			hit = n > zeros ? bsearch(&key, o + zeros, n - zeros, sizeof(*o), cmp_opt_inode)
+					: NULL;
 		} else {
 			for (size_t j = 0; j < zeros && !hit; j++)
 				if (same_endpoints(&o[j], s))
@@ -144,7 +142,7 @@ static bool shares_a_bind(const struct pw_sockvec *sv, size_t from)
 		const struct pw_socket *s = &sv->v[i];
 		if (!pw_socket_is_bound(s))
 			continue;
-		k[n] = (struct bind_key){s->proto, s->family, s->lport, s->ifindex, {0}};
+		k[n] = (struct bind_key){ s->proto, s->family, s->lport, s->ifindex, { 0 } };
 		memcpy(k[n].addr, s->laddr.bytes, 16);
 		n++;
 	}
@@ -174,7 +172,7 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 	for (size_t p = 0; p < ARRAY_SIZE(protos) && r >= 0; p++) {
 		if (!(c->protos & protos[p].bit))
 			continue;
-		static const uint8_t fams[] = {AF_INET, AF_INET6};
+		static const uint8_t fams[] = { AF_INET, AF_INET6 };
 		bool both = !c->q->families || c->q->families == PW_FAMILY_ALL;
 		for (size_t f = 0; f < 2 && r >= 0; f++) {
 			uint8_t fam = fams[f];
@@ -182,9 +180,8 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 				if (f == 1)
 					break;
 				fam = AF_UNSPEC; /* one walk for both families */
-			} else if (!both &&
-				   !(c->q->families &
-				     (fam == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6))) {
+			} else if (!both && !(c->q->families &
+						(fam == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6))) {
 				continue;
 			}
 			/* No TCP socket in the tables is CLOSE (bound-inactive has its own
@@ -197,8 +194,8 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 				break;
 			bool intr = false;
 			r = pw_diag_dump(nl, fam, protos[p].ipproto, states, c->sport, c->bc,
-					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns,
-					 &snap->sockets, &intr);
+					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns, &snap->sockets,
+					 &intr);
 			if (intr)
 				snap->stats.dump_interrupted = true;
 		}
@@ -269,9 +266,9 @@ static int walk_holders(const struct pw_query *q, bool want_netns, struct pw_wal
 			struct pw_stats *st)
 {
 	struct pw_walk_opts o = {
-	    .proc_root = q->proc_root,
-	    .threads = q->threads,
-	    .want_netns = want_netns,
+		.proc_root = q->proc_root,
+		.threads = q->threads,
+		.want_netns = want_netns,
 	};
 	int r = -EOPNOTSUPP;
 	if (q->collector == PW_COLLECTOR_BPF ||
@@ -296,11 +293,11 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		return -ENOMEM;
-	struct pw_walk w = {0};
-	struct collect_ctx c = {.q = q, .snap = snap};
+	struct pw_walk w = { 0 };
+	struct collect_ctx c = { .q = q, .snap = snap };
 	int r;
 	_cleanup_close_ int procfd =
-	    open(q->proc_root ? q->proc_root : "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		open(q->proc_root ? q->proc_root : "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0) {
 		r = -errno;
 		goto fail;
@@ -330,8 +327,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		c.protos &= want;
 	}
 	c.states = q->states ? q->states : PW_STATES_ALL;
-	c.bc_len =
-	    pw_diag_build_bytecode_ends(q->specs, q->n_specs, q->match_remote, c.bc, sizeof(c.bc));
+	c.bc_len = pw_diag_build_bytecode_ends(q->specs, q->n_specs, q->match_remote, c.bc,
+					       sizeof(c.bc));
 	/* the request's sport would drop client ends (their local port differs) */
 	for (size_t i = 0; i < q->n_specs && !q->match_remote; i++) {
 		const struct pw_portspec *sp = &q->specs[i];
@@ -355,12 +352,12 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 			r = -errno;
 			goto fail;
 		}
-		struct pw_nsref ref = {.ino = st.st_ino, .path = (char *)q->netns_path};
+		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)q->netns_path };
 		r = collect_ns(&c, procfd, &ref, current);
 		if (r < 0)
 			goto fail;
 	} else {
-		struct pw_nsref here = {.ino = current};
+		struct pw_nsref here = { .ino = current };
 		r = collect_ns(&c, procfd, &here, current);
 		if (r < 0)
 			goto fail;

@@ -49,8 +49,7 @@ static void replay(const char *name, uint8_t proto, bool asked_bi, struct replay
 			}
 			assert_int_equal(nlh->nlmsg_type, SOCK_DIAG_BY_FAMILY);
 			assert_true(out->n < MAXSOCK);
-			assert_int_equal(pw_diag_parse(nlh, proto, 42, asked_bi, &out->s[out->n]),
-					 0);
+			assert_int_equal(pw_diag_parse(nlh, proto, 42, asked_bi, &out->s[out->n]), 0);
 			out->n++;
 		}
 		off += dlen;
@@ -146,14 +145,14 @@ static void test_udp(void **state)
 static void test_malformed(void **state)
 {
 	(void)state;
-	char buf[64] = {0};
+	char buf[64] = { 0 };
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 	nlh->nlmsg_len = sizeof(buf); /* shorter than an inet_diag_msg */
 	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	struct pw_socket s;
 	assert_int_equal(pw_diag_parse(nlh, IPPROTO_TCP, 0, false, &s), -EINVAL);
 
-	char big[256] = {0};
+	char big[256] = { 0 };
 	nlh = (struct nlmsghdr *)big;
 	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct inet_diag_msg));
 	struct inet_diag_msg *m = NLMSG_DATA(nlh);
@@ -296,14 +295,15 @@ static void check_specs(const struct pw_portspec *specs, size_t n)
 static void test_bytecode(void **state)
 {
 	(void)state;
-	struct pw_portspec one = {.lo = 53, .hi = 53};
+	struct pw_portspec one = { .lo = 53, .hi = 53 };
 	check_specs(&one, 1);
-	struct pw_portspec range = {.lo = 8000, .hi = 8100};
+	struct pw_portspec range = { .lo = 8000, .hi = 8100 };
 	check_specs(&range, 1);
-	struct pw_portspec three[] = {
-	    {.lo = 22, .hi = 22}, {.lo = 8000, .hi = 8100}, {.lo = 65535, .hi = 65535}};
+	struct pw_portspec three[] = { { .lo = 22, .hi = 22 },
+				       { .lo = 8000, .hi = 8100 },
+				       { .lo = 65535, .hi = 65535 } };
 	check_specs(three, 3);
-	struct pw_portspec edges[] = {{.lo = 0, .hi = 0}, {.lo = 1, .hi = 1023}};
+	struct pw_portspec edges[] = { { .lo = 0, .hi = 0 }, { .lo = 1, .hi = 1023 } };
 	check_specs(edges, 2);
 }
 
@@ -312,25 +312,25 @@ static void test_bytecode_not_needed(void **state)
 	(void)state;
 	unsigned char bc[64];
 	assert_int_equal(pw_diag_build_bytecode(NULL, 0, bc, sizeof(bc)), 0);
-	struct pw_portspec all[] = {{.lo = 80, .hi = 80}, {.lo = 0, .hi = 65535}};
+	struct pw_portspec all[] = { { .lo = 80, .hi = 80 }, { .lo = 0, .hi = 65535 } };
 	assert_int_equal(pw_diag_build_bytecode(all, 2, bc, sizeof(bc)), 0);
-	struct pw_portspec many[8] = {{.lo = 1, .hi = 1}};
+	struct pw_portspec many[8] = { { .lo = 1, .hi = 1 } };
 	for (int i = 0; i < 8; i++)
-		many[i] = (struct pw_portspec){.lo = (uint16_t)i, .hi = (uint16_t)i};
+		many[i] = (struct pw_portspec){ .lo = (uint16_t)i, .hi = (uint16_t)i };
 	assert_int_equal(pw_diag_build_bytecode(many, 8, bc, sizeof(bc)), -ENOSPC);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tcp4_all_states),
-	    cmocka_unit_test(test_bound_inactive_needs_the_bit),
-	    cmocka_unit_test(test_tcp6_v6only),
-	    cmocka_unit_test(test_udp),
-	    cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_bytecode),
-	    cmocka_unit_test(test_bytecode_not_needed),
-	    cmocka_unit_test(test_bytecode_remote),
+		cmocka_unit_test(test_tcp4_all_states),
+		cmocka_unit_test(test_bound_inactive_needs_the_bit),
+		cmocka_unit_test(test_tcp6_v6only),
+		cmocka_unit_test(test_udp),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_bytecode),
+		cmocka_unit_test(test_bytecode_not_needed),
+		cmocka_unit_test(test_bytecode_remote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

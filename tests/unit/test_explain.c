@@ -60,7 +60,7 @@ static struct pw_socket *sock(struct world *w, uint8_t proto, uint8_t family, co
 static void hold(struct world *w, struct pw_socket *s, struct pw_process *p, int fd)
 {
 	size_t i = (size_t)(s - w->sock);
-	w->hold[i][s->n_holders++] = (struct pw_holder){p, p->pid, fd};
+	w->hold[i][s->n_holders++] = (struct pw_holder){ p, p->pid, fd };
 }
 
 static struct pw_port_group *explain(struct world *w)
@@ -574,22 +574,22 @@ static void test_connections(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_single),
-	    cmocka_unit_test(test_forked),
-	    cmocka_unit_test(test_forked_siblings),
+		cmocka_unit_test(test_single),
+		cmocka_unit_test(test_forked),
+		cmocka_unit_test(test_forked_siblings),
 	    cmocka_unit_test(test_node_cluster_sched_none),
 	    cmocka_unit_test(test_orphaned_workers),
 	    cmocka_unit_test(test_siblings_pass),
 	    cmocka_unit_test(test_lineage_parsers),
-	    cmocka_unit_test(test_passed),
-	    cmocka_unit_test(test_socket_activation),
-	    cmocka_unit_test(test_activation_fd_out_of_range_is_passed),
-	    cmocka_unit_test(test_reuseport_inferred_and_verified),
-	    cmocka_unit_test(test_udp_reuseaddr_duplicate),
-	    cmocka_unit_test(test_address_and_family_split),
+		cmocka_unit_test(test_passed),
+		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_activation_fd_out_of_range_is_passed),
+		cmocka_unit_test(test_reuseport_inferred_and_verified),
+		cmocka_unit_test(test_udp_reuseaddr_duplicate),
+		cmocka_unit_test(test_address_and_family_split),
 	    cmocka_unit_test(test_nonroot_udp_duplicates),
-	    cmocka_unit_test(test_kernel_versus_hidden),
-	    cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_kernel_versus_hidden),
+		cmocka_unit_test(test_connections),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
