@@ -135,6 +135,9 @@ static bool shared_by_several(const struct pw_socket *s)
 void pw_lineage_read(struct pw_snapshot *snap, int procfd)
 {
 	int aslr = -1;
+	/* pre-fork workers share a parent: read its stat once per run of them */
+	pid_t last_ppid = 0;
+	uint64_t last_pstack = 0, last_pstart = 0;
 	for (size_t i = 0; i < snap->sockets.n; i++) {
 		struct pw_socket *s = &snap->sockets.v[i];
 		if (!shared_by_several(s))
@@ -149,8 +152,14 @@ void pw_lineage_read(struct pw_snapshot *snap, int procfd)
 				continue;
 			uint64_t stack = 0, pstack = 0, pstart = 0;
 			(void)read_stat(procfd, p->pid, &stack, NULL);
-			if (p->ppid > 0)
-				(void)read_stat(procfd, p->ppid, &pstack, &pstart);
+			if (p->ppid > 0 && p->ppid == last_ppid) {
+				pstack = last_pstack;
+				pstart = last_pstart;
+			} else if (p->ppid > 0 && read_stat(procfd, p->ppid, &pstack, &pstart) == 0) {
+				last_ppid = p->ppid;
+				last_pstack = pstack;
+				last_pstart = pstart;
+			}
 			/* without ASLR equal stacks say nothing about exec */
 			p->start_stack = aslr ? stack : 0;
 			p->parent_start_stack = aslr ? pstack : 0;
