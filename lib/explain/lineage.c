@@ -327,6 +327,20 @@ static void siblings(struct rlist *l, struct pw_socket *s, const char *ep, struc
 		pw_rl_evidence(l, r,
 			       "PID %d has the same stack start as its children: they did not exec",
 			       (int)q);
+	} else if (shared == 1 && parent_img < 0 && !before_parent && q > 1) {
+		/* a root master of workers that dropped privileges, seen without
+		 * root: its image is unreadable, and it may hold the socket unseen */
+		r = pw_rl_add(l, PW_R_FORKED, PW_CONF_INFERRED,
+			      "%zu processes, all children of PID %d, share one socket on %s: they "
+			      "were forked from one process without exec, most likely PID %d, which "
+			      "closed its copy or holds it where this run could not look (its "
+			      "memory image could not be read); the other reading: their master is "
+			      "gone and PID %d adopted them; stop PID %d%s%s to free the port",
+			      n, (int)q, ep, (int)q, (int)q, (int)q, unit ? ", " : "", unit ? unit : "");
+		pw_rl_evidence(l, r,
+			       "PIDs %s share one memory image (same stack start): forked "
+			       "from one process without exec",
+			       pids);
 	} else if (shared == 1) {
 		bool sure = before_parent || parent_img == 0;
 		r = pw_rl_add(

@@ -242,6 +242,18 @@ static void test_orphaned_workers(void **state)
 	assert_non_null(strstr(r->summary, "most likely gone"));
 	done(g);
 
+	/* a living parent whose image is unreadable (not root): lean to it */
+	a->ppid = b->ppid = 40;
+	image(a, 0x7ee0, 0, 300, 200);
+	image(b, 0x7ee0, 0, 301, 200);
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "most likely PID 40"));
+	assert_null(strstr(r->summary, "that master is"));
+	done(g);
+
 	/* the living parent has their image: it forked them and closed its copy */
 	a->ppid = b->ppid = 40;
 	image(a, 0x7ee0, 0x7ee0, 300, 200);
