@@ -408,6 +408,9 @@ def test_forked_workers_parent_closed_its_copy(ns):
     assert sum(ks.values()) == 1 and set(ks) <= {"forked", "passed"}, show(g)
     every_socket_covered(g)
     only = g["reasons"][0]
+    # the deciding fact: the parent has its children's memory image (fork, no exec)
+    assert (only["kind"], only["confidence"]) == ("forked", "verified"), show(only)
+    assert "PID %d forked them without exec" % parent in only["summary"], only["summary"]
     assert only["sockets"] == [ino], show(g)
     assert "unrelated" not in only["summary"], (
         "holders %s are siblings (both have parent PID %d), yet the summary says:\n%s"
