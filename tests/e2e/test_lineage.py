@@ -118,7 +118,15 @@ def test_node_cluster_sched_none(netns, tmp_path):
     """none: workers exec'd, then received the socket: passed, inferred."""
     P = 7212
     primary, workers = start_cluster(netns, tmp_path, P, "none")
-    g = group(netns.portwho_ok("--json", "-l", str(P)).json, "tcp", P)
+    for collector in ("procfs", "bpf"):
+        check_sched_none(netns, P, primary, workers, collector)
+
+
+def check_sched_none(netns, P, primary, workers, collector):
+    res = netns.portwho("--json", "-l", "--collector", collector, str(P))
+    assert res.rc == 0, res.stderr
+    assert res.json["collector"] == collector, res.json["collector"]
+    g = group(res.json, "tcp", P)
     assert len(g["sockets"]) == 1, show(g)
     s = g["sockets"][0]
     ino = s["inode"]
