@@ -421,6 +421,18 @@ void pw_explain_family(struct rlist *l, struct pw_socket *s)
 		if (!seen)
 			m[n++] = (struct member){.p = h->proc, .fd = h->fd, .cloexec = h->cloexec};
 	}
+	if (n < 2) { /* a holder vanished before its facts were read */
+		struct pw_reason *r = pw_rl_add(
+			l, PW_R_PASSED, PW_CONF_INFERRED,
+			"%s is held by several processes, but one exited before its facts were "
+			"read: whether they inherited or passed it is unknown; all must close it "
+			"to free the port",
+			ep);
+		for (size_t i = 0; i < n; i++)
+			fd_evidence(l, r, &m[i]);
+		pw_rl_cover(l, r, s);
+		return;
+	}
 	size_t nt = 0;
 	bool one_parent = true;
 	for (size_t i = 0; i < n; i++) {
