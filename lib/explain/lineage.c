@@ -184,14 +184,19 @@ static int same_image(uint64_t a, uint64_t b)
 	return a && b ? a == b : -1;
 }
 
+/* "61, 62, 63" or "61, 62 and 40 more": never a PID cut in half */
 static void list_pids(char *buf, size_t len, struct member **v, size_t n)
 {
 	size_t off = 0;
 	buf[0] = 0;
-	for (size_t i = 0; i < n && off < len; i++) {
-		int w = snprintf(buf + off, len - off, "%s%d", i ? ", " : "", (int)v[i]->p->pid);
-		if (w < 0)
-			break;
+	for (size_t i = 0; i < n; i++) {
+		char one[24];
+		int w = snprintf(one, sizeof(one), "%s%d", i ? ", " : "", (int)v[i]->p->pid);
+		if (w < 0 || off + (size_t)w + 24 >= len) {
+			snprintf(buf + off, len - off, " and %zu more", n - i);
+			return;
+		}
+		memcpy(buf + off, one, (size_t)w + 1);
 		off += (size_t)w;
 	}
 }

@@ -266,6 +266,37 @@ static void test_orphaned_workers(void **state)
 	done(g);
 }
 
+static void test_many_orphans(void **state)
+{
+	(void)state;
+	/* 40 orphaned workers: the PID list is cut between PIDs, never inside one */
+	static struct pw_process ps[40];
+	static struct pw_holder hs[40];
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 260);
+	for (int i = 0; i < 40; i++) {
+		ps[i] = (struct pw_process){ .pid = 10000 + i, .ppid = 40, .comm = (char *)"nginx",
+					     .facts_read = true };
+		image(&ps[i], 0x7ee0, 0x7cc0, 300, 200);
+		hs[i] = (struct pw_holder){ .proc = &ps[i], .tid = 10000 + i, .fd = 6, .cloexec = 0 };
+	}
+	s->holders = hs;
+	s->n_holders = 40;
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_non_null(strstr(r->summary, "(PIDs 10000, 10001, "));
+	assert_non_null(strstr(r->summary, " more)"));
+	const char *k = strstr(r->summary, "(kill 10000, ");
+	assert_non_null(k);
+	const char *more = strstr(k, " and ");
+	assert_non_null(more);
+	assert_true(more[-1] >= '0' && more[-1] <= '9');
+	assert_true(more[-6] == ' ' || more[-6] == ','); /* a whole 5-digit PID */
+	done(g);
+}
+
 static void test_siblings_pass(void **state)
 {
 	(void)state;
@@ -591,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_forked_siblings),
 	    cmocka_unit_test(test_node_cluster_sched_none),
 	    cmocka_unit_test(test_orphaned_workers),
+	    cmocka_unit_test(test_many_orphans),
 	    cmocka_unit_test(test_siblings_pass),
 	    cmocka_unit_test(test_lineage_parsers),
 		cmocka_unit_test(test_passed),
