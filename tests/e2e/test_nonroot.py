@@ -115,3 +115,18 @@ def test_nonroot_udp_duplicates_name_both_readings(netns):
     out = ns.portwho("--explain", str(P), nobody=True).stdout
     assert out.count("hidden (inferred): ") == 1, out
     assert "reuseport (" not in out, out
+
+
+def test_nonroot_prefork_of_own_user_is_verified(netns):
+    """A pre-fork server running as the same user: its stack starts and fd
+    flags are readable without root, so 'forked' is decided (verified)."""
+    h = netns.sockhold("fork=2", "tcp-listen:127.0.0.1:7602",
+                       wrap=["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                             "--clear-groups"])
+    res = netns.portwho("--json", "7602", nobody=True)
+    assert res.rc == 0, res.stdout + res.stderr
+    g = group(res.json, "tcp", 7602)
+    s = g["sockets"][0]
+    assert sorted(x["pid"] for x in s["holders"]) == sorted([h.pid] + h.children), show(s)
+    assert [(r["kind"], r["confidence"]) for r in g["reasons"]] == [("forked", "verified")], \
+        show(g)
