@@ -385,7 +385,9 @@ static void siblings(struct rlist *l, struct pw_socket *s, const char *ep, struc
 		    "socket (SCM_RIGHTS); the other reading: PID %d created it, they "
 		    "inherited it across fork and exec and it closed its own copy; all must "
 		    "close it to free the port",
-		    nt, pids, (int)q, ep, !fd_same ? "at different fd numbers" : "close-on-exec",
+		    nt, pids, (int)q, ep, !fd_same && any_cloexec ? "at different fd numbers, close-on-exec"
+		    : !fd_same	       ? "at different fd numbers"
+				       : "close-on-exec",
 		    (int)q);
 		pw_rl_evidence(l, r, "PIDs %s have different memory images: each exec'd", pids);
 	} else {
