@@ -155,7 +155,8 @@ void pw_lineage_read(struct pw_snapshot *snap, int procfd)
 			if (p->ppid > 0 && p->ppid == last_ppid) {
 				pstack = last_pstack;
 				pstart = last_pstart;
-			} else if (p->ppid > 0 && read_stat(procfd, p->ppid, &pstack, &pstart) == 0) {
+			} else if (p->ppid > 0 &&
+				   read_stat(procfd, p->ppid, &pstack, &pstart) == 0) {
 				last_ppid = p->ppid;
 				last_pstack = pstack;
 				last_pstart = pstart;
@@ -335,13 +336,14 @@ static void siblings(struct rlist *l, struct pw_socket *s, const char *ep, struc
 	} else if (shared == 1 && parent_img < 0 && !before_parent && q > 1) {
 		/* a root master of workers that dropped privileges, seen without
 		 * root: its image is unreadable, and it may hold the socket unseen */
-		r = pw_rl_add(l, PW_R_FORKED, PW_CONF_INFERRED,
-			      "%zu processes, all children of PID %d, share one socket on %s: they "
-			      "were forked from one process without exec, most likely PID %d, which "
-			      "closed its copy or holds it where this run could not look (its "
-			      "memory image could not be read); the other reading: their master is "
-			      "gone and PID %d adopted them; stop PID %d%s%s to free the port",
-			      n, (int)q, ep, (int)q, (int)q, (int)q, unit ? ", " : "", unit ? unit : "");
+		r = pw_rl_add(
+		    l, PW_R_FORKED, PW_CONF_INFERRED,
+		    "%zu processes, all children of PID %d, share one socket on %s: they "
+		    "were forked from one process without exec, most likely PID %d, which "
+		    "closed its copy or holds it where this run could not look (its "
+		    "memory image could not be read); the other reading: their master is "
+		    "gone and PID %d adopted them; stop PID %d%s%s to free the port",
+		    n, (int)q, ep, (int)q, (int)q, (int)q, unit ? ", " : "", unit ? unit : "");
 		pw_rl_evidence(l, r,
 			       "PIDs %s share one memory image (same stack start): forked "
 			       "from one process without exec",
@@ -385,9 +387,10 @@ static void siblings(struct rlist *l, struct pw_socket *s, const char *ep, struc
 		    "socket (SCM_RIGHTS); the other reading: PID %d created it, they "
 		    "inherited it across fork and exec and it closed its own copy; all must "
 		    "close it to free the port",
-		    nt, pids, (int)q, ep, !fd_same && any_cloexec ? "at different fd numbers, close-on-exec"
-		    : !fd_same	       ? "at different fd numbers"
-				       : "close-on-exec",
+		    nt, pids, (int)q, ep,
+		    !fd_same && any_cloexec ? "at different fd numbers, close-on-exec"
+		    : !fd_same		    ? "at different fd numbers"
+					    : "close-on-exec",
 		    (int)q);
 		pw_rl_evidence(l, r, "PIDs %s have different memory images: each exec'd", pids);
 	} else {
@@ -430,11 +433,11 @@ void pw_explain_family(struct rlist *l, struct pw_socket *s)
 	}
 	if (n < 2) { /* a holder vanished before its facts were read */
 		struct pw_reason *r = pw_rl_add(
-			l, PW_R_PASSED, PW_CONF_INFERRED,
-			"%s is held by several processes, but one exited before its facts were "
-			"read: whether they inherited or passed it is unknown; all must close it "
-			"to free the port",
-			ep);
+		    l, PW_R_PASSED, PW_CONF_INFERRED,
+		    "%s is held by several processes, but one exited before its facts were "
+		    "read: whether they inherited or passed it is unknown; all must close it "
+		    "to free the port",
+		    ep);
 		for (size_t i = 0; i < n; i++)
 			fd_evidence(l, r, &m[i]);
 		pw_rl_cover(l, r, s);
