@@ -160,12 +160,14 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	}
 	cli_json_put(o, "pid", json_integer(p ? p->pid : h->tid), err);
 	cli_json_put(o, "tid", json_integer(h->tid), err);
-	cli_json_put(o, "fd", json_integer(h->fd), err);
+	cli_json_put(o, "fd", h->via == PW_VIA_FD ? json_integer(h->fd) : json_null(), err);
+	cli_json_put(o, "via", json_string(pw_holder_via_name((enum pw_holder_via)h->via)), err);
 	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
 	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
 	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
+	cli_json_put(o, "nspid", known && p->nspid ? json_integer(p->nspid) : json_null(), err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
 	if (user_unit)
 		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);

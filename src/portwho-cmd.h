@@ -131,6 +131,8 @@ enum column_id {
 	COL_USER,
 	COL_PPID,
 	COL_UNIT,
+	COL_VIA,
+	COL_NSPID,
 	COL_REASON,
 	COL_CLASS,
 	COL_MAX,

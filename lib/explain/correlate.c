@@ -204,7 +204,9 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = &sv->v[m[i].sock];
 		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ .tid = m[i].rec.tid, .fd = m[i].rec.fd, .cloexec = -1 };
+		*h = (struct pw_holder){
+			.tid = m[i].rec.tid, .fd = m[i].rec.fd, .via = m[i].rec.via, .cloexec = -1
+		};
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;

@@ -146,7 +146,9 @@ void pw_lineage_read(struct pw_snapshot *snap, int procfd)
 			aslr = aslr_on(procfd);
 		for (size_t j = 0; j < s->n_holders; j++) {
 			struct pw_holder *h = &s->holders[j];
-			h->cloexec = read_cloexec(procfd, h->tid ? h->tid : h->proc->pid, h->fd);
+			h->cloexec =
+			    h->fd >= 0 ? read_cloexec(procfd, h->tid ? h->tid : h->proc->pid, h->fd)
+				       : -1; /* io_uring: no fd */
 			struct pw_process *p = h->proc;
 			if (!p || p->start_stack || p->parent_start_time || !p->facts_read)
 				continue;
