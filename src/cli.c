@@ -18,6 +18,8 @@
 
 #include "portwho-cmd.h"
 
+const char *cli_verb;
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -25,8 +27,27 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	/* one line, with where to read more (unless it already says so) */
+	if (!strstr(fmt, "--help"))
+		fprintf(stderr, " (see portwho%s%s --help)", cli_verb ? " " : "",
+			cli_verb ? cli_verb : "");
 	fputc('\n', stderr);
 	return -EINVAL;
+}
+
+int cli_finish_output(FILE *f)
+{
+	int earlier = errno; /* a failed write while rendering left its errno here */
+	errno = 0;
+	bool bad = fflush(f) == EOF;
+	bad |= ferror(f) != 0;
+	if (!bad)
+		return 0;
+	int e = errno ? errno : earlier ? earlier : EIO;
+	if (e == EPIPE)
+		return -EPIPE;
+	fprintf(stderr, "portwho: cannot write output: %s\n", strerror(e));
+	return -e;
 }
 
 bool cli_all_digits(const char *s)

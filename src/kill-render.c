@@ -495,6 +495,7 @@ int kill_print_json(const struct run *run, int status)
 	json_t *j = json_object();
 	if (!j)
 		return -ENOMEM;
+	cli_json_put(j, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
 	cli_json_put(j, "found", snapshot_json(o, run->snap), &err);
 	cli_json_put(j, "dry_run", json_boolean(o->dry_run), &err);
 	cli_json_put(j, "signal", json_string(kill_signame(o->sig, sb, sizeof(sb))), &err);
