@@ -21,6 +21,7 @@
  * the exit status. portwho.c has weak fallbacks for builds without them. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* ---- shared by the main command and its subcommands (cli.c) ------------ */
 

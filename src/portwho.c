@@ -44,6 +44,7 @@ static void help(void)
 	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
 	      "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
 	      "       portwho kill ...                  see 'portwho kill --help'\n"
+	      "       portwho watch [PORTSPEC...]       binds, listens, closes as they happen\n"
 	      "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
 	      "\n"
 	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
@@ -493,6 +494,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "kill"))
 		return cmd_kill(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "watch"))
+		return cmd_watch(argc - 1, argv + 1);
 
 	struct options o = {.netns_scope = PW_NETNS_ALL, .collector = PW_COLLECTOR_AUTO};
 	int r = parse_argv(argc, argv, &o);
