@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,35 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 	return 1;
 }
 
+/* The user name of a uid for events whose process was gone before /proc
+ * could be read; a few names, looked up once each. */
+static const char *uid_name(uid_t uid)
+{
+	static struct {
+		uid_t uid;
+		char *name;
+	} cache[32];
+	static size_t n;
+	for (size_t i = 0; i < n; i++)
+		if (cache[i].uid == uid)
+			return cache[i].name;
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	char *name = NULL;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		name = strdup(res->pw_name);
+	if (n < sizeof(cache) / sizeof(cache[0])) {
+		cache[n].uid = uid;
+		cache[n++].name = name;
+	}
+	return name; /* kept for the life of the command (at most 32) */
+}
+
+static const char *event_user(const struct pw_watch_event *e)
+{
+	return e->proc && e->proc->user ? e->proc->user : uid_name(e->uid);
+}
+
 /* ---- one event ------------------------------------------------------------ */
 
 /* RFC 3339, local time, microseconds: 2026-11-30T04:12:03.123456+00:00 */
@@ -264,9 +294,10 @@ static void print_line(FILE *f, const struct watch_opts *o, const struct pw_watc
 	fputs(" command=", f);
 	cli_print_escaped(f, e->command[0] ? e->command : NULL);
 	const struct pw_process *p = e->proc;
-	if (p && p->user) {
+	const char *user = event_user(e);
+	if (user) {
 		fputs(" user=", f);
-		cli_print_escaped(f, p->user);
+		cli_print_escaped(f, user);
 	} else {
 		fprintf(f, " uid=%u", (unsigned)e->uid);
 	}
@@ -334,7 +365,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	cli_json_put(o, "command", cli_jstr(e->command[0] ? e->command : NULL), &err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), &err);
 	cli_json_put(o, "uid", json_integer(e->uid), &err);
-	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), &err);
+	cli_json_put(o, "user", cli_jstr(event_user(e)), &err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), &err);
 	cli_json_put(o, "container", json_null(), &err);
 	cli_json_put(o, "reuseaddr", cli_jtri(e->reuseaddr), &err);
