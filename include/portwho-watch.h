@@ -44,9 +44,9 @@ enum pw_watch_mode {
 struct pw_watch_opts {
 	const struct pw_portspec *specs; /* NULL/0: every port */
 	size_t n_specs;
-	unsigned protos;   /* PW_PROTO_* mask, 0 = TCP and UDP */
-	unsigned families; /* PW_FAMILY_* mask, 0 = both */
-	bool connections;  /* connect, accept, and close of connections */
+	unsigned protos;		 /* PW_PROTO_* mask, 0 = TCP and UDP */
+	unsigned families;		 /* PW_FAMILY_* mask, 0 = both */
+	bool connections;		 /* connect, accept, and close of connections */
 	enum pw_netns_scope netns_scope; /* ALL: every namespace (root) */
 	const char *netns_path;
 	enum pw_watch_mode mode;
@@ -55,14 +55,14 @@ struct pw_watch_opts {
 
 struct pw_watch_event {
 	enum pw_watch_kind kind;
-	bool polled;	      /* seen by comparing snapshots, not traced */
-	struct timespec time; /* CLOCK_REALTIME of the call (polled: of the poll) */
-	uint64_t netns;	      /* inode of the socket's network namespace */
-	uint64_t cookie;      /* socket cookie, 0 when the kernel never made one */
-	uint8_t family, proto, state; /* AF_*, IPPROTO_*, enum pw_state at the event */
-	struct pw_addr laddr, raddr;  /* bind-failed: the address asked for */
-	uint16_t lport, rport;	      /* rport 0 when unconnected */
-	uint32_t ifindex;	      /* bound device, 0 none */
+	bool polled;			     /* seen by comparing snapshots, not traced */
+	struct timespec time;		     /* CLOCK_REALTIME of the call (polled: of the poll) */
+	uint64_t netns;			     /* inode of the socket's network namespace */
+	uint64_t cookie;		     /* socket cookie, 0 when the kernel never made one */
+	uint8_t family, proto, state;	     /* AF_*, IPPROTO_*, enum pw_state at the event */
+	struct pw_addr laddr, raddr;	     /* bind-failed: the address asked for */
+	uint16_t lport, rport;		     /* rport 0 when unconnected */
+	uint32_t ifindex;		     /* bound device, 0 none */
 	int8_t reuseaddr, reuseport, v6only; /* the socket's flags; -1 unknown */
 	uint32_t sock_uid;		     /* owner uid of the socket */
 	pid_t pid, tid;			     /* 0 when unknown (polled, no holder seen) */
@@ -96,7 +96,7 @@ uint64_t pw_watch_lost(const struct pw_watch *w);
 struct pw_watch_blocker {
 	const struct pw_socket *sock; /* with holders; lives in snap */
 	const char *rule;	      /* pw_bind_rule name: "exclusive", ... */
-	bool maybe; /* blocks only if options portwho could not read say so */
+	bool maybe;		      /* blocks only if options portwho could not read say so */
 };
 
 struct pw_watch_blockers {

@@ -30,9 +30,9 @@ struct watch_opts {
 	bool all, json, force_poll;
 	enum pw_netns_scope netns_scope;
 	char *netns_path;
-	unsigned long count;   /* 0: no limit */
-	double duration;       /* seconds, 0: no limit */
-	unsigned interval_ms;  /* polling */
+	unsigned long count;  /* 0: no limit */
+	double duration;      /* seconds, 0: no limit */
+	unsigned interval_ms; /* polling */
 	struct pw_portspec *specs;
 	size_t n_specs;
 	struct pw_services *services;
@@ -88,7 +88,8 @@ static int parse_count(const char *arg, unsigned long *ret)
 	errno = 0;
 	unsigned long v = cli_all_digits(arg) ? strtoul(arg, &end, 10) : 0;
 	if (errno || v == 0)
-		return cli_usage_error("invalid --count '%s' (a number of events, at least 1)", arg);
+		return cli_usage_error("invalid --count '%s' (a number of events, at least 1)",
+				       arg);
 	*ret = v;
 	return 0;
 }
@@ -158,8 +159,9 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 			help();
 			return 0;
 		case ':':
-			return cli_usage_error("option '%s' needs an argument (see portwho watch --help)",
-					       argv[optind - 1]);
+			return cli_usage_error(
+			    "option '%s' needs an argument (see portwho watch --help)",
+			    argv[optind - 1]);
 		default:
 			return cli_usage_error("unknown option '%s' (see portwho watch --help)",
 					       argv[optind - 1]);
@@ -176,9 +178,9 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 		return -ENOMEM;
 	for (int i = optind; i < argc; i++) {
 		char err[256] = "";
-		if (pw_portspec_parse(argv[i], o->services, &o->specs[o->n_specs], err, sizeof(err)) < 0)
+		if (pw_portspec_parse(argv[i], o->services, &o->specs[o->n_specs], err,
+				      sizeof(err)) < 0)
 			return cli_usage_error("%s", err[0] ? err : "invalid port specification");
-		o->protos |= o->specs[o->n_specs].protos;
 		o->n_specs++;
 	}
 	return 1;
@@ -224,7 +226,8 @@ static void format_time(const struct timespec *t, char *buf, size_t len)
 	char date[32], zone[8];
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	strftime(zone, sizeof(zone), "%z", &tm); /* +hhmm */
-	snprintf(buf, len, "%.20s.%06d%.3s:%.2s", date, (int)(t->tv_nsec / 1000) % 1000000, zone, zone + 3);
+	snprintf(buf, len, "%.20s.%06d%.3s:%.2s", date, (int)(t->tv_nsec / 1000) % 1000000, zone,
+		 zone + 3);
 }
 
 static const char *proto_text(const struct pw_watch_event *e)
@@ -261,7 +264,8 @@ static void print_blockers(FILE *f, const struct pw_watch_blockers *b)
 		const struct pw_socket *s = b->v[i].sock;
 		char ep[INET6_ADDRSTRLEN + 24];
 		pw_endpoint_format(&s->laddr, s->lport, s->ifname, ep, sizeof(ep));
-		fprintf(f, " blocker=%s/%s/%s", ep, pw_state_name(s->proto, s->state), b->v[i].rule);
+		fprintf(f, " blocker=%s/%s/%s", ep, pw_state_name(s->proto, s->state),
+			b->v[i].rule);
 		if (b->v[i].maybe)
 			fputs("?", f);
 		if (!s->n_holders)
@@ -370,9 +374,9 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	cli_json_put(o, "container", json_null(), &err);
 	cli_json_put(o, "reuseaddr", cli_jtri(e->reuseaddr), &err);
 	cli_json_put(o, "reuseport", cli_jtri(e->reuseport), &err);
-	cli_json_put(o, "errno",
-		     e->kind == PW_WATCH_BIND_FAILED ? json_string(errno_text(e->err)) : json_null(),
-		     &err);
+	cli_json_put(
+	    o, "errno",
+	    e->kind == PW_WATCH_BIND_FAILED ? json_string(errno_text(e->err)) : json_null(), &err);
 	if (e->kind == PW_WATCH_BIND_FAILED)
 		cli_json_put(o, "blockers", blockers_json(b, &err), &err);
 	if (err == 0 && json_dumpf(o, f, JSON_COMPACT) < 0)
@@ -428,20 +432,23 @@ static int run(struct watch_opts *o)
 		fprintf(stderr,
 			"portwho: %s; polling sock_diag every %g s instead: events are marked "
 			"polled, sockets that live less than that and failed binds are not seen\n",
-			o->force_poll ? "--poll given"
-				      : "cannot trace in the kernel (BPF needs root and kernel BTF)",
+			o->force_poll
+			    ? "--poll given"
+			    : "cannot trace in the kernel (BPF needs root and kernel BTF)",
 			pw_watch_interval_ms(w) / 1000.0);
 
 	double end = o->duration > 0 ? now_s() + o->duration : 0;
 	unsigned long seen = 0;
 	int status = 0;
 	while (!stop_signal && (!o->count || seen < o->count)) {
-		int timeout = -1;
+		/* bounded, so a signal that lands outside the wait is seen soon */
+		int timeout = 200;
 		if (end > 0) {
 			double left = end - now_s();
 			if (left <= 0)
 				break;
-			timeout = (int)(left * 1000) + 1;
+			if (left < 0.2)
+				timeout = (int)(left * 1000) + 1;
 		}
 		const struct pw_watch_event *e;
 		r = pw_watch_next(w, timeout, &e);
@@ -457,7 +464,8 @@ static int run(struct watch_opts *o)
 		if (e->kind == PW_WATCH_BIND_FAILED && e->err == EADDRINUSE) {
 			r = pw_watch_blockers_find(e, &b);
 			if (r < 0)
-				fprintf(stderr, "portwho: could not look for the blocking socket: %s\n",
+				fprintf(stderr,
+					"portwho: could not look for the blocking socket: %s\n",
 					strerror(-r));
 			have_b = r == 0;
 		}
@@ -474,8 +482,9 @@ static int run(struct watch_opts *o)
 	}
 	uint64_t lost = pw_watch_lost(w);
 	if (lost)
-		fprintf(stderr, "portwho: %llu events were dropped in the kernel (the reader fell "
-				"behind)\n",
+		fprintf(stderr,
+			"portwho: %llu events were dropped in the kernel (the reader fell "
+			"behind)\n",
 			(unsigned long long)lost);
 	pw_watch_free(w);
 	return status;

@@ -17,7 +17,9 @@
 
 static uint8_t proto_bit(uint8_t proto)
 {
-	return proto == IPPROTO_TCP ? PW_PROTO_TCP : proto == IPPROTO_UDP ? PW_PROTO_UDP : PW_PROTO_UDPLITE;
+	return proto == IPPROTO_TCP   ? PW_PROTO_TCP
+	       : proto == IPPROTO_UDP ? PW_PROTO_UDP
+				      : PW_PROTO_UDPLITE;
 }
 
 /* The namespace as a path: the failing process's, if it is still there and
@@ -34,7 +36,8 @@ static bool netns_path_of(const struct pw_watch_event *ev, char *buf, size_t len
 
 static int snapshot_port(const struct pw_watch_event *ev, struct pw_snapshot **ret)
 {
-	struct pw_portspec spec = {.protos = proto_bit(ev->proto), .lo = ev->lport, .hi = ev->lport};
+	struct pw_portspec spec = {
+	    .protos = proto_bit(ev->proto), .lo = ev->lport, .hi = ev->lport};
 	struct pw_query q = {
 	    .specs = &spec,
 	    .n_specs = 1,

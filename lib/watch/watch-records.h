@@ -6,12 +6,12 @@
 #define PW_WATCH_RECORDS_H
 
 enum pw_wrec_kind {
-	PW_WREC_BIND = 1, /* bind() returned 0 */
+	PW_WREC_BIND = 1,    /* bind() returned 0 */
 	PW_WREC_BIND_FAILED, /* bind() failed: err */
-	PW_WREC_LISTEN, /* listen() returned 0 */
-	PW_WREC_CLOSE, /* the last reference to a bound socket went away */
-	PW_WREC_CONNECT, /* a connect gave the socket its local port */
-	PW_WREC_ACCEPT, /* accept() returned a connection */
+	PW_WREC_LISTEN,	     /* listen() returned 0 */
+	PW_WREC_CLOSE,	     /* the last reference to a bound socket went away */
+	PW_WREC_CONNECT,     /* a connect gave the socket its local port */
+	PW_WREC_ACCEPT,	     /* accept() returned a connection */
 };
 
 /* Filter flags (bss pw_watch_flags) */
@@ -21,17 +21,17 @@ enum pw_wrec_kind {
 #define PW_WF_UDP (1u << 3)
 
 struct pw_wrec {
-	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
-	__u64 cookie; /* socket cookie, 0 if none was ever made */
-	__u32 netns; /* inode of the socket's network namespace */
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cookie;	 /* socket cookie, 0 if none was ever made */
+	__u32 netns;	 /* inode of the socket's network namespace */
 	__u32 tgid, tid; /* as the initial pid namespace sees them */
-	__u32 uid; /* current task's uid */
-	__u32 sk_uid; /* owner uid of the socket */
-	__s32 err; /* positive errno for BIND_FAILED */
-	__u32 ifindex; /* bound device */
+	__u32 uid;	 /* current task's uid */
+	__u32 sk_uid;	 /* owner uid of the socket */
+	__s32 err;	 /* positive errno for BIND_FAILED */
+	__u32 ifindex;	 /* bound device */
 	__u8 kind, family, proto, state;
 	__u8 reuse, reuseport, v6only, pad;
-	__u16 lport, rport; /* host order */
+	__u16 lport, rport;	   /* host order */
 	__u8 laddr[16], raddr[16]; /* network order; IPv4 in the first 4 */
 	char comm[16];
 };

@@ -59,10 +59,10 @@ struct {
 
 /* A bind/listen/connect/accept between its entry and its exit, per thread. */
 struct pending {
-	__u64 sk;      /* struct sock * of the fd at entry (0 for accept) */
-	__u32 nr;      /* system call number */
+	__u64 sk; /* struct sock * of the fd at entry (0 for accept) */
+	__u32 nr; /* system call number */
 	__u32 pad;
-	__u8 sa[28];   /* bind: the sockaddr asked for (sockaddr_in6 at most) */
+	__u8 sa[28]; /* bind: the sockaddr asked for (sockaddr_in6 at most) */
 };
 
 struct {
@@ -182,8 +182,8 @@ static __noinline int emit(struct sock *sk, __u8 kind)
 			return 0; /* a connection: only with -a */
 	}
 	/* a connection is watched for either end (a client of a watched port) */
-	if (!port_watched(lport) && !((kind == PW_WREC_CONNECT || kind == PW_WREC_CLOSE) &&
-				      rport && port_watched(rport)))
+	if (!port_watched(lport) &&
+	    !((kind == PW_WREC_CONNECT || kind == PW_WREC_CLOSE) && rport && port_watched(rport)))
 		return 0;
 	struct pw_wrec *r = reserve();
 	if (!r)
@@ -203,8 +203,8 @@ static __noinline int emit_bind(struct sock *sk, const struct pending *p, long r
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 ufam = *(__u16 *)p->sa;
-	__u16 port = ret == 0 ? BPF_CORE_READ(sk, __sk_common.skc_num)
-			      : bpf_ntohs(*(__be16 *)(p->sa + 2));
+	__u16 port =
+	    ret == 0 ? BPF_CORE_READ(sk, __sk_common.skc_num) : bpf_ntohs(*(__be16 *)(p->sa + 2));
 	if (!port_watched(port))
 		return 0;
 	struct pw_wrec *r = reserve();

@@ -272,7 +272,8 @@ uint64_t pw_watch_lost(const struct pw_watch *w)
 
 int pw_watch_next(struct pw_watch *w, int timeout_ms, const struct pw_watch_event **ret)
 {
-	int64_t deadline = timeout_ms < 0 ? -1 : ts_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
+	int64_t deadline =
+	    timeout_ms < 0 ? -1 : ts_ns(CLOCK_MONOTONIC) + (int64_t)timeout_ms * 1000000;
 	for (;;) {
 		if (w->err) {
 			int r = w->err;
@@ -312,7 +313,8 @@ int pw_watch_next(struct pw_watch *w, int timeout_ms, const struct pw_watch_even
 			int64_t until = w->next_tick;
 			if (deadline >= 0 && deadline < until)
 				until = deadline;
-			struct timespec ts = {(until - now) / 1000000000, (until - now) % 1000000000};
+			struct timespec ts = {(until - now) / 1000000000,
+					      (until - now) % 1000000000};
 			if (nanosleep(&ts, NULL) < 0)
 				return -EINTR;
 			continue;
