@@ -84,6 +84,10 @@ void pw_watch_free(struct pw_watch *w);
 /* "bpf" or "poll" */
 const char *pw_watch_mode_name(const struct pw_watch *w);
 unsigned pw_watch_interval_ms(const struct pw_watch *w);
+/* Why AUTO fell back to polling: the negative errno of loading or attaching
+ * the BPF programs (-EOPNOTSUPP: not built, no BTF, not x86_64; -EPERM: no
+ * privilege); 0 when tracing, or when polling was asked for. */
+int pw_watch_bpf_error(const struct pw_watch *w);
 /* The next event, waiting at most timeout_ms (-1: forever). Returns 1 with
  * *ret valid until the next call, 0 on timeout, -EINTR when a signal came,
  * or another -errno. */

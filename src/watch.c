@@ -428,14 +428,21 @@ static int run(struct watch_opts *o)
 		fprintf(stderr, "portwho: cannot watch: %s\n", strerror(-r));
 		return 2;
 	}
-	if (!strcmp(pw_watch_mode_name(w), "poll"))
+	if (!strcmp(pw_watch_mode_name(w), "poll")) {
+		int e = -pw_watch_bpf_error(w);
+		char why[160];
+		if (o->force_poll)
+			snprintf(why, sizeof(why), "--poll given");
+		else
+			snprintf(why, sizeof(why),
+				 "cannot trace in the kernel (%s; BPF tracing needs root, kernel "
+				 "BTF and x86_64)",
+				 e == EOPNOTSUPP ? "not available here" : strerror(e));
 		fprintf(stderr,
 			"portwho: %s; polling sock_diag every %g s instead: events are marked "
 			"polled, sockets that live less than that and failed binds are not seen\n",
-			o->force_poll
-			    ? "--poll given"
-			    : "cannot trace in the kernel (BPF needs root and kernel BTF)",
-			pw_watch_interval_ms(w) / 1000.0);
+			why, pw_watch_interval_ms(w) / 1000.0);
+	}
 
 	double end = o->duration > 0 ? now_s() + o->duration : 0;
 	unsigned long seen = 0;

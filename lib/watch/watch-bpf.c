@@ -60,23 +60,38 @@ int pw_wtracer_open(__u32 flags, const uint8_t ports[65536 / 8], pw_wrec_fn fn, 
 		return -ENOMEM;
 	t->fn = fn;
 	t->ctx = ctx;
-	t->skel = pw_wtrace__open();
-	if (!t->skel) {
-		free(t);
-		return -ENOMEM;
+	/* Any load failure (privilege, a kernel without one of the hooks) means
+	 * the tracer cannot run here; the errno says why. EAGAIN is passing (the
+	 * kernel gives it when memory for the programs is short, as on a busy
+	 * host): try again, as libbpf does for its own loads. */
+	int r = -EAGAIN;
+	for (int attempt = 0; attempt < 5 && r == -EAGAIN; attempt++) {
+		pw_wtrace__destroy(t->skel);
+		t->skel = pw_wtrace__open();
+		if (!t->skel) {
+			free(t);
+			return -ENOMEM;
+		}
+		r = pw_wtrace__load(t->skel);
+		if (r == -EAGAIN)
+			usleep(10000u << attempt);
 	}
-	/* Any load failure (privilege, a kernel without one of the functions)
-	 * means the tracer cannot run here. */
-	if (pw_wtrace__load(t->skel) != 0) {
+	if (r != 0) {
 		pw_wtracer_free(t);
-		return -EOPNOTSUPP;
+		return r < 0 ? r : -EOPNOTSUPP;
 	}
 	t->skel->bss->pw_watch_flags = flags;
 	memcpy(t->skel->bss->pw_watch_ports, ports, 65536 / 8);
 	t->rb = ring_buffer__new(t->skel->maps.pw_events.map_fd, on_sample, t, NULL);
-	if (!t->rb || pw_wtrace__attach(t->skel) != 0) {
+	if (!t->rb) {
+		r = -errno;
 		pw_wtracer_free(t);
-		return -EOPNOTSUPP;
+		return r < 0 ? r : -ENOMEM;
+	}
+	r = pw_wtrace__attach(t->skel);
+	if (r != 0) {
+		pw_wtracer_free(t);
+		return r < 0 ? r : -EOPNOTSUPP;
 	}
 	*ret = t;
 	return 0;

@@ -243,7 +243,7 @@ int BPF_PROG(pw_sys_enter, struct pt_regs *regs, long id)
 	    !((pw_watch_flags & PW_WF_CONNS) &&
 	      (id == NR_CONNECT || id == NR_ACCEPT || id == NR_ACCEPT4)))
 		return 0;
-	int fd = (int)BPF_CORE_READ(regs, di);
+	int fd = (int)regs->di; /* a BTF pointer: plain loads, no helper call */
 	struct file *f = fd_file(fd);
 	if (!f)
 		return 0;
@@ -256,8 +256,8 @@ int BPF_PROG(pw_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	struct pending p = {.sk = (__u64)sk, .nr = (__u32)id};
 	if (id == NR_BIND) {
-		void *ua = (void *)BPF_CORE_READ(regs, si);
-		__u64 len = BPF_CORE_READ(regs, dx);
+		void *ua = (void *)regs->si;
+		__u64 len = regs->dx;
 		if (len > sizeof(p.sa))
 			len = sizeof(p.sa);
 		if (ua && bpf_probe_read_user(p.sa, len & 31, ua) != 0)
@@ -271,11 +271,16 @@ int BPF_PROG(pw_sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(pw_sys_exit, struct pt_regs *regs, long ret)
 {
+	/* every system call of the host comes through here: decide on the
+	 * number before touching the map */
+	long id = (long)regs->orig_ax;
+	if (id != NR_BIND && id != NR_LISTEN && id != NR_CONNECT && id != NR_ACCEPT &&
+	    id != NR_ACCEPT4)
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pw_pending, &tid);
 	if (!p)
 		return 0;
-	long id = (long)BPF_CORE_READ(regs, orig_ax);
 	if (id != (long)p->nr) {
 		bpf_map_delete_elem(&pw_pending, &tid);
 		return 0;

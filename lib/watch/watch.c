@@ -28,7 +28,10 @@ struct pw_watch {
 	struct pw_watch_event cur;
 	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	int err;		 /* first allocation failure inside a callback */
-	int64_t next_tick;	 /* polling: CLOCK_MONOTONIC of the next snapshot */
+	int64_t next_tick;
+	int bpf_err;
+	    /* why the tracer is not in use (AUTO fell back), or 0 */ /* polling: CLOCK_MONOTONIC of
+									 the next snapshot */
 };
 
 const char *pw_watch_kind_name(enum pw_watch_kind k)
@@ -225,8 +228,9 @@ int pw_watch_open(const struct pw_watch_opts *o, struct pw_watch **ret)
 		}
 		kernel_filter(o, &flags, ports);
 		r = pw_wtracer_open(flags, ports, on_record, w, &w->tracer);
-		if (r < 0 && (o->mode == PW_WATCH_BPF || r == -ENOMEM))
+		if (r < 0 && o->mode == PW_WATCH_BPF)
 			goto fail;
+		w->bpf_err = r < 0 ? r : 0;
 	}
 	if (!w->tracer) {
 		/* the polling source must see the same namespaces */
@@ -258,6 +262,11 @@ void pw_watch_free(struct pw_watch *w)
 const char *pw_watch_mode_name(const struct pw_watch *w)
 {
 	return w->tracer ? "bpf" : "poll";
+}
+
+int pw_watch_bpf_error(const struct pw_watch *w)
+{
+	return w->bpf_err;
 }
 
 unsigned pw_watch_interval_ms(const struct pw_watch *w)
