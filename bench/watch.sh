@@ -9,7 +9,8 @@
 #             formatted and written to a file (events counted)
 # and prints the load's rate (loops/s), the rate of an unrelated system call
 # (getppid/s: what the tracer costs everything else), the watcher's CPU use
-# (user+sys seconds per second) and the events it wrote per second; ROUNDS
+# (user+sys seconds per second), the events it wrote per second and its CPU
+# time per event (microseconds); ROUNDS
 # (default 3) rounds, alternated. Needs root (BPF, ip netns). Machines are
 # shared: compare the rows of one run, not runs.
 #   usage: bench/watch.sh [BUILD_DIR] [SECS]
@@ -53,14 +54,16 @@ run() { # NAME [portwho watch ARGS...]
 		kill -INT $w
 		wait $w || true
 		ev=$(( (n1 - n0) / secs ))
-		printf '%-9s %10s %12s %11s %10s\n' "$name" "$rate" "$sys" \
-			"$(echo "scale=2; ($c1 - $c0) / $secs" | bc -l)" "$ev"
+		per=-
+		[ "$ev" -gt 0 ] && per=$(echo "scale=1; ($c1 - $c0) * 1000000 / ($n1 - $n0)" | bc -l)
+		printf '%-9s %10s %12s %11s %10s %9s\n' "$name" "$rate" "$sys" \
+			"$(echo "scale=2; ($c1 - $c0) / $secs" | bc -l)" "$ev" "$per"
 	else
-		printf '%-9s %10s %12s %11s %10s\n' "$name" "$rate" "$sys" - -
+		printf '%-9s %10s %12s %11s %10s %9s\n' "$name" "$rate" "$sys" - - -
 	fi
 }
 
-printf '%-9s %10s %12s %11s %10s\n' watcher loops/s getppid/s 'cpu(cores)' events/s
+printf '%-9s %10s %12s %11s %10s %9s\n' watcher loops/s getppid/s 'cpu(cores)' events/s us/event
 for _ in $(seq "${ROUNDS:-3}"); do
 	run none
 	run filtered 9
