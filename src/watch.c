@@ -115,22 +115,13 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 	    {}};
 	int c, r = 0;
 	double iv = 1.0;
+	struct cli_common cc = {0};
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":tu46aN:Jh", longopts, NULL)) >= 0) {
+		if (cli_common_option(&cc, c))
+			continue;
 		switch (c) {
-		case 't':
-			o->protos |= PW_PROTO_TCP;
-			break;
-		case 'u':
-			o->protos |= PW_PROTO_UDP;
-			break;
-		case '4':
-			o->families |= PW_FAMILY_INET;
-			break;
-		case '6':
-			o->families |= PW_FAMILY_INET6;
-			break;
 		case 'a':
 			o->all = true;
 			break;
@@ -158,18 +149,15 @@ static int parse_argv(int argc, char **argv, struct watch_opts *o)
 		case 'h':
 			help();
 			return 0;
-		case ':':
-			return cli_usage_error(
-			    "option '%s' needs an argument (see portwho watch --help)",
-			    argv[optind - 1]);
 		default:
-			return cli_usage_error("unknown option '%s' (see portwho watch --help)",
-					       argv[optind - 1]);
+			return cli_option_error(c, argv, "watch");
 		}
 		if (r < 0)
 			return r;
 	}
 	o->interval_ms = (unsigned)(iv * 1000 + 0.5);
+	o->protos = cli_common_protos(&cc);
+	o->families = cli_common_families(&cc);
 	r = pw_services_load(NULL, &o->services);
 	if (r < 0)
 		return r;
@@ -348,6 +336,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
+	cli_json_put(o, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
 	cli_json_put(o, "time", json_string(t), &err);
 	cli_json_put(o, "event", json_string(pw_watch_kind_name(e->kind)), &err);
 	cli_json_put(o, "polled", json_boolean(e->polled), &err);
@@ -379,11 +368,10 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	    e->kind == PW_WATCH_BIND_FAILED ? json_string(errno_text(e->err)) : json_null(), &err);
 	if (e->kind == PW_WATCH_BIND_FAILED)
 		cli_json_put(o, "blockers", blockers_json(b, &err), &err);
-	if (err == 0 && json_dumpf(o, f, JSON_COMPACT) < 0)
-		err = -EIO;
-	json_decref(o);
-	if (err == 0)
+	/* a failed write leaves ferror(f) set: cli_finish_output() says it */
+	if (err == 0 && json_dumpf(o, f, JSON_COMPACT) == 0)
 		fputc('\n', f);
+	json_decref(o);
 	return err;
 }
 
@@ -481,8 +469,15 @@ static int run(struct watch_opts *o)
 		else
 			print_line(stdout, o, e, have_b ? &b : NULL);
 		pw_watch_blockers_clear(&b);
-		if (fflush(stdout) != 0 || r < 0) {
-			status = 2; /* stdout gone (a closed pipe) or out of memory */
+		if (r < 0) {
+			fprintf(stderr, "portwho: %s\n", strerror(-r));
+			status = 2;
+			break;
+		}
+		/* flushed per event: `portwho watch --json | jq` works live */
+		r = cli_finish_output(stdout);
+		if (r < 0) {
+			status = r == -EPIPE ? 0 : 2; /* the reader went away: done */
 			break;
 		}
 		seen++;

@@ -117,7 +117,7 @@ def test_events_traced(netns):
         assert e["proto"] == "tcp" and e["family"] == "ipv4" and e["state"] == state, e
         assert e["local_address"] == "127.0.0.1" and e["remote_port"] is None, e
         assert e["polled"] is False and e["errno"] is None and e["container"] is None, e
-        assert TIME_RE.match(e["time"]), e
+        assert TIME_RE.match(e["time"]) and e["schema_version"] == 1, e
     order = [e["event"] for e in evs if e["pid"] == pid]
     assert order == ["bind", "listen", "close"], evs
 
