@@ -357,6 +357,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	cli_json_put(o, "tid", e->tid ? json_integer(e->tid) : json_null(), &err);
 	cli_json_put(o, "command", cli_jstr(e->command[0] ? e->command : NULL), &err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), &err);
+	cli_json_put(o, "nspid", p && p->nspid ? json_integer(p->nspid) : json_null(), &err);
 	cli_json_put(o, "uid", json_integer(e->uid), &err);
 	cli_json_put(o, "user", cli_jstr(event_user(e)), &err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), &err);
