@@ -14,6 +14,10 @@ enum pw_wrec_kind {
 	PW_WREC_ACCEPT,	     /* accept() returned a connection */
 };
 
+/* The reader looks at the ring buffer at least this often (ms): the BPF
+ * side wakes it only for failed binds and when much is waiting. */
+#define PW_WATCH_POLL_MS 50
+
 /* Filter flags (bss pw_watch_flags) */
 #define PW_WF_PORTS (1u << 0) /* only ports set in pw_watch_ports */
 #define PW_WF_CONNS (1u << 1) /* connect, accept, close of connections */

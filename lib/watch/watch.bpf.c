@@ -156,6 +156,19 @@ static __always_inline void fill_task(struct pw_wrec *r)
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
 }
 
+/* Waking the reader for every record costs the calling task an interrupt
+ * round trip (tens of microseconds in a VM): wake it for a failed bind (its
+ * blocker is looked up at once, while it is still there) or once 64 KiB are
+ * waiting; otherwise the reader comes by itself every PW_WATCH_POLL_MS. */
+static __always_inline void submit(struct pw_wrec *r)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (r->kind == PW_WREC_BIND_FAILED ||
+	    bpf_ringbuf_query(&pw_events, BPF_RB_AVAIL_DATA) >= (64u << 10))
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
+
 static __always_inline struct pw_wrec *reserve(void)
 {
 	struct pw_wrec *r = bpf_ringbuf_reserve(&pw_events, sizeof(*r), 0);
@@ -191,7 +204,7 @@ static __noinline int emit(struct sock *sk, __u8 kind)
 	fill_sock(r, sk);
 	fill_task(r);
 	r->kind = kind;
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 
@@ -224,7 +237,7 @@ static __noinline int emit_bind(struct sock *sk, const struct pending *p, long r
 		else if (ufam == PW_AF_INET)
 			__builtin_memcpy(r->laddr, p->sa + 4, 4);
 	}
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 

@@ -30,8 +30,8 @@ struct pw_watch {
 	int err;		 /* first allocation failure inside a callback */
 	int64_t next_tick;
 	int bpf_err;
-	    /* why the tracer is not in use (AUTO fell back), or 0 */ /* polling: CLOCK_MONOTONIC of
-									 the next snapshot */
+	/* why the tracer is not in use (AUTO fell back), or 0 */ /* polling: CLOCK_MONOTONIC of
+								     the next snapshot */
 };
 
 const char *pw_watch_kind_name(enum pw_watch_kind k)
@@ -311,7 +311,9 @@ int pw_watch_next(struct pw_watch *w, int timeout_ms, const struct pw_watch_even
 		int r;
 		if (w->tracer) {
 			refresh_clock(w);
-			r = pw_wtracer_poll(w->tracer, wait_ms);
+			r = pw_wtracer_poll(w->tracer, wait_ms < 0 || wait_ms > PW_WATCH_POLL_MS
+							   ? PW_WATCH_POLL_MS
+							   : wait_ms);
 			if (r < 0)
 				return r;
 			continue;
