@@ -177,6 +177,31 @@ static enum pw_watch_kind appeared(const struct pw_watch_event *v, size_t n,
 	return has_listener(v, n, e) ? PW_WATCH_ACCEPT : PW_WATCH_CONNECT;
 }
 
+int pw_wpoll_diff(const struct pw_watch_event *old, size_t n_old, const struct pw_watch_event *cur,
+		  size_t n_cur, const struct timespec *now, struct pw_watch_event **evs, size_t *n,
+		  size_t *cap)
+{
+	size_t i = 0, j = 0;
+	int r = 0;
+	while (r == 0 && (i < n_old || j < n_cur)) {
+		int c = i == n_old ? 1 : j == n_cur ? -1 : key_cmp(&old[i], &cur[j]);
+		if (c < 0) { /* gone */
+			struct pw_watch_event e = old[i++];
+			e.time = *now;
+			r = push(evs, n, cap, &e, PW_WATCH_CLOSE);
+		} else if (c > 0) { /* new */
+			r = push(evs, n, cap, &cur[j], appeared(cur, n_cur, &cur[j]));
+			j++;
+		} else {
+			if (cur[j].state == PW_ST_LISTEN && old[i].state != PW_ST_LISTEN)
+				r = push(evs, n, cap, &cur[j], PW_WATCH_LISTEN);
+			i++;
+			j++;
+		}
+	}
+	return r;
+}
+
 int pw_wpoll_step(struct pw_wpoll *p, struct pw_watch_event **evs, size_t *n, size_t *cap)
 {
 	struct pw_watch_event *v;
@@ -186,23 +211,7 @@ int pw_wpoll_step(struct pw_wpoll *p, struct pw_watch_event **evs, size_t *n, si
 		return r;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	size_t i = 0, j = 0;
-	while (r == 0 && (i < p->n_cur || j < nv)) {
-		int c = i == p->n_cur ? 1 : j == nv ? -1 : key_cmp(&p->cur[i], &v[j]);
-		if (c < 0) { /* gone */
-			struct pw_watch_event e = p->cur[i++];
-			e.time = now;
-			r = push(evs, n, cap, &e, PW_WATCH_CLOSE);
-		} else if (c > 0) { /* new */
-			r = push(evs, n, cap, &v[j], appeared(v, nv, &v[j]));
-			j++;
-		} else {
-			if (v[j].state == PW_ST_LISTEN && p->cur[i].state != PW_ST_LISTEN)
-				r = push(evs, n, cap, &v[j], PW_WATCH_LISTEN);
-			i++;
-			j++;
-		}
-	}
+	r = pw_wpoll_diff(p->cur, p->n_cur, v, nv, &now, evs, n, cap);
 	free(p->cur);
 	p->cur = v;
 	p->n_cur = nv;

@@ -41,6 +41,13 @@ struct pw_wpoll;
 /* Takes the first snapshot (the baseline). */
 int pw_wpoll_open(const struct pw_watch_opts *o, struct pw_wpoll **ret);
 void pw_wpoll_free(struct pw_wpoll *p);
+/* Pure: the events between two snapshots' sockets (each as an event, sorted
+ * by netns then cookie): gone -> close (with the old facts, at now), new ->
+ * listen, bind (bound states), accept (a listener on that port) or connect,
+ * BOUND/UNCONN -> LISTEN -> listen. Appended to *evs (n, cap as pw_grow). */
+int pw_wpoll_diff(const struct pw_watch_event *old, size_t n_old, const struct pw_watch_event *cur,
+		  size_t n_cur, const struct timespec *now, struct pw_watch_event **evs, size_t *n,
+		  size_t *cap);
 /* Take a snapshot and append the differences to *evs (n, cap as pw_grow). */
 int pw_wpoll_step(struct pw_wpoll *p, struct pw_watch_event **evs, size_t *n, size_t *cap);
 
