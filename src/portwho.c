@@ -32,7 +32,6 @@ static void help(void)
 		printf("       portwho %-25s %s\n", usage, v->help);
 	}
 	fputs("PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
-	      "\n"
 	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
 	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
 	      "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
