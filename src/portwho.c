@@ -454,7 +454,7 @@ static int run(const struct options *o)
 		return 2;
 	}
 
-	bool found = v.n_sockets > 0;
+	bool found = v.n_sockets > 0 || v.n_groups > 0; /* a forward alone matches */
 	errno = 0;
 	if (o->json)
 		r = render_json(o, &v, stdout);

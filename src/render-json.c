@@ -197,6 +197,8 @@ static void out_group(struct jout *j, const struct options *o, const struct view
 	}
 	out_key(j, 3, &first, "reasons");
 	out_value(j, rs, 3);
+	out_key(j, 3, &first, "forwards");
+	out_value(j, cli_forwards_json(g, &err), 3);
 
 	out_key(j, 3, &first, "sockets");
 	out_open(j, '[', &sfirst);
@@ -233,6 +235,8 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	out_value(j, json_integer(v->stats->hidden_processes), 1);
 	out_key(j, 1, &first, "collector");
 	out_value(j, cli_jstr(v->stats->collector), 1);
+	out_key(j, 1, &first, "forward_rules_undecoded");
+	out_value(j, json_integer(v->stats->forward_rules_undecoded), 1);
 	out_key(j, 1, &first, "ports");
 	out_open(j, '[', &pfirst);
 	for (size_t i = 0; i < v->n_groups && !j->err; i++) {

@@ -90,17 +90,17 @@ static int cmp_pid(const void *a, const void *b)
 	return cmp_u64(*(const pid_t *)a, *(const pid_t *)b);
 }
 
-static struct pw_process *find_proc(struct pw_snapshot *snap, pid_t pid)
+static struct pw_process *find_proc(struct pw_process *procs, size_t n_procs, pid_t pid)
 {
-	size_t lo = 0, hi = snap->n_procs;
+	size_t lo = 0, hi = n_procs;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (snap->procs[mid].pid < pid)
+		if (procs[mid].pid < pid)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < snap->n_procs && snap->procs[lo].pid == pid ? &snap->procs[lo] : NULL;
+	return lo < n_procs && procs[lo].pid == pid ? &procs[lo] : NULL;
 }
 
 struct facts_job {
@@ -151,9 +151,9 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 		pthread_join(th[i], NULL);
 }
 
-static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
+int pw_attach_holders(struct pw_sockvec *sv, const struct pw_walk *w, int procfd,
+		      struct pw_holderset *out)
 {
-	struct pw_sockvec *sv = &snap->sockets;
 	struct inode_map map = { 0 };
 	int r = map_init(&map, sv->n);
 	if (r < 0)
@@ -186,8 +186,8 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 
 	/* facts only for processes that hold a socket we will report */
 	pid_t *pids = malloc((n ? n : 1) * sizeof(*pids));
-	snap->holders = calloc(n ? n : 1, sizeof(*snap->holders));
-	if (!pids || !snap->holders) {
+	out->holders = calloc(n ? n : 1, sizeof(*out->holders));
+	if (!pids || !out->holders) {
 		free(pids);
 		free(m);
 		r = -ENOMEM;
@@ -201,26 +201,27 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 	for (size_t i = 0; i < n; i++)
 		if (np == 0 || pids[np - 1] != pids[i])
 			pids[np++] = pids[i];
-	snap->procs = calloc(np ? np : 1, sizeof(*snap->procs));
-	if (!snap->procs) {
+	out->procs = calloc(np ? np : 1, sizeof(*out->procs));
+	if (!out->procs) {
 		free(pids);
 		free(m);
 		r = -ENOMEM;
 		goto out;
 	}
-	read_facts(snap->procs, pids, np, procfd);
-	snap->n_procs = np;
+	read_facts(out->procs, pids, np, procfd);
+	out->n_procs = np;
 	free(pids);
 
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = &sv->v[m[i].sock];
-		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ find_proc(snap, m[i].rec.pid), m[i].rec.tid, m[i].rec.fd };
+		struct pw_holder *h = &out->holders[i];
+		*h = (struct pw_holder){ find_proc(out->procs, np, m[i].rec.pid), m[i].rec.tid,
+					 m[i].rec.fd };
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;
 	}
-	snap->n_holders = n;
+	out->n_holders = n;
 	free(m);
 out:
 	free(map.keys);
@@ -279,8 +280,15 @@ int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 	struct pw_sockvec *sv = &snap->sockets;
 	if (sv->n > 1)
 		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
-	int r = attach_holders(snap, w, procfd);
+	struct pw_holderset hs = { 0 };
+	int r = pw_attach_holders(sv, w, procfd, &hs);
+	snap->procs = hs.procs;
+	snap->n_procs = hs.n_procs;
+	snap->holders = hs.holders;
+	snap->n_holders = hs.n_holders;
 	if (r < 0)
 		return r;
-	return build_groups(snap);
+	r = build_groups(snap);
+	snap->n_socket_groups = snap->n_groups;
+	return r;
 }
