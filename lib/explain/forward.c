@@ -485,6 +485,7 @@ int pw_forwards_build(struct pw_snapshot *snap, const struct pw_forward_ctx *c)
 	const struct pw_query *q = c->q;
 	struct pendings ps = {0};
 	struct nsrefs refs = {0};
+	struct pw_walk named = {0};
 	int r = 0;
 	snap->stats.forward_rules = (unsigned)snap->natrules.n;
 	uint32_t bound = PW_STATE_BIT(PW_ST_LISTEN) | PW_STATE_BIT(PW_ST_CLOSE);
@@ -526,6 +527,20 @@ int pw_forwards_build(struct pw_snapshot *snap, const struct pw_forward_ctx *c)
 	for (size_t i = 0; c->w && i < c->w->n_ns; i++)
 		if (!ref_of(c, &refs, c->w->ns[i].ino))
 			refs.v[refs.n++] = c->w->ns[i];
+	/* -N one namespace: a forward may still land in a named one (refs
+	 * borrow the paths; named owns them until the end) */
+	if (q->netns_scope != PW_NETNS_ALL && geteuid() == 0 &&
+	    pw_netns_add_bound("/run/netns", &named) >= 0 && named.n_ns) {
+		struct pw_nsref *v = realloc(refs.v, (refs.n + named.n_ns) * sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			goto out;
+		}
+		refs.v = v;
+		for (size_t i = 0; i < named.n_ns; i++)
+			if (!ref_of(c, &refs, named.ns[i].ino))
+				refs.v[refs.n++] = named.ns[i];
+	}
 	r = follow(snap, c, &ps, &refs);
 	if (r >= 0)
 		r = attach(snap, &ps);
@@ -534,5 +549,6 @@ out:
 		pw_forward_clear(&ps.v[i].f);
 	free(ps.v);
 	free(refs.v);
+	pw_walk_free(&named);
 	return r;
 }
