@@ -259,6 +259,7 @@ struct pw_forward {
 	uint16_t to_port;
 	uint64_t to_netns; /* 0: no scanned namespace owns to_addr */
 	unsigned to_netns_owners; /* how many scanned namespaces own to_addr */
+	bool to_netns_linked; /* several own it; a link joins this one to the rule's */
 	pid_t proxy_pid; /* via PROXY */
 	char *proxy_command; /* "docker-proxy" */
 	uint8_t target_proto;

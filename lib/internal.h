@@ -252,6 +252,10 @@ struct pw_netaddrs {
 };
 /* The interface addresses of the caller's current namespace (RTM_GETADDR). */
 int pw_netaddrs_collect(uint64_t netns, struct pw_netaddrs *out);
+/* The id the caller's current namespace gives the namespace nsfd refers
+ * to (RTM_GETNSID): set when a link (a veth peer) joins the two. -ENOENT
+ * when none is assigned. */
+int pw_netns_peer_id(int nsfd);
 
 /* ---- snapshot internals ----------------------------------------------- */
 

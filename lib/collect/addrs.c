@@ -3,6 +3,7 @@
  * the namespace its target address lives in. Run inside that namespace. */
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -94,6 +95,63 @@ int pw_netaddrs_collect(uint64_t netns, struct pw_netaddrs *out)
 	}
 out:
 	free(buf);
+	mnl_socket_close(nl);
+	return r;
+}
+
+struct nsid_ctx {
+	int32_t nsid;
+};
+
+static int nsid_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nsid_ctx *c = data;
+	const struct nlattr *a;
+	if (nlh->nlmsg_type != RTM_NEWNSID)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NETNSA_NSID && mnl_attr_get_payload_len(a) >= 4)
+			c->nsid = (int32_t)mnl_attr_get_u32(a);
+	}
+	return MNL_CB_OK;
+}
+
+int pw_netns_peer_id(int nsfd)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r = 0;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = (uint32_t)time(NULL) ^ (uint32_t)nsfd;
+	struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)nsfd);
+	uint32_t seq = nlh->nlmsg_seq;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	struct nsid_ctx c = {NETNSA_NSID_NOT_ASSIGNED};
+	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), nsid_cb, &c) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = c.nsid >= 0 ? c.nsid : -ENOENT;
+out:
 	mnl_socket_close(nl);
 	return r;
 }

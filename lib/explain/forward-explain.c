@@ -168,8 +168,9 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 	struct buf b = {0};
 	int e = 0;
 	*r = (struct pw_reason){.kind = PW_R_FORWARDED,
-				.confidence =
-				    f->to_netns_owners > 1 ? PW_CONF_INFERRED : PW_CONF_VERIFIED};
+				.confidence = f->to_netns_owners > 1 && !f->to_netns_linked
+						  ? PW_CONF_INFERRED
+						  : PW_CONF_VERIFIED};
 	if (f->via == PW_FWD_PROXY) {
 		add(&b, "%s holds %s for a container and relays it to %s", f->rule, m, to);
 	} else {
@@ -225,7 +226,12 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 	if (!e && f->to_netns && f->has_to_addr && f->to_netns != g->netns)
 		e = evidence(r, "netns %llu owns %s (interface addresses)",
 			     (unsigned long long)f->to_netns, to);
-	if (!e && f->to_netns_owners > 1)
+	if (!e && f->to_netns_owners > 1 && f->to_netns_linked)
+		e = evidence(r,
+			     "%u namespaces own that address; only netns %llu is joined to "
+			     "this one by a link (a veth peer: RTM_GETNSID)",
+			     f->to_netns_owners, (unsigned long long)f->to_netns);
+	else if (!e && f->to_netns_owners > 1 && f->to_netns != g->netns)
 		e = evidence(r, "%u namespaces own that address; the one named is a guess",
 			     f->to_netns_owners);
 	for (size_t i = 0; !e && i < f->n_target_sockets; i++) {

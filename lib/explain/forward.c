@@ -7,6 +7,7 @@
  * holders there, and gives a port with a forward but no socket a group.
  * Costs nothing beyond the rule dump when no forward touches the query.
  */
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
@@ -262,7 +263,61 @@ static bool is_loopback(const struct pw_addr *a)
 	       (a->family == AF_INET6 && !memcmp(a->bytes, v6lo, 16));
 }
 
-static void resolve_netns(struct pending *p, const struct pw_netaddrs *addrs)
+#define MAX_OWNERS 16
+
+struct linked {
+	const int *fds;
+	size_t n;
+	bool *yes;
+};
+
+static int linked_fn(uint64_t netns, void *arg)
+{
+	(void)netns;
+	struct linked *l = arg;
+	for (size_t i = 0; i < l->n; i++)
+		l->yes[i] = l->fds[i] >= 0 && pw_netns_peer_id(l->fds[i]) >= 0;
+	return 0;
+}
+
+static int open_ref(const struct pw_forward_ctx *c, const struct pw_nsref *ref)
+{
+	if (ref->path)
+		return open(ref->path, O_RDONLY | O_CLOEXEC);
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d/ns/net", ref->pid ? ref->pid : getpid());
+	return openat(c->procfd, buf, O_RDONLY | O_CLOEXEC);
+}
+
+/* Several namespaces own the target address (every Docker host's first
+ * container is 172.17.0.2): the one a link (a veth peer) joins to the
+ * rule's namespace is where the traffic goes. */
+static uint64_t pick_linked(const struct pw_forward_ctx *c, const struct nsrefs *refs,
+			    uint64_t rule_ns, const uint64_t *owners, size_t n)
+{
+	const struct pw_nsref *here = ref_of(c, refs, rule_ns);
+	int fds[MAX_OWNERS];
+	bool yes[MAX_OWNERS] = {false};
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_nsref *ref = ref_of(c, refs, owners[i]);
+		fds[i] = ref ? open_ref(c, ref) : -1;
+	}
+	struct linked l = {fds, n, yes};
+	if (here)
+		in_ns(c, here, linked_fn, &l);
+	uint64_t pick = 0;
+	size_t hits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		if (yes[i] && !hits++)
+			pick = owners[i];
+	}
+	return hits == 1 ? pick : 0;
+}
+
+static void resolve_netns(const struct pw_forward_ctx *c, const struct nsrefs *refs,
+			  struct pending *p, const struct pw_netaddrs *addrs)
 {
 	struct pw_forward *f = &p->f;
 	bool here = !f->has_to_addr || is_loopback(&f->to_addr) ||
@@ -272,25 +327,34 @@ static void resolve_netns(struct pending *p, const struct pw_netaddrs *addrs)
 		f->to_netns_owners = 1;
 		return;
 	}
-	unsigned owners = 0;
-	uint64_t pick = 0;
+	uint64_t owners[MAX_OWNERS];
+	size_t n = 0;
+	unsigned total = 0;
+	bool own = false;
 	for (size_t i = 0; i < addrs->n; i++) {
 		const struct pw_netaddr *a = &addrs->v[i];
 		if (a->addr.family != f->to_addr.family ||
 		    memcmp(a->addr.bytes, f->to_addr.bytes, 16))
 			continue;
 		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = addrs->v[j].netns == a->netns &&
-			      !memcmp(&addrs->v[j].addr, &a->addr, sizeof(a->addr));
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = owners[j] == a->netns;
 		if (dup)
 			continue;
-		owners++;
-		if (!pick || a->netns == p->netns) /* its own namespace first */
-			pick = a->netns;
+		total++;
+		own |= a->netns == p->netns;
+		if (n < MAX_OWNERS)
+			owners[n++] = a->netns;
 	}
-	f->to_netns = pick;
-	f->to_netns_owners = owners;
+	f->to_netns_owners = total;
+	if (own)
+		f->to_netns = p->netns; /* its own address: traffic stays here */
+	else if (n == 1)
+		f->to_netns = owners[0];
+	else if (n > 1 && (f->to_netns = pick_linked(c, refs, p->netns, owners, n)))
+		f->to_netns_linked = true;
+	else if (n > 1)
+		f->to_netns = owners[0]; /* a guess: the reason says so */
 }
 
 struct tdump {
@@ -388,7 +452,7 @@ static int follow(struct pw_snapshot *snap, const struct pw_forward_ctx *c, stru
 		if (in_ns(c, &refs->v[i], addrs_fn, &addrs) == -ENOMEM)
 			goto nomem;
 	for (size_t i = 0; i < ps->n; i++)
-		resolve_netns(&ps->v[i], &addrs);
+		resolve_netns(c, refs, &ps->v[i], &addrs);
 	free(addrs.v);
 	addrs = (struct pw_netaddrs){0};
 

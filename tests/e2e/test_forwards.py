@@ -25,6 +25,14 @@ class Pair:
     """Two namespaces joined by a veth pair on a random 10.x.y.0/24."""
 
     def __init__(self):
+        self.client = self.server = self.decoy = None
+        try:
+            self._setup()
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self):
         self.client = pwtest.Netns()
         self.server = pwtest.Netns()
         x, y = random.randrange(100, 250), random.randrange(1, 250)
@@ -38,14 +46,20 @@ class Pair:
         ips = ["ip", "-n", self.server.name]
         subprocess.run(ips + ["addr", "add", self.server_ip + "/24", "dev", s], check=True)
         subprocess.run(ips + ["link", "set", s, "up"], check=True)
+        # a third namespace owns the server's address too (as every Docker
+        # host's first container is 172.17.0.2), with no link to the client
+        self.decoy = pwtest.Netns()
+        ipd = ["ip", "-n", self.decoy.name]
+        subprocess.run(ipd + ["addr", "add", self.server_ip + "/32", "dev", "lo"], check=True)
 
     def nft(self, ns, script):
         r = ns.run(["nft", "-f", "-"], input=script.encode())
         assert r.returncode == 0, r.stderr.decode()
 
     def close(self):
-        self.client.close()
-        self.server.close()
+        for ns in (self.client, self.server, self.decoy):
+            if ns is not None:
+                ns.close()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +122,9 @@ def test_dnat_across_veth(pair):
     assert t["sockets"] == [web["inode"]]
     assert t["holders"] == [{"pid": pair.web.pid, "command": "sockhold", "container": None}]
     r = forwarded_reason(g)
-    assert r["confidence"] == "verified"
+    assert r["confidence"] == "verified", pwtest.show(r)  # the veth decides
+    assert "2 namespaces own that address; only netns %d is joined to this one by a link " \
+        "(a veth peer: RTM_GETNSID)" % pair.server.inode in r["evidence"]
     assert r["sockets"] == []
     assert "DNATs tcp port 8088 to %s:80 in netns %d" % (pair.server_ip, pair.server.inode) \
         in r["summary"]
