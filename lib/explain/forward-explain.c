@@ -168,7 +168,8 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 	struct buf b = {0};
 	int e = 0;
 	*r = (struct pw_reason){.kind = PW_R_FORWARDED,
-				.confidence = f->to_netns_owners > 1 && !f->to_netns_linked
+				.confidence = f->to_netns_owners > 1 && !f->to_netns_linked &&
+						      f->to_netns != g->netns
 						  ? PW_CONF_INFERRED
 						  : PW_CONF_VERIFIED};
 	if (f->via == PW_FWD_PROXY) {
