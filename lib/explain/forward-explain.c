@@ -111,11 +111,25 @@ static void to_text(const struct pw_forward *f, char *out, size_t len)
 		snprintf(out, len, "local port %u", f->to_port);
 }
 
-/* Does the rule take connections this bound socket would otherwise get? */
-static bool bypasses(const struct pw_forward *f, const struct pw_socket *s)
+static bool held_by_pid(const struct pw_socket *s, pid_t pid)
+{
+	for (size_t h = 0; h < s->n_holders; h++)
+		if (pid && s->holders[h].proc && s->holders[h].proc->pid == pid)
+			return true;
+	return false;
+}
+
+/* Does the rule take connections this bound socket would otherwise get? A
+ * userland proxy's socket is the proxy's story: Docker keeps the rule off
+ * the loopback traffic the proxy serves. */
+static bool bypasses(const struct pw_port_group *g, const struct pw_forward *f,
+		     const struct pw_socket *s)
 {
 	if (f->via != PW_FWD_NFTABLES || !pw_socket_is_bound(s))
 		return false;
+	for (size_t i = 0; i < g->n_forwards; i++)
+		if (g->forwards[i].via == PW_FWD_PROXY && held_by_pid(s, g->forwards[i].proxy_pid))
+			return false;
 	for (size_t i = 0; i < f->n_target_sockets; i++)
 		if (f->target_sockets[i] == s)
 			return false;
@@ -188,14 +202,11 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 	landing(&b, f, g);
 	for (size_t i = 0; i < g->n_sockets; i++) {
 		struct pw_socket *s = g->sockets[i];
-		bool mine = false;
-		for (size_t h = 0; h < s->n_holders && f->via == PW_FWD_PROXY; h++)
-			mine |= s->holders[h].proc && s->holders[h].proc->pid == f->proxy_pid;
-		if (mine) {
+		if (f->via == PW_FWD_PROXY && held_by_pid(s, f->proxy_pid)) {
 			e = e ? e : cover(r, s);
 			continue;
 		}
-		if (!bypasses(f, s))
+		if (!bypasses(g, f, s))
 			continue;
 		char ep[96];
 		pw_endpoint_format(&s->laddr, s->lport, s->ifname, ep, sizeof(ep));
