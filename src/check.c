@@ -277,6 +277,7 @@ struct answer {
 	bool disagree;	  /* a certain prediction the trial contradicts: our bug */
 	const char *hint; /* a known kernel cause for such a disagreement */
 	bool settled;	  /* an uncertain prediction the trial decided */
+	const struct pw_snapshot *snap;
 };
 
 static const char *errno_name(int e)
@@ -741,6 +742,11 @@ static int print_json(FILE *f, const struct answer *a)
 	cli_json_put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
 	cli_json_put(o, "uncertain", jstrv(p->uncertain, p->n_uncertain, &err), &err);
 	cli_json_put(o, "advice", jstrv(p->advice, p->n_advice, &err), &err);
+	cli_json_put(o, "forwarded_elsewhere",
+		     json_boolean(check_forwarded_elsewhere(a->snap, &a->cand, a->facts.netns)),
+		     &err);
+	cli_json_put(o, "forwards", check_forwards_json(a->snap, &a->cand, a->facts.netns, &err),
+		     &err);
 	cli_json_put(o, "service", cli_jstr(a->service), &err);
 	cli_json_put(o, "class", class_json(a, &err), &err);
 	cli_json_put(o, "prediction",
@@ -775,7 +781,7 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	    .protos = spec.protos,
 	    .netns_scope = o->netns_scope,
 	    .netns_path = o->netns_path,
-	    .no_explain = true, /* options are deduced in bindrules.c */
+	    .no_explain = true,	  /* options are deduced in bindrules.c */
 	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
 	};
 	struct pw_snapshot *snap = NULL;
@@ -880,6 +886,11 @@ static int check_run(const struct check_opts *o)
 	if (!o->no_trial && (r = run_trial(&a)) < 0)
 		goto out;
 	settle(&a);
+	a.snap = snap;
+	r = check_forward_advice(snap, &a.cand, a.facts.netns, a.final_ok, &a.pred.advice,
+				 &a.pred.n_advice);
+	if (r < 0)
+		goto out;
 	if (o->json)
 		r = print_json(stdout, &a);
 	else

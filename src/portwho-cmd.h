@@ -59,6 +59,15 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
 /* The group's "forwards" array (render-forward.c). */
 json_t *cli_forwards_json(const struct pw_port_group *g, int *err);
 
+/* check-forward.c: NAT rules that take a would-be socket's traffic away. */
+struct pw_bind_candidate;
+int check_forward_advice(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
+			 uint64_t netns, bool would_succeed, char ***advice, size_t *n_advice);
+json_t *check_forwards_json(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
+			    uint64_t netns, int *err);
+bool check_forwarded_elsewhere(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
+			       uint64_t netns);
+
 /* ---- columns ----------------------------------------------------------- */
 
 enum column_id {

@@ -203,3 +203,26 @@ def test_bypassed_socket_is_not_single(pair):
     assert "sockhold (PID %d) holds *:8093, but connections the rule matches never reach it" % (
         pair.reserve.pid) in r["summary"]
     assert only_forward(g)["target"]["holders"][0]["pid"] == pair.web.pid
+
+
+def test_check_says_the_rule_takes_the_traffic(pair):
+    res = pwtest.run_portwho("check", "8088", "--json", "-N", pair.client.path)
+    assert res.rc == 0, pwtest.describe(res)  # the bind itself would succeed
+    doc = res.json
+    assert doc["would_succeed"] is True and doc["forwarded_elsewhere"] is True
+    assert [f["to_netns"] for f in doc["forwards"]] == [pair.server.inode]
+    adv = [a for a in doc["advice"] if "never reach the new socket" in a]
+    assert len(adv) == 1, doc["advice"]
+    assert adv[0].startswith("the bind would succeed, but nftables table ip nat chain pre handle ")
+    assert "sends the connections it matches to %s:80 in netns %d" % (
+        pair.server_ip, pair.server.inode) in adv[0]
+    # a REDIRECT to another local port takes it away too; its target port does not
+    doc = pwtest.run_portwho("check", "8091", "--json", "-N", pair.client.path).json
+    assert doc["forwarded_elsewhere"] is True
+    assert any("to local port 9091:" in a for a in doc["advice"]), doc["advice"]
+    doc = pwtest.run_portwho("check", "127.0.0.1:20001", "--json", "-N", pair.client.path).json
+    assert doc["forwarded_elsewhere"] is True
+    doc = pwtest.run_portwho("check", "8094", "--json", "-N", pair.client.path).json
+    assert doc["forwarded_elsewhere"] is False and doc["forwards"] == []
+    text = pwtest.run_portwho("check", "8088", "-N", pair.client.path)
+    assert "they never reach the new socket" in text.stdout, text.stdout
