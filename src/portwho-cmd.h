@@ -65,6 +65,8 @@ int check_forward_advice(const struct pw_snapshot *snap, const struct pw_bind_ca
 			 uint64_t netns, bool would_succeed, char ***advice, size_t *n_advice);
 json_t *check_forwards_json(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
 			    uint64_t netns, int *err);
+/* kill-forward.c: the refusal of a container's userland proxy (malloc'ed). */
+char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process *proxy);
 bool check_forwarded_elsewhere(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
 			       uint64_t netns);
 

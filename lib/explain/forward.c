@@ -7,6 +7,7 @@
  * holders there, and gives a port with a forward but no socket a group.
  * Costs nothing beyond the rule dump when no forward touches the query.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -544,6 +545,44 @@ static int attach(struct pw_snapshot *snap, struct pendings *ps)
 	return 0;
 }
 
+/* One process per network namespace, from /proc/PID/ns/net: only when a
+ * forward must be followed out of the one namespace -N named. */
+static int add_proc_namespaces(int procfd, struct pw_walk *w)
+{
+	int fd = openat(procfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	int r = 0;
+	while ((de = readdir(d)) && r >= 0) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		char path[64], link[64];
+		snprintf(path, sizeof(path), "%ld/ns/net", pid);
+		ssize_t n = readlinkat(procfd, path, link, sizeof(link));
+		uint64_t ino;
+		if (n <= 0 || pw_parse_ns_link(link, (size_t)n, &ino) < 0)
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < w->n_ns && !dup; i++)
+			dup = w->ns[i].ino == ino;
+		if (dup)
+			continue;
+		if (PW_GROW(w->ns, w->cap_ns, w->n_ns + 1) < 0)
+			r = -ENOMEM;
+		else
+			w->ns[w->n_ns++] = (struct pw_nsref){.ino = ino, .pid = (pid_t)pid};
+	}
+	closedir(d);
+	return r;
+}
+
 int pw_forwards_build(struct pw_snapshot *snap, const struct pw_forward_ctx *c)
 {
 	const struct pw_query *q = c->q;
@@ -591,11 +630,15 @@ int pw_forwards_build(struct pw_snapshot *snap, const struct pw_forward_ctx *c)
 	for (size_t i = 0; c->w && i < c->w->n_ns; i++)
 		if (!ref_of(c, &refs, c->w->ns[i].ino))
 			refs.v[refs.n++] = c->w->ns[i];
-	/* -N one namespace: a forward may still land in a named one (refs
-	 * borrow the paths; named owns them until the end) */
-	if (q->netns_scope != PW_NETNS_ALL && geteuid() == 0 &&
-	    pw_netns_add_bound("/run/netns", &named) >= 0 && named.n_ns) {
-		struct pw_nsref *v = realloc(refs.v, (refs.n + named.n_ns) * sizeof(*v));
+	/* -N one namespace: a forward may still land in a named namespace or
+	 * in a container's (refs borrow the paths; named owns them) */
+	if (q->netns_scope != PW_NETNS_ALL && geteuid() == 0) {
+		if (pw_netns_add_bound("/run/netns", &named) == -ENOMEM ||
+		    add_proc_namespaces(c->procfd, &named) == -ENOMEM) {
+			r = -ENOMEM;
+			goto out;
+		}
+		struct pw_nsref *v = realloc(refs.v, (refs.n + named.n_ns + 1) * sizeof(*v));
 		if (!v) {
 			r = -ENOMEM;
 			goto out;

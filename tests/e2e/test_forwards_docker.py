@@ -8,6 +8,7 @@ is there too), one with --userland-proxy=false (dockerd holds the port only
 to reserve it; the DNAT rule carries the traffic). portwho runs from the host
 (every namespace); assertions are about what this module started.
 """
+import json
 import os
 import secrets
 
@@ -114,3 +115,20 @@ def test_docker_nat_only_forward(natonly):
     assert "where %s (PID %d) listens" % (_comm(c.pid), c.pid) in r["summary"]
     assert "dockerd (PID %d) holds" % d.pid in r["summary"]
     assert "connections the rule matches never reach it" in r["summary"]
+
+
+def test_kill_refuses_docker_proxy(proxied):
+    ns, d, c, ip = proxied
+    proxies = d.proxies()
+    r = pwtest.run_portwho("kill", "8088", "--json", "-N", ns.path)
+    doc = json.loads(r.stdout)
+    plan = [t for t in doc["plan"] if t["pid"] == proxies[0]]
+    assert len(plan) == 1, r.stdout
+    t = plan[0]
+    assert (t["action"], t["verdict"]) == ("refuse", "container-proxy"), show(t)
+    assert "stop the container instead (docker stop NAME), not its proxy" in t["why"]
+    assert "relays the port to %s:80 in the container's netns, where %s (PID %d) listens" % (
+        ip, _comm(c.pid), c.pid) in t["why"], t["why"]
+    assert doc["signalled"] == []
+    assert d.proxies() == proxies  # untouched
+    assert r.rc == 3, pwtest.describe(r)  # refused: the port is still held
