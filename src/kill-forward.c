@@ -41,3 +41,24 @@ char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process 
 		return NULL;
 	return s;
 }
+
+void kill_print_forwards(const struct pw_snapshot *snap, FILE *f)
+{
+	for (size_t i = 0; i < pw_snapshot_n_groups(snap); i++) {
+		const struct pw_port_group *g = pw_snapshot_group(snap, i);
+		for (size_t j = 0; j < g->n_forwards; j++) {
+			const struct pw_forward *fw = &g->forwards[j];
+			if (fw->via != PW_FWD_NFTABLES)
+				continue;
+			char to[80];
+			if (fw->has_to_addr)
+				pw_endpoint_format(&fw->to_addr, fw->to_port, NULL, to, sizeof(to));
+			else
+				snprintf(to, sizeof(to), "local port %u", fw->to_port);
+			fprintf(f,
+				"%s/%u is forwarded by nftables %s to %s: no process to signal; "
+				"change that rule, or stop what listens there\n",
+				pw_proto_name(g->proto), g->port, fw->rule, to);
+		}
+	}
+}

@@ -1260,8 +1260,10 @@ static int kill_run(const struct kill_opts *o)
 		return 2;
 	}
 	if (held_sockets(run.snap) == 0) {
-		if (!o->json)
+		if (!o->json) {
 			printf("Nothing holds %s.\n", pb);
+			kill_print_forwards(run.snap, stdout);
+		}
 		run.free_now = run.nothing_held = true;
 		status = finish(&run, 1);
 		goto out;

@@ -67,6 +67,8 @@ json_t *check_forwards_json(const struct pw_snapshot *snap, const struct pw_bind
 			    uint64_t netns, int *err);
 /* kill-forward.c: the refusal of a container's userland proxy (malloc'ed). */
 char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process *proxy);
+/* After "Nothing holds PORT": the NAT rules that forward it, one line each. */
+void kill_print_forwards(const struct pw_snapshot *snap, FILE *f);
 bool check_forwarded_elsewhere(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
 			       uint64_t netns);
 

@@ -226,3 +226,12 @@ def test_check_says_the_rule_takes_the_traffic(pair):
     assert doc["forwarded_elsewhere"] is False and doc["forwards"] == []
     text = pwtest.run_portwho("check", "8088", "-N", pair.client.path)
     assert "they never reach the new socket" in text.stdout, text.stdout
+
+
+def test_kill_names_the_rule_when_only_a_forward_serves(pair):
+    r = pwtest.run_portwho("kill", "8090", "-N", pair.client.path)
+    assert r.rc == 1, pwtest.describe(r)  # nothing to signal
+    lines = pwtest.table_lines(r.stdout)
+    assert lines[0].startswith("Nothing holds"), r.stdout
+    assert any(l.startswith("tcp/8090 is forwarded by nftables table ip nat chain pre handle ")
+               and "to %s:81: no process to signal" % pair.server_ip in l for l in lines), r.stdout
