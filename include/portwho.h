@@ -248,7 +248,7 @@ const char *pw_forward_via_name(enum pw_forward_via v); /* "nftables", ... */
 
 struct pw_forward {
 	enum pw_forward_via via;
-	char *rule; /* "table ip nat chain DOCKER handle 4: dnat", "docker-proxy (PID 921)" */
+	char *rule; /* "table ip nat chain DOCKER handle 4", "docker-proxy (PID 921)" */
 	const char *action; /* "dnat", "redirect", "tproxy", "proxy" */
 	bool has_match_addr;
 	struct pw_addr match_addr;

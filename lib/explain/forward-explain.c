@@ -192,12 +192,7 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 		const char *verb = !strcmp(f->action, "dnat")	    ? "DNATs"
 				   : !strcmp(f->action, "redirect") ? "redirects"
 								    : "hands (TPROXY)";
-		char rule[256];
-		snprintf(rule, sizeof(rule), "%s", f->rule);
-		char *colon = strrchr(rule, ':');
-		if (colon)
-			*colon = 0;
-		add(&b, "nftables %s %s %s to %s", rule, verb, m, to);
+		add(&b, "nftables %s %s %s to %s", f->rule, verb, m, to);
 	}
 	landing(&b, f, g);
 	for (size_t i = 0; i < g->n_sockets; i++) {

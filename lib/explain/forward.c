@@ -84,8 +84,8 @@ static int add_pending(struct pendings *p, uint64_t netns, uint8_t proto, uint16
 static int rule_forward(const struct pw_nat_rule *r, struct pw_forward *ret)
 {
 	struct pw_forward f = {.via = PW_FWD_NFTABLES, .action = action_of(r->kind)};
-	if (asprintf(&f.rule, "table %s %s chain %s handle %llu: %s", nfproto_name(r->family),
-		     r->table, r->chain, (unsigned long long)r->handle, f.action) < 0)
+	if (asprintf(&f.rule, "table %s %s chain %s handle %llu", nfproto_name(r->family), r->table,
+		     r->chain, (unsigned long long)r->handle) < 0)
 		return -ENOMEM;
 	f.has_match_addr = r->has_daddr;
 	f.match_addr = r->daddr;
