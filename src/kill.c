@@ -83,7 +83,8 @@ static void kill_help(void)
 	      "\n"
 	      "Never signalled: PID 1, systemd managers, processes of systemd services and\n"
 	      "socket units (the systemctl command is shown; --unit asks systemd instead),\n"
-	      "sockets the kernel owns (the command that removes the owner is shown).\n"
+	      "sockets the kernel owns (the command that removes the owner is shown),\n"
+	      "a container's port proxy (docker-proxy: stop the container instead).\n"
 	      "Exit: 0 the port is free, 1 nothing held it, 2 error or refused, 3 still held.\n"
 	      "See portwho-kill(8).\n",
 	      stdout);

@@ -63,7 +63,8 @@ static void help(void)
 	      "      --explain          the full reasoning for each port, with evidence\n"
 	      "      --pids             holder PIDs only, one per line\n"
 	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
-	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n",
+	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
+	      "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
 	      stdout);
 }
 
