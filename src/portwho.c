@@ -41,31 +41,32 @@ __attribute__((weak)) int cmd_kill(int argc, char **argv)
 
 static void help(void)
 {
-	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
-	      "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
-	      "       portwho kill ...                  see 'portwho kill --help'\n"
-	      "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
-	      "\n"
-	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
-	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
-	      "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
-	      "  -s, --state STATE,...  only these: LISTEN UNCONN ESTAB TIME-WAIT BOUND ...\n"
-	      "  -p, --pid PID,...      sockets held by these processes\n"
-	      "  -c, --command NAME     sockets held by a process with this name\n"
-	      "      --user USER        sockets held by processes of this user (name or uid)\n"
-	      "  -n, --numeric          do not show service names\n"
-	      "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
-	      "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
-	      "      --list-columns     list the columns and exit\n"
-	      "  -J, --json             JSON output (described in portwho(8))\n"
-	      "  -r, --raw              no header, every line repeats all its cells\n"
-	      "      --tree             ports, their sockets and holders as a tree\n"
-	      "      --explain          the full reasoning for each port, with evidence\n"
-	      "      --pids             holder PIDs only, one per line\n"
-	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
-	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
-	      "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
-	      stdout);
+	fputs(
+	    "Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
+	    "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
+	    "       portwho kill ...                  see 'portwho kill --help'\n"
+	    "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
+	    "\n"
+	    "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
+	    "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
+	    "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
+	    "  -s, --state STATE,...  only these: LISTEN UNCONN ESTAB TIME-WAIT BOUND ...\n"
+	    "  -p, --pid PID,...      sockets held by these processes\n"
+	    "  -c, --command NAME     sockets held by a process with this name\n"
+	    "      --user USER        sockets held by processes of this user (name or uid)\n"
+	    "  -n, --numeric          do not show service names\n"
+	    "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
+	    "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
+	    "      --list-columns     list the columns and exit\n"
+	    "  -J, --json             JSON output (described in portwho(8))\n"
+	    "  -r, --raw              no header, every line repeats all its cells\n"
+	    "      --tree             ports, their sockets and holders as a tree\n"
+	    "      --explain          the full reasoning for each port, with evidence\n"
+	    "      --pids             holder PIDs only, one per line\n"
+	    "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
+	    "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
+	    "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
+	    stdout);
 }
 
 void options_free(struct options *o)
