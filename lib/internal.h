@@ -42,6 +42,9 @@ int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize);
 /* Read a small file relative to dirfd into a NUL-terminated malloc'ed buffer
  * (embedded NULs kept; *ret_len excludes the terminator). -errno on failure. */
 int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Is capability cap (CAP_*) in this process's effective set? Without
+ * capget: whether the effective uid is 0. */
+bool pw_have_cap(int cap);
 
 /* ---- sock_diag (diag.c talks netlink, diag-parse.c is pure) ----------- */
 
@@ -59,6 +62,51 @@ void pw_sockvec_free(struct pw_sockvec *sv);
  * when no filter is needed (no specs, or a spec covers every port), or
  * -ENOSPC. Pure. */
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
+
+/* What to ask sock_diag for a query, decided before any socket is read:
+ * the dumps (family, proto, states) in order, the kernel-side port filter
+ * and the one port asked about. Built by pw_diag_request_build (pure,
+ * diag-request.c); every namespace gets the same request. */
+struct pw_diag_dumpspec {
+	uint8_t family; /* AF_UNSPEC: TCP, both families in one walk */
+	uint8_t proto;
+	uint32_t states; /* never TCP CLOSE: that would walk every connection */
+};
+struct pw_diag_request {
+	unsigned protos; /* effective PW_PROTO_* mask */
+	uint32_t states; /* kernel states mask asked for */
+	uint16_t sport;	 /* the one port every spec names, or 0 */
+	struct pw_diag_dumpspec dumps[6];
+	size_t n_dumps;
+	char bc[4096]; /* inet_diag bytecode for the specs' ports */
+	size_t bc_len;
+};
+/* 0, or -ENOSPC when the specs' port filter does not fit. */
+int pw_diag_request_build(const struct pw_query *q, struct pw_diag_request *ret);
+
+/* ---- socket options (explain/sockopts.c) -------------------------------- */
+
+/* How much of SO_REUSEADDR/SO_REUSEPORT/V6ONLY a caller needs. */
+enum pw_sockopts_need {
+	/* only in a namespace where two bound sockets share one address and
+	 * port: the only case where the options change a reason */
+	PW_SOCKOPTS_IF_SHARED,
+	PW_SOCKOPTS_ALL, /* every socket (check, JSON, the option columns) */
+};
+/* Read them for sv->v[from..] (sockets of the namespace the calling thread
+ * is in) with BPF socket iterators; opts_source becomes PW_OPTS_BPF where a
+ * record matched. Returns 1 when a read was made (the options route is
+ * "bpf"), 0 when not needed or BPF is not built in. Best effort. */
+int pw_sockopts_read(struct pw_sockvec *sv, size_t from, enum pw_sockopts_need need);
+
+/* For sockets whose SO_REUSEADDR, SO_REUSEPORT or IPV6_V6ONLY are unknown
+ * (sock_diag never reports the first two; BPF socket iterators do not see
+ * bound-only TCP sockets): copy the fd from a holder with pidfd_getfd, check
+ * SO_COOKIE, read the options, close the copy at once; opts_source becomes
+ * PW_OPTS_PROBE. Needs ptrace rights over the holder (root, or its uid).
+ * Refused (-EPERM) where cgroup v1 net_cls/net_prio is in use, since
+ * receiving the fd would re-tag the socket. Returns how many were filled. */
+int pw_sockopts_probe(struct pw_socket *const *v, size_t n);
 
 /* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
  * asked_bound_inactive: the request carried state bit 13, so a TCP socket
@@ -266,8 +314,6 @@ struct pw_holderset {
 	struct pw_holder *holders;
 	size_t n_holders;
 };
-int pw_attach_holders(struct pw_sockvec *sv, const struct pw_walk *w, int procfd,
-		      struct pw_holderset *out);
 
 struct pw_snapshot {
 	struct pw_sockvec sockets;
@@ -304,7 +350,31 @@ int pw_proxy_parse(const char *cmdline, uint8_t *ret_proto, struct pw_addr *ret_
 int pw_explain_forwards(struct pw_snapshot *snap);
 void pw_forward_clear(struct pw_forward *f);
 
-/* correlate.c: attach holders, group, classify. */
+/* diag-netns.c: the sockets phase, every namespace of the scope (with
+ * PW_NETNS_ALL, those the holder walk found and those under /run/netns),
+ * appended to snap->sockets with their sysctls and kernel owners. */
+struct pw_collect_ctx {
+	const struct pw_query *q;
+	struct pw_snapshot *snap;
+	struct pw_diag_request req; /* the same in every namespace */
+	bool use_bpf_opts;
+	bool root;
+};
+int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+		       struct pw_walk *w);
+
+/* correlate.c, the phases between collecting and explaining:
+ * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,
+ * proto, port, classified). pw_correlate runs all three. */
+struct match;
+struct pw_joined {
+	struct match *matches; /* (socket, fd record), parallel to snap->holders */
+	size_t n;
+};
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
+void pw_joined_free(struct pw_joined *j);
+int pw_group(struct pw_snapshot *snap);
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);

@@ -5,6 +5,7 @@
  * socket and its holders (HACKING.md).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -202,4 +203,66 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 		cli_json_append(hs, holder_json(&s->holders[i], user_unit, err), err);
 	cli_json_put(o, "holders", hs, err);
 	return o;
+}
+
+int cli_json_print(FILE *f, json_t *doc)
+{
+	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		return -EIO;
+	fputc('\n', f);
+	return 0;
+}
+
+int cli_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("portwho: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return status;
+}
+
+int cli_option_error(int c, char **argv, const char *verb)
+{
+	const char *word = argv[optind - 1];
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	/* "-x" of a bundle such as -tx: name the letter, not the bundle */
+	if (optopt > 0 && optopt < 0x100 && strncmp(word, "--", 2))
+		word = shortopt;
+	if (c == ':')
+		return cli_usage_error("option '%s' needs a value", word);
+	if (verb)
+		return cli_usage_error("unknown option '%s' (see portwho %s --help)", word, verb);
+	return cli_usage_error("unknown option '%s' (see portwho --help)", word);
+}
+
+bool cli_common_option(struct cli_common *cc, int c)
+{
+	switch (c) {
+	case 't':
+		cc->tcp = true;
+		return true;
+	case 'u':
+		cc->udp = true;
+		return true;
+	case '4':
+		cc->v4 = true;
+		return true;
+	case '6':
+		cc->v6 = true;
+		return true;
+	}
+	return false;
+}
+
+unsigned cli_common_protos(const struct cli_common *cc)
+{
+	return cc->tcp == cc->udp ? 0 : cc->tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
+}
+
+unsigned cli_common_families(const struct cli_common *cc)
+{
+	return cc->v4 == cc->v6 ? 0 : cc->v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
 }

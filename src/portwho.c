@@ -22,51 +22,36 @@
 #define PORTWHO_VERSION "0.1.0"
 #endif
 
-/* Fallbacks until check.c and kill.c are built in; theirs replace these. */
-__attribute__((weak)) int cmd_check(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("portwho: 'check' is not built yet\n", stderr);
-	return 2;
-}
-
-__attribute__((weak)) int cmd_kill(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("portwho: 'kill' is not built yet\n", stderr);
-	return 2;
-}
-
 static void help(void)
 {
-	fputs(
-	    "Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
-	    "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
-	    "       portwho kill ...                  see 'portwho kill --help'\n"
-	    "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
-	    "\n"
-	    "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
-	    "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
-	    "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
-	    "  -s, --state STATE,...  only these: LISTEN UNCONN ESTAB TIME-WAIT BOUND ...\n"
-	    "  -p, --pid PID,...      sockets held by these processes\n"
-	    "  -c, --command NAME     sockets held by a process with this name\n"
-	    "      --user USER        sockets held by processes of this user (name or uid)\n"
-	    "  -n, --numeric          do not show service names\n"
-	    "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
-	    "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
-	    "      --list-columns     list the columns and exit\n"
-	    "  -J, --json             JSON output (described in portwho(8))\n"
-	    "  -r, --raw              no header, every line repeats all its cells\n"
-	    "      --tree             ports, their sockets and holders as a tree\n"
-	    "      --explain          the full reasoning for each port, with evidence\n"
-	    "      --pids             holder PIDs only, one per line\n"
-	    "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
-	    "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
-	    "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
-	    stdout);
+	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n", stdout);
+	for (const struct verb *v = verbs; v->name; v++) {
+		char usage[64];
+		snprintf(usage, sizeof(usage), "%s %s", v->name, v->args);
+		printf("       portwho %-25s %s\n", usage, v->help);
+	}
+	fputs("PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
+	      "\n"
+	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
+	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
+	      "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
+	      "  -s, --state STATE,...  only these: LISTEN UNCONN ESTAB TIME-WAIT BOUND ...\n"
+	      "  -p, --pid PID,...      sockets held by these processes\n"
+	      "  -c, --command NAME     sockets held by a process with this name\n"
+	      "      --user USER        sockets held by processes of this user (name or uid)\n"
+	      "  -n, --numeric          do not show service names\n"
+	      "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
+	      "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
+	      "      --list-columns     list the columns and exit\n"
+	      "  -J, --json             JSON output (described in portwho(8))\n"
+	      "  -r, --raw              no header, every line repeats all its cells\n"
+	      "      --tree             ports, their sockets and holders as a tree\n"
+	      "      --explain          the full reasoning for each port, with evidence\n"
+	      "      --pids             holder PIDs only, one per line\n"
+	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
+	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
+	      "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
+	      stdout);
 }
 
 void options_free(struct options *o)
@@ -264,24 +249,14 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {}};
-	bool tcp = false, udp = false, v4 = false, v6 = false;
+	struct cli_common cc = {0};
 	int c, r = 0;
 
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":tu46las:p:c:nN:o:JrhV", longopts, NULL)) >= 0) {
+		if (cli_common_option(&cc, c))
+			continue;
 		switch (c) {
-		case 't':
-			tcp = true;
-			break;
-		case 'u':
-			udp = true;
-			break;
-		case '4':
-			v4 = true;
-			break;
-		case '6':
-			v6 = true;
-			break;
 		case 'l':
 			o->listening = true;
 			break;
@@ -336,15 +311,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case 'V':
 			printf("portwho %s\n", PORTWHO_VERSION);
 			return 0;
-		case ':':
-			if (optopt > 0 && optopt < 0x100 && strncmp(argv[optind - 1], "--", 2))
-				return cli_usage_error("option '-%c' needs an argument", optopt);
-			return cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
-		case '?':
 		default:
-			if (optopt > 0 && optopt < 0x100)
-				return cli_usage_error("unknown option '-%c'", optopt);
-			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+			return cli_option_error(c, argv, NULL);
 		}
 		if (r < 0)
 			return r;
@@ -359,8 +327,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	if (o->tree && o->raw)
 		return cli_usage_error("--tree and --raw cannot be used together");
 
-	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
-	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+	o->protos = cli_common_protos(&cc);
+	o->families = cli_common_families(&cc);
 
 	/* a missing /etc/services is not an error (the built-in table is used) */
 	r = pw_services_load(NULL, &o->services);
@@ -491,10 +459,9 @@ int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
 
-	if (argc > 1 && !strcmp(argv[1], "check"))
-		return cmd_check(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "kill"))
-		return cmd_kill(argc - 1, argv + 1);
+	const struct verb *verb = argc > 1 ? verb_find(argv[1]) : NULL;
+	if (verb)
+		return verb->dispatch(argc - 1, argv + 1);
 
 	struct options o = {.netns_scope = PW_NETNS_ALL, .collector = PW_COLLECTOR_AUTO};
 	int r = parse_argv(argc, argv, &o);

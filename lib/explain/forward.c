@@ -432,6 +432,21 @@ static bool known_inode(const struct pw_sockvec *sv, const struct pw_socket *s)
 	return false;
 }
 
+/* The holders of the target sockets: the same join and process facts as
+ * the listed sockets get, run over a scratch snapshot of the targets. */
+static int attach_target_holders(struct pw_snapshot *snap, const struct pw_forward_ctx *c)
+{
+	struct pw_snapshot t = {.sockets = snap->targets};
+	struct pw_joined j = {0};
+	int r = pw_join(&t, c->w, &j);
+	if (r >= 0)
+		r = pw_process_facts(&t, &j, c->procfd);
+	pw_joined_free(&j);
+	snap->targets = t.sockets; /* sorted now; no pointer into it is taken yet */
+	snap->target_holders = (struct pw_holderset){t.procs, t.n_procs, t.holders, t.n_holders};
+	return r;
+}
+
 static int follow(struct pw_snapshot *snap, const struct pw_forward_ctx *c, struct pendings *ps,
 		  const struct nsrefs *refs)
 {
@@ -481,8 +496,7 @@ static int follow(struct pw_snapshot *snap, const struct pw_forward_ctx *c, stru
 		found.v[i] = (struct pw_socket){0};
 	}
 	pw_sockvec_free(&found);
-	if (snap->targets.n && c->w &&
-	    pw_attach_holders(&snap->targets, c->w, c->procfd, &snap->target_holders) == -ENOMEM)
+	if (snap->targets.n && c->w && attach_target_holders(snap, c) == -ENOMEM)
 		return -ENOMEM;
 
 	for (size_t i = 0; i < ps->n; i++) {

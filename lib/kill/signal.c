@@ -30,13 +30,7 @@ int pw_caller_read(struct pw_caller *ret)
 	uid_t r, e, s;
 	if (getresuid(&r, &e, &s) < 0)
 		return -errno;
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2] = {0};
-	bool cap;
-	if (syscall(SYS_capget, &h, d) < 0)
-		cap = e == 0;
-	else
-		cap = d[CAP_KILL / 32].effective & (1u << (CAP_KILL % 32));
+	bool cap = pw_have_cap(CAP_KILL);
 	*ret = (struct pw_caller){.pid = getpid(), .ruid = r, .euid = e, .cap_kill = cap};
 	return 0;
 }
@@ -365,7 +359,6 @@ static const struct pw_process *manager_of(const struct pw_socket *s)
 	}
 	return NULL;
 }
-
 
 static bool got_fd_from_activation(const struct pw_process *p, int fd)
 {

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf/pw-bpf.h"
+#include "bpf/pw-bpf.h" /* lib/collect/bpf/pw-bpf.h */
 #include "internal.h"
 
 static unsigned passed, failed;

@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* check: a bind that would succeed while a NAT rule takes the port's
- * traffic elsewhere (PRODUCT.md "Forwarded ports"). */
-#include <errno.h>
-#include <jansson.h>
+ * traffic elsewhere (PRODUCT.md "Forwarded ports"). Pure over the answer's
+ * snapshot. */
 #include <stdio.h>
-#include <string.h>
 #include <sys/socket.h>
 
-#include "check.h"
-#include "portwho-cmd.h"
+#include "internal.h"
+#include "portwho-check.h"
 
 static const struct pw_port_group *port_group(const struct pw_snapshot *snap,
 					      const struct pw_bind_candidate *c, uint64_t netns)
 {
-	for (size_t i = 0; i < pw_snapshot_n_groups(snap); i++) {
+	for (size_t i = 0; snap && i < pw_snapshot_n_groups(snap); i++) {
 		const struct pw_port_group *g = pw_snapshot_group(snap, i);
 		if (g->netns == netns && g->proto == c->proto && g->port == c->port)
 			return g;
@@ -42,54 +40,37 @@ static bool takes_away(const struct pw_forward *f, const struct pw_bind_candidat
 	return !(f->to_netns == netns && f->to_port == c->port);
 }
 
-int check_forward_advice(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
-			 uint64_t netns, bool would_succeed, char ***advice, size_t *n_advice)
+int pw_check_forwards(struct pw_check_answer *a)
 {
-	const struct pw_port_group *g = port_group(snap, c, netns);
-	if (!g || !would_succeed)
-		return 0;
-	for (size_t i = 0; i < g->n_forwards; i++) {
+	const struct pw_port_group *g = port_group(a->snap, &a->cand, a->facts.netns);
+	a->group = g;
+	for (size_t i = 0; g && i < g->n_forwards; i++) {
 		const struct pw_forward *f = &g->forwards[i];
-		if (!takes_away(f, c, netns))
+		if (!takes_away(f, &a->cand, a->facts.netns))
 			continue;
+		a->forwarded_elsewhere = true;
+		if (!a->final_ok)
+			continue; /* the bind fails anyway: the advice is about that */
 		char to[80], where[48] = "";
 		if (f->has_to_addr)
 			pw_endpoint_format(&f->to_addr, f->to_port, NULL, to, sizeof(to));
 		else
 			snprintf(to, sizeof(to), "local port %u", f->to_port);
-		if (f->to_netns && f->to_netns != netns)
+		if (f->to_netns && f->to_netns != a->facts.netns)
 			snprintf(where, sizeof(where), " in netns %llu",
 				 (unsigned long long)f->to_netns);
-		char **v = realloc(*advice, (*n_advice + 1) * sizeof(*v));
+		struct pw_bind_prediction *p = &a->pred;
+		char **v = realloc(p->advice, (p->n_advice + 1) * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		*advice = v;
-		if (asprintf(&v[*n_advice],
+		p->advice = v;
+		if (asprintf(&v[p->n_advice],
 			     "the bind would succeed, but nftables %s sends the connections it "
 			     "matches to %s%s: they never reach the new socket (remove or change "
 			     "that rule, or use another port)",
 			     f->rule, to, where) < 0)
 			return -ENOMEM;
-		(*n_advice)++;
+		p->n_advice++;
 	}
 	return 0;
-}
-
-json_t *check_forwards_json(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
-			    uint64_t netns, int *err)
-{
-	const struct pw_port_group *g = port_group(snap, c, netns);
-	if (!g)
-		return json_array();
-	return cli_forwards_json(g, err);
-}
-
-bool check_forwarded_elsewhere(const struct pw_snapshot *snap, const struct pw_bind_candidate *c,
-			       uint64_t netns)
-{
-	const struct pw_port_group *g = port_group(snap, c, netns);
-	for (size_t i = 0; g && i < g->n_forwards; i++)
-		if (takes_away(&g->forwards[i], c, netns))
-			return true;
-	return false;
 }
