@@ -31,6 +31,24 @@ def _comm(pid):
         return f.read().strip()
 
 
+def _proxies(d):
+    """PIDs of this daemon's docker-proxy processes. (dockerfix's proxies()
+    reads /proc as text and trips over other tests' non-UTF-8 names.)"""
+    out = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % e, "rb") as f:
+                st = f.read()
+        except OSError:
+            continue
+        comm, rest = st[st.find(b"(") + 1:st.rfind(b")")], st[st.rfind(b")") + 2:].split()
+        if comm == b"docker-proxy" and int(rest[1]) == d.pid:
+            out.append(int(e))
+    return sorted(out)
+
+
 def _daemon(userland_proxy, port):
     ns = pwtest.Netns()
     d = None
@@ -68,7 +86,7 @@ def test_docker_proxy_forward(proxied):
     ns, d, c, ip = proxied
     res = pwtest.portwho_ok("8088", "--json")
     g = pwtest.group(res.json, "tcp", 8088, netns=ns.inode)
-    proxies = d.proxies()
+    proxies = _proxies(d)
     assert len(proxies) == 1
     proxy_socks = [s["inode"] for s in g["sockets"]
                    if [h["pid"] for h in s["holders"]] == proxies]
@@ -119,7 +137,7 @@ def test_docker_nat_only_forward(natonly):
 
 def test_kill_refuses_docker_proxy(proxied):
     ns, d, c, ip = proxied
-    proxies = d.proxies()
+    proxies = _proxies(d)
     r = pwtest.run_portwho("kill", "8088", "--json", "-N", ns.path)
     doc = json.loads(r.stdout)
     plan = [t for t in doc["plan"] if t["pid"] == proxies[0]]
@@ -130,5 +148,5 @@ def test_kill_refuses_docker_proxy(proxied):
     assert "relays the port to %s:80 in the container's netns, where %s (PID %d) listens" % (
         ip, _comm(c.pid), c.pid) in t["why"], t["why"]
     assert doc["signalled"] == []
-    assert d.proxies() == proxies  # untouched
+    assert _proxies(d) == proxies  # untouched
     assert r.rc == 3, pwtest.describe(r)  # refused: the port is still held
