@@ -295,6 +295,8 @@ static void on_xt_match(struct walk *w, const struct nftnl_expr *e)
 	if (!name || !info)
 		return;
 	bool tcp = !strcmp(name, "tcp"), udp = !strcmp(name, "udp");
+	if (!strcmp(name, "multiport") || !strcmp(name, "set"))
+		return give_up(w, "an xt port list or ipset match");
 	if (!tcp && !udp)
 		return; /* addrtype, comment, conntrack...: they narrow */
 	struct xt_ports_info p;
