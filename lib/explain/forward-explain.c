@@ -230,9 +230,12 @@ static int explain_one(struct pw_port_group *g, const struct pw_forward *f, stru
 	if (!e && f->via == PW_FWD_NFTABLES)
 		e = evidence(r, "not checked: whether packets reach this chain (its hook, or the "
 				"jumps to it)");
+	char addr[64] = "";
+	if (f->has_to_addr)
+		pw_addr_format(&f->to_addr, false, addr, sizeof(addr));
 	if (!e && f->to_netns && f->has_to_addr && f->to_netns != g->netns)
 		e = evidence(r, "netns %llu owns %s (interface addresses)",
-			     (unsigned long long)f->to_netns, to);
+			     (unsigned long long)f->to_netns, addr);
 	if (!e && f->to_netns_owners > 1 && f->to_netns_linked)
 		e = evidence(r,
 			     "%u namespaces own that address; only netns %llu is joined to "

@@ -125,6 +125,10 @@ def test_dnat_across_veth(pair):
     assert r["confidence"] == "verified", pwtest.show(r)  # the veth decides
     assert "2 namespaces own that address; only netns %d is joined to this one by a link " \
         "(a veth peer: RTM_GETNSID)" % pair.server.inode in r["evidence"]
+    assert "netns %d owns %s (interface addresses)" % (pair.server.inode, pair.server_ip) \
+        in r["evidence"]
+    assert "inode %d at port 80 is fd %d of PID %d" % (
+        pair.web.sock()["inode"], pair.web.sock()["fd"], pair.web.pid) in r["evidence"]
     assert r["sockets"] == []
     assert "DNATs tcp port 8088 to %s:80 in netns %d" % (pair.server_ip, pair.server.inode) \
         in r["summary"]
