@@ -50,6 +50,7 @@ struct walk {
 	bool unsupported; /* a match we cannot express (negation, set lookup) */
 	const char *why;
 	bool is_forward;
+	bool port_seen; /* a destination port match */
 };
 
 static struct reg *reg_at(struct walk *w, const struct nftnl_expr *e, uint16_t attr)
@@ -173,6 +174,7 @@ static void on_cmp(struct walk *w, const struct nftnl_expr *e)
 	case REG_DPORT: {
 		if (dl < 2)
 			return;
+		w->port_seen = true;
 		uint16_t p = (uint16_t)(data[0] << 8 | data[1]);
 		if (op == NFT_CMP_EQ)
 			r->port_min = r->port_max = p;
@@ -208,6 +210,7 @@ static void on_range(struct walk *w, const struct nftnl_expr *e)
 	const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &tl);
 	if (nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP) != NFT_RANGE_EQ || fl < 2 || tl < 2)
 		return give_up(w, "a negated port range");
+	w->port_seen = true;
 	w->r->port_min = (uint16_t)(from[0] << 8 | from[1]);
 	w->r->port_max = (uint16_t)(to[0] << 8 | to[1]);
 }
@@ -306,6 +309,7 @@ static void on_xt_match(struct walk *w, const struct nftnl_expr *e)
 	memcpy(&p, info, sizeof(p));
 	if (info[inv_off] & 0x02) /* XT_TCP_INV_DSTPT == XT_UDP_INV_DSTPT */
 		return give_up(w, "a negated port match");
+	w->port_seen = true;
 	w->r->port_min = p.dpts[0];
 	w->r->port_max = p.dpts[1];
 	if (!w->r->proto)
@@ -446,6 +450,8 @@ int pw_nft_rule_decode(const struct nlmsghdr *nlh, uint64_t netns, struct pw_nat
 	nftnl_expr_foreach(nr, on_expr, &w);
 	if (!w.is_forward)
 		goto out; /* r = 0: not a forward */
+	if (!w.port_seen) /* kube-proxy's KUBE-SEP chains: the port was matched at the jump */
+		give_up(&w, "no destination port match (a jump target, or every port)");
 	const char *t = nftnl_rule_get_str(nr, NFTNL_RULE_TABLE);
 	const char *c = nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN);
 	rule.family = w.table_family;

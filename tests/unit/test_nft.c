@@ -80,9 +80,9 @@ static void test_counts(void **state)
 	(void)state;
 	struct decoded d;
 	decode_fixture(&d);
-	/* 6 inet + 1 tproxy + 4 iptables-nft forwards; masquerade and the
+	/* 6 inet + 1 tproxy + 5 iptables-nft forwards; masquerade and the
 	 * PREROUTING jump are not forwards */
-	assert_int_equal(d.n, 11);
+	assert_int_equal(d.n, 12);
 	assert_int_equal(d.others, 2);
 	for (size_t i = 0; i < d.n; i++)
 		assert_int_equal(d.r[i].netns, 77);
@@ -149,17 +149,20 @@ static void test_not_decoded(void **state)
 	(void)state;
 	struct decoded d;
 	decode_fixture(&d);
-	size_t sets = 0, negated = 0, lists = 0;
+	size_t sets = 0, negated = 0, lists = 0, portless = 0;
 	for (size_t i = 0; i < d.n; i++) {
 		if (!d.r[i].why)
 			continue;
 		sets += !strcmp(d.r[i].why, "a set lookup");
 		negated += !strcmp(d.r[i].why, "a negated port match");
 		lists += !strcmp(d.r[i].why, "an xt port list or ipset match");
+		portless +=
+		    !strcmp(d.r[i].why, "no destination port match (a jump target, or every port)");
 	}
-	assert_int_equal(sets, 1);    /* tcp dport { 1, 2 } */
-	assert_int_equal(negated, 1); /* tcp dport != 22 */
-	assert_int_equal(lists, 1);   /* -m multiport --dports 81,82 */
+	assert_int_equal(sets, 1);     /* tcp dport { 1, 2 } */
+	assert_int_equal(negated, 1);  /* tcp dport != 22 */
+	assert_int_equal(lists, 1);    /* -m multiport --dports 81,82 */
+	assert_int_equal(portless, 1); /* kube-proxy's KUBE-SEP-... DNAT */
 	clear(&d);
 }
 
