@@ -51,7 +51,7 @@ static void help(void)
 	      "      --pids             holder PIDs only, one per line\n"
 	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
 	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
-	      "Ports that nftables rules or docker-proxy forward are followed to who serves them.\n",
+	      "Ports that NAT rules or docker-proxy forward are followed to who serves them.\n",
 	      stdout);
 }
 
