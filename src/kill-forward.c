@@ -19,9 +19,9 @@ char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process 
 	char *s = NULL;
 	if (!f) {
 		if (asprintf(&s,
-			     "a container's port proxy (%s restarts it with the container): stop "
-			     "the container instead (%s stop NAME)",
-			     proxy->comm, rt) < 0)
+			     "a container's port proxy (the runtime starts it with the container): "
+			     "stop the container instead (%s stop with its name or id)",
+			     rt) < 0)
 			return NULL;
 		return s;
 	}
@@ -35,8 +35,8 @@ char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process 
 		snprintf(served, sizeof(served), ", where %s (PID %d) listens",
 			 c->comm ? c->comm : "?", (int)c->pid);
 	if (asprintf(&s,
-		     "a container's port proxy: it relays the port to %s%s%s; stop the container "
-		     "instead (%s stop NAME), not its proxy",
+		     "a container's port proxy: it relays the port to %s%s%s; stop that container "
+		     "instead (%s stop with its name or id), not its proxy",
 		     to, f->to_netns ? " in the container's netns" : "", served, rt) < 0)
 		return NULL;
 	return s;

@@ -144,7 +144,8 @@ def test_kill_refuses_docker_proxy(proxied):
     assert len(plan) == 1, r.stdout
     t = plan[0]
     assert (t["action"], t["verdict"]) == ("refuse", "container-proxy"), show(t)
-    assert "stop the container instead (docker stop NAME), not its proxy" in t["why"]
+    assert "stop that container instead (docker stop with its name or id), not its proxy" \
+        in t["why"]
     assert "relays the port to %s:80 in the container's netns, where %s (PID %d) listens" % (
         ip, _comm(c.pid), c.pid) in t["why"], t["why"]
     assert doc["signalled"] == []
