@@ -197,3 +197,16 @@ const char *pw_forward_via_name(enum pw_forward_via v)
 	}
 	return NULL;
 }
+
+const char *pw_matched_end_name(enum pw_matched_end e)
+{
+	switch (e) {
+	case PW_END_LOCAL:
+		return "local";
+	case PW_END_REMOTE:
+		return "remote";
+	case PW_END_NONE:
+		break;
+	}
+	return NULL;
+}
