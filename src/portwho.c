@@ -50,7 +50,8 @@ static void help(void)
 	      "      --pids             holder PIDs only, one per line\n"
 	      "      --prometheus[=FILE]  Prometheus metrics (FILE: replaced atomically)\n"
 	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
-	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n",
+	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
+	      "Ports that NAT rules or docker-proxy forward are followed to who serves them.\n",
 	      stdout);
 }
 
@@ -457,7 +458,7 @@ static int run(const struct options *o)
 	}
 	v.scan_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-	bool found = v.n_sockets > 0;
+	bool found = v.n_sockets > 0 || v.n_groups > 0; /* a forward alone matches */
 	errno = 0;
 	if (o->prom_file) {
 		r = render_prom_file(o, &v, o->prom_file);
