@@ -202,8 +202,34 @@ static void rows_print(FILE *out, const char *name, const char *help, struct row
 
 /* ---- the document -------------------------------------------------------- */
 
+/* A forwarding rule of a port: where it sends the traffic; the value is
+ * the number of bound sockets found there (0: nothing listens behind it). */
+static int forward_rows(const struct pw_port_group *g, struct rows *fwds)
+{
+	int r = 0;
+	char port[8], to_port[8], to_addr[INET6_ADDRSTRLEN + 1];
+	snprintf(port, sizeof(port), "%u", (unsigned)g->port);
+	for (size_t k = 0; k < g->n_forwards && !r; k++) {
+		const struct pw_forward *f = &g->forwards[k];
+		struct sbuf b = {0};
+		to_addr[0] = '\0';
+		if (f->has_to_addr)
+			pw_addr_format(&f->to_addr, false, to_addr, sizeof(to_addr));
+		snprintf(to_port, sizeof(to_port), "%u", (unsigned)f->to_port);
+		sb_netns(&b, g->netns);
+		sb_label(&b, false, "proto", pw_proto_name(g->proto));
+		sb_label(&b, false, "port", port);
+		sb_label(&b, false, "via", pw_forward_via_name(f->via));
+		sb_label(&b, false, "action", f->action);
+		sb_label(&b, false, "to_address", to_addr);
+		sb_label(&b, false, "to_port", f->to_port ? to_port : "");
+		r = rows_add(fwds, &b, -1, f->n_target_sockets);
+	}
+	return r;
+}
+
 static int collect_rows(const struct view *v, struct rows *socks, struct rows *holders,
-			struct rows *reasons)
+			struct rows *reasons, struct rows *fwds)
 {
 	int r = 0;
 	for (size_t i = 0; i < v->n_groups && !r; i++) {
@@ -224,6 +250,8 @@ static int collect_rows(const struct view *v, struct rows *socks, struct rows *h
 				r = rows_add(holders, &b, p ? p->pid : hd->tid, 1);
 			}
 		}
+		if (!r)
+			r = forward_rows(g, fwds);
 		char port[8];
 		snprintf(port, sizeof(port), "%u", (unsigned)g->port);
 		for (size_t k = 0; k < g->n_reasons && !r; k++) {
@@ -278,8 +306,8 @@ static void print_scan(FILE *out, const struct view *v)
 int render_prom(const struct options *o, const struct view *v, FILE *out)
 {
 	(void)o;
-	struct rows socks = {0}, holders = {0}, reasons = {0};
-	int r = collect_rows(v, &socks, &holders, &reasons);
+	struct rows socks = {0}, holders = {0}, reasons = {0}, fwds = {0};
+	int r = collect_rows(v, &socks, &holders, &reasons, &fwds);
 	if (r == 0) {
 		rows_print(out, "portwho_sockets",
 			   "Sockets by namespace, protocol, local address, port and state.",
@@ -291,11 +319,16 @@ int render_prom(const struct options *o, const struct view *v, FILE *out)
 		rows_print(out, "portwho_port_reason",
 			   "Why a port has the sockets it has: sockets each reason explains.",
 			   &reasons);
+		rows_print(out, "portwho_port_forwards",
+			   "Forwarding rules of a port (nftables DNAT/REDIRECT/TPROXY, userland "
+			   "proxies): bound sockets found at their target.",
+			   &fwds);
 		print_scan(out, v);
 	}
 	rows_free(&socks);
 	rows_free(&holders);
 	rows_free(&reasons);
+	rows_free(&fwds);
 	return r;
 }
 

@@ -155,6 +155,32 @@ def test_prometheus_not_root(scene):
     assert not [k for k in samples if k[0] == "portwho_socket_holders"], res.stdout
 
 
+def test_prometheus_forwards(netns):
+    """A REDIRECT rule to a listener, one to nowhere: a series each, the value
+    the sockets found behind it (0: an alert can say nothing listens)."""
+    h = netns.sockhold("tcp-listen:0.0.0.0:9091")
+    r = netns.run(["nft", "-f", "-"], input=b"""
+table ip nat {
+  chain pre {
+    type nat hook prerouting priority -100;
+    tcp dport 8091 redirect to :9091
+    tcp dport 8090 redirect to :9092
+  }
+}
+""")
+    assert r.returncode == 0, r
+    res = run_portwho("--prometheus", "-a", "8090-8091", netns=netns.name, host=True)
+    samples, meta = parse_metrics(res.stdout)
+    got = {dict(k[1])["port"]: (dict(k[1]), v) for k, v in samples.items()
+           if k[0] == "portwho_port_forwards"}
+    base = dict(netns=str(netns.inode), proto="tcp", via="nftables", action="redirect",
+                to_address="")
+    assert got == {"8091": (dict(base, port="8091", to_port="9091"), 1),
+                   "8090": (dict(base, port="8090", to_port="9092"), 0)}, res.stdout
+    assert meta["portwho_port_forwards"]["TYPE"] == "gauge"
+    assert h.sock()["port"] == 9091
+
+
 def test_promtool_check_metrics(scene):
     out = prom(scene).stdout
     r = subprocess.run([tool("promtool"), "check", "metrics"], input=out.encode(),
@@ -166,7 +192,7 @@ def test_alert_rules(tmp_path):
     d = REPO / "contrib" / "prometheus"
     r = subprocess.run([tool("promtool"), "check", "rules", str(d / "portwho-alerts.yml")],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, r
+    assert r.returncode == 0 and "SUCCESS: 6 rules found" in r.stdout, r
     # the rules fire (and stay quiet) as the unit test of the rules says
     r = subprocess.run([tool("promtool"), "test", "rules", "portwho-alerts.test.yml"],
                        cwd=str(d), capture_output=True, text=True, timeout=30)
