@@ -85,12 +85,21 @@ struct pw_fdrec {
 	int fd;
 };
 
-/* A network namespace found during the walk, with a way in. */
+/* A network namespace found during the walk, with a way in. The walk holds
+ * it by an fd opened as soon as it is seen (held), so the namespace stays
+ * enterable when the process it was found through exits; pid and path are
+ * the fallbacks when no fd could be opened. */
 struct pw_nsref {
 	uint64_t ino;
 	pid_t pid; /* a process living in it (0 if found by path) */
 	char *path; /* e.g. /run/netns/NAME, or NULL */
+	int fd;	    /* an open nsfs fd when held */
+	bool held;
 };
+/* Open the namespace at dirfd/path, check its inode (0: any), and hold it in
+ * ref. -errno (-ESRCH when the inode differs: the pid was reused). */
+int pw_nsref_hold(struct pw_nsref *ref, int dirfd, const char *path, uint64_t ino);
+void pw_nsref_release(struct pw_nsref *ref);
 
 struct pw_walk {
 	struct pw_fdrec *recs;
@@ -98,6 +107,7 @@ struct pw_walk {
 	struct pw_nsref *ns;
 	size_t n_ns, cap_ns;
 	unsigned hidden; /* fd tables we were refused */
+	unsigned fd_limit; /* fd tables not opened: RLIMIT_NOFILE (EMFILE/ENFILE) */
 	unsigned vanished;
 	unsigned processes;
 };
@@ -224,7 +234,18 @@ struct pw_snapshot {
 	size_t n_netns;
 	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
+	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
+	size_t n_incomplete;
+	char inc_detail[PW_INC_MAX][200];
 };
+
+/* incomplete.c: fill snap->incomplete from snap->stats (and the processes). */
+void pw_incomplete_build(struct pw_snapshot *snap);
+/* /proc's hidepid mount option (0, 1, 2, 4) from /proc/self/mountinfo;
+ * procfs.c. Processes that exist but are not listed under procfd (counted
+ * by probing pids with signal 0, which sends nothing). */
+int pw_proc_hidepid(void);
+unsigned pw_proc_count_invisible(int procfd);
 
 /* correlate.c: attach holders, group, classify. */
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,16 @@
 
 int cli_usage_error(const char *fmt, ...)
 {
+	/* messages quote what the user typed: never echo its control bytes */
+	char *msg = NULL;
 	va_list ap;
-	fputs("portwho: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	fputs("portwho: ", stderr);
+	cli_print_escaped(stderr, n < 0 ? "invalid arguments" : msg);
 	fputc('\n', stderr);
+	free(msg);
 	return -EINVAL;
 }
 
@@ -76,9 +81,17 @@ int cli_parse_netns(const char *arg, const char *one_netns, enum pw_netns_scope 
 	}
 	/* only a missing path is certain here; permissions are the library's to find */
 	struct stat st;
-	if (stat(*ret_path, &st) < 0 && errno == ENOENT)
+	if (stat(*ret_path, &st) < 0 && errno == ENOENT) {
+		/* hidepid=2 hides other users' processes from /proc: they exist */
+		if (cli_all_digits(arg) && strlen(arg) < 10 && atoi(arg) > 0 &&
+		    kill(atoi(arg), 0) < 0 && errno == EPERM)
+			return cli_usage_error(
+			    "process %s is hidden from this user (/proc is mounted "
+			    "with hidepid): its network namespace cannot be read",
+			    arg);
 		return cli_usage_error(
 		    cli_all_digits(arg) ? "no process %s" : "no network namespace '%s'", arg);
+	}
 	*ret_scope = PW_NETNS_PATH;
 	return 0;
 }
@@ -162,6 +175,7 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	cli_json_put(o, "fd", json_integer(h->fd), err);
 	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
+	cli_json_put(o, "cmdline_truncated", json_boolean(p && p->cmdline_truncated), err);
 	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
 	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);

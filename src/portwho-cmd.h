@@ -179,6 +179,7 @@ struct view {
 	size_t n_sockets;
 	size_t n_netns; /* distinct namespaces among shown sockets */
 	const struct pw_stats *stats;
+	const struct pw_snapshot *snap; /* for what it missed (incomplete) */
 };
 
 /* Does a holder match -p/-c/--user? (true when none are given) */

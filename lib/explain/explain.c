@@ -260,15 +260,20 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 				       ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
 			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {
-			r = add_reason(l, PW_R_HIDDEN, PW_CONF_INFERRED,
-				       st->privileged
-					       ? "%s belongs to a process whose fd table is protected "
-						 "even from root (uid %u created the socket); the BPF "
-						 "collector (--collector bpf) sees past that"
-					       : "%s belongs to a process this run could not inspect "
-						 "(uid %u created the socket); run as root to see who "
-						 "holds it",
-				       ep, s->uid);
+			r = add_reason(
+			    l, PW_R_HIDDEN, PW_CONF_INFERRED,
+			    st->fd_limit_processes
+				? "%s may belong to a process this run could not inspect "
+				  "(uid %u created the socket): portwho ran out of file "
+				  "descriptors; raise the open-file limit (ulimit -n)"
+			    : st->privileged
+				? "%s belongs to a process whose fd table is protected "
+				  "even from root (uid %u created the socket); the BPF "
+				  "collector (--collector bpf) sees past that"
+				: "%s belongs to a process this run could not inspect "
+				  "(uid %u created the socket); run as root to see who "
+				  "holds it",
+			    ep, s->uid);
 			evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
 				 st->hidden_processes == 1 ? "" : "es");
 		}

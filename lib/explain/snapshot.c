@@ -186,8 +186,10 @@ static int collect_here(struct collect_ctx *c, uint64_t netns)
 			r = pw_diag_dump(nl, fam, protos[p].ipproto, states, c->sport, c->bc,
 					 c->bc_len > 0 ? (size_t)c->bc_len : 0, netns, &snap->sockets,
 					 &intr);
-			if (intr)
+			if (intr) {
 				snap->stats.dump_interrupted = true;
+				snap->stats.dumps_interrupted++;
+			}
 		}
 	}
 	mnl_socket_close(nl);
@@ -267,9 +269,11 @@ static int walk_holders(const struct pw_query *q, bool want_netns, struct pw_wal
 		if (r >= 0)
 			st->collector = pw_collector_bpf.name;
 		else if (q->collector == PW_COLLECTOR_BPF)
-			return r;
+			return r; /* -EMFILE: the command says "out of file descriptors" */
 		else
 			pw_walk_free(w);
+		if (r == -EMFILE)
+			st->bpf_fd_limit = true; /* /proc may get further: say why not BPF */
 	}
 	if (r < 0) {
 		r = pw_collector_procfs.walk(&o, w);
@@ -307,6 +311,15 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 			goto fail;
 		snap->stats.hidden_processes = w.hidden;
 		snap->stats.vanished_processes = w.vanished;
+		snap->stats.fd_limit_processes = w.fd_limit;
+		snap->stats.hidden_processes += w.fd_limit; /* unread, whatever the cause */
+		if (!root && !q->proc_root) {
+			snap->stats.hidepid = pw_proc_hidepid();
+			if (snap->stats.hidepid >= 2) { /* not listed, not only unreadable */
+				snap->stats.hidepid_processes = pw_proc_count_invisible(procfd);
+				snap->stats.hidden_processes += snap->stats.hidepid_processes;
+			}
+		}
 	}
 
 	c.protos = q->protos ? q->protos : PW_PROTO_ALL;
@@ -368,6 +381,9 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (r < 0)
 		goto fail;
 	pw_kowners_attribute(snap, &snap->kowners);
+	for (size_t i = 0; i < snap->n_procs; i++)
+		snap->stats.cmdline_truncated += snap->procs[i].cmdline_truncated;
+	pw_incomplete_build(snap);
 	if (!q->no_explain && held_by_systemd(snap))
 		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
 	if (!q->no_explain) {
