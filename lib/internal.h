@@ -67,6 +67,14 @@ int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf,
 int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
 		  bool asked_bound_inactive, struct pw_socket *ret);
 
+/* One datagram of a dump reply: append the sockets of messages carrying
+ * seq and portid that pass the states mask; *intr set when one carries
+ * NLM_F_DUMP_INTR. 1 at NLMSG_DONE, 0 when more is to come, -errno for a
+ * netlink error. Pure (the seam for replayed and fuzzed dumps). */
+int pw_diag_consume(const void *buf, size_t n, uint32_t seq, uint32_t portid, uint8_t proto,
+		    uint32_t states, bool asked_bi, uint64_t netns, struct pw_sockvec *out,
+		    bool *intr);
+
 /* Dump one (family, proto) of the namespace nl lives in, appending sockets
  * that pass the states mask. family AF_UNSPEC (TCP only) takes both families
  * in one walk. sport != 0 asks the kernel for that local port only.

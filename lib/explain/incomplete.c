@@ -73,8 +73,9 @@ void pw_incomplete_build(struct pw_snapshot *snap)
 	}
 	if (st->netns_skipped)
 		add(snap, PW_INC_NAMESPACE_SKIPPED, st->netns_skipped,
-		    "%u network %s could not be entered; their sockets are not listed",
-		    st->netns_skipped, plural(st->netns_skipped, "namespace", "namespaces"));
+		    "%u network %s could not be entered; %s sockets are not listed",
+		    st->netns_skipped, plural(st->netns_skipped, "namespace", "namespaces"),
+		    plural(st->netns_skipped, "its", "their"));
 	if (st->dumps_interrupted)
 		add(snap, PW_INC_DUMP_INTERRUPTED, st->dumps_interrupted,
 		    "%u socket %s kept changing during every try; the list may miss sockets",
