@@ -2,7 +2,7 @@
 BUILD ?= build
 ARGS ?=
 
-.PHONY: all build run check bench clean deps
+.PHONY: all build run check bench clean deps fuzz
 
 all: build
 
@@ -24,10 +24,16 @@ check:
 	@tools/deps.sh test
 	tools/check.sh
 
+# libFuzzer targets (tests/fuzz) under ASan+UBSan, FUZZ_SECONDS each
+# (check runs them for a few seconds; this is the longer run).
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh
+
 bench:
 	@tools/deps.sh bench
 	$(MAKE) build
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -123,7 +123,10 @@ int pw_diag_consume(const void *buf, size_t n, uint32_t seq, uint32_t portid, ui
 {
 	const struct nlmsghdr *nlh = buf;
 	int len = n > INT32_MAX ? INT32_MAX : (int)n;
-	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+	/* mnl_nlmsg_ok compares nlmsg_len as an int: a length above 2 GiB
+	 * would pass as negative (found by tests/fuzz/fuzz_diag) */
+	for (; mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (uint32_t)len;
+	     nlh = mnl_nlmsg_next(nlh, &len)) {
 		if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
 			continue; /* not ours (a stale reply) */
 		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
