@@ -173,7 +173,7 @@ char *pw_json_terminal_safe(const char *json, size_t len, size_t *ret_len)
 	char *out = malloc(len * 6 + 1); /* worst case: every DEL becomes \u007f */
 	if (!out)
 		return NULL;
-	static const char hex[] = "0123456789abcdef";
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u001B */
 	const unsigned char *s = (const unsigned char *)json, *end = s + len;
 	char *o = out;
 	while (s < end) {

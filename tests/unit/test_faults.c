@@ -173,10 +173,10 @@ static void test_json_terminal_safe(void **state)
 {
 	(void)state;
 	check_safe("{\"a\": \"plain\"}", "{\"a\": \"plain\"}");
-	check_safe("\"x\x7fy\"", "\"x\\u007fy\"");					 /* DEL */
-	check_safe("\"\xc2\x80\xc2\x9b[31m\xc2\x9f\"", "\"\\u0080\\u009b[31m\\u009f\""); /* C1 */
+	check_safe("\"x\x7fy\"", "\"x\\u007Fy\"");					 /* DEL */
+	check_safe("\"\xc2\x80\xc2\x9b[31m\xc2\x9f\"", "\"\\u0080\\u009B[31m\\u009F\""); /* C1 */
 	check_safe("\"\xe2\x80\xae\xe2\x81\xa6\xe2\x81\xa9\"",
-		   "\"\\u202e\\u2066\\u2069\"");		    /* bidi */
+		   "\"\\u202E\\u2066\\u2069\"");		    /* bidi */
 	check_safe("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", /* ordinary text stays */
 		   "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 	check_safe("\xff\xfe", "\xff\xfe"); /* not UTF-8 (jansson never writes it): as is */
