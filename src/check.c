@@ -748,8 +748,8 @@ static int print_json(FILE *f, const struct answer *a)
 			       jerrno(a->pred_err), "certain", a->pred_certain),
 		     &err);
 	cli_json_put(o, "trial", trial_json(a, &err), &err);
-	if (err == 0 && json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		err = -EIO;
+	if (err == 0)
+		err = cli_json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (err == 0)
 		fputc('\n', f);
 	json_decref(o);

@@ -149,6 +149,21 @@ json_t *cli_jaddr(const struct pw_addr *a)
 	return json_string(buf);
 }
 
+int cli_json_dumpf(const json_t *v, FILE *f, size_t flags)
+{
+	char *txt = json_dumps(v, flags);
+	if (!txt)
+		return -ENOMEM;
+	size_t n = strlen(txt);
+	char *safe = pw_json_terminal_safe(txt, n, &n);
+	free(txt);
+	if (!safe)
+		return -ENOMEM;
+	int r = fwrite(safe, 1, n, f) == n ? 0 : -EIO;
+	free(safe);
+	return r;
+}
+
 void cli_json_put(json_t *obj, const char *key, json_t *v, int *err)
 {
 	if (!v || json_object_set_new(obj, key, v) < 0)
