@@ -461,7 +461,7 @@ unsigned pw_proc_count_invisible(int procfd)
 		/* signal 0 sends nothing: EPERM means "exists, not yours" */
 		if (kill((pid_t)pid, 0) == 0 || errno != EPERM)
 			continue;
-		snprintf(name, sizeof(name), "%ld", pid);
+		snprintf(name, sizeof(name), "%d", (int)pid);
 		if (faccessat(procfd, name, F_OK, 0) < 0 && errno == ENOENT)
 			n++;
 	}
