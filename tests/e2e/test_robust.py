@@ -331,3 +331,38 @@ def test_long_cmdline_is_marked_truncated(ns):
     assert e["count"] == 1
     assert e["detail"] == ("1 command line is longer than 256 KiB, cut there "
                            "(cmdline_truncated)")
+
+
+def test_namespace_deleted_mid_scan_is_still_scanned(tmp_path):
+    """The namespace is found (and held) under a bind mount, then deleted
+    before it is entered, as `ip netns del` can do in the middle of a scan:
+    it is still entered, and its kernel socket (vxlan, port 4789) seen."""
+    name = "pwtest-" + secrets.token_hex(4)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    mnt = tmp_path / "ns"
+    p = None
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789",
+                     "local", "127.0.0.1"],
+                    ["link", "set", "vx0", "up"]):
+            subprocess.run(["ip", "-n", name] + cmd, check=True)
+        ino = os.stat("/run/netns/" + name).st_ino
+        mnt.mkdir()
+        (mnt / name).touch()
+        subprocess.run(["mount", "--bind", "/run/netns/" + name, str(mnt / name)], check=True)
+        p = subprocess.Popen([pwtest.helper("nshold"), str(mnt)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline() == "held %d\n" % ino
+        # lazily, as `ip netns del` does: the held fd keeps the mount busy
+        subprocess.run(["umount", "-l", str(mnt / name)], check=True)
+        subprocess.run(["ip", "netns", "del", name], check=True)
+        assert not os.path.exists("/run/netns/" + name)
+        out, _ = p.communicate("go\n", timeout=30)
+        assert out == "entered %d 4789\n" % ino
+    finally:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+        subprocess.run(["umount", "-l", str(mnt / name)], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
