@@ -302,6 +302,7 @@ struct pw_stats {
 	int hidepid; /* /proc's hidepid option: 0 off, 1 noaccess, 2 invisible, 4 ptraceable */
 	unsigned hidepid_processes; /* processes /proc does not list (in hidden_processes) */
 	unsigned cmdline_truncated; /* command lines cut at the read cap */
+	unsigned netns_skipped_fd_limit; /* of netns_skipped: out of fds */
 };
 
 /* What a snapshot could not see, one entry per kind that happened

@@ -108,6 +108,10 @@ struct pw_nsref {
  * ref. -errno (-ESRCH when the inode differs: the pid was reused). */
 int pw_nsref_hold(struct pw_nsref *ref, int dirfd, const char *path, uint64_t ino);
 void pw_nsref_release(struct pw_nsref *ref);
+/* How many namespaces a walk may hold open: the soft RLIMIT_NOFILE less a
+ * reserve for the walk itself (fd tables, sock_diag); past it, a namespace
+ * is kept by pid and path as before. */
+size_t pw_nsref_budget(void);
 
 struct pw_walk {
 	struct pw_fdrec *recs;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "internal.h"
@@ -34,6 +35,14 @@ int pw_nsref_hold(struct pw_nsref *ref, int dirfd, const char *path, uint64_t in
 	return 0;
 }
 
+size_t pw_nsref_budget(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	return rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 64) : 0;
+}
+
 void pw_nsref_release(struct pw_nsref *ref)
 {
 	if (ref->held)
@@ -51,6 +60,9 @@ int pw_netns_add_bound(const char *dir, struct pw_walk *w)
 		return errno == ENOENT ? 0 : -errno;
 	struct dirent *de;
 	int r = 0;
+	size_t budget = pw_nsref_budget(), held = 0;
+	for (size_t i = 0; i < w->n_ns; i++)
+		held += w->ns[i].held;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -79,7 +91,8 @@ int pw_netns_add_bound(const char *dir, struct pw_walk *w)
 		}
 		known->path = path;
 		/* held now: deleting the name later (ip netns del) cannot lose it */
-		(void)pw_nsref_hold(known, dirfd(d), de->d_name, st.st_ino);
+		if (held < budget && pw_nsref_hold(known, dirfd(d), de->d_name, st.st_ino) == 0)
+			held++;
 	}
 	closedir(d);
 	return r;

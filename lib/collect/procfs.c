@@ -87,6 +87,8 @@ struct walker {
 	bool have_kcmp;
 	pid_t self;
 	uint64_t self_ns;
+	atomic_size_t held; /* namespaces held open, all workers */
+	size_t max_held;
 };
 
 struct worker {
@@ -186,8 +188,11 @@ static void record_netns(struct worker *wk, pid_t pid)
 		return;
 	struct pw_nsref *ref = &o->ns[o->n_ns++];
 	*ref = (struct pw_nsref){.ino = ino, .pid = pid, .fd = -EBADF};
-	/* not held (out of fds, or the process just left): the pid stays the way in */
-	(void)pw_nsref_hold(ref, wk->w->procfd, path, ino);
+	/* not held (over the fd budget, or the process just left): the pid
+	 * stays the way in */
+	if (atomic_fetch_add(&wk->w->held, 1) >= wk->w->max_held ||
+	    pw_nsref_hold(ref, wk->w->procfd, path, ino) < 0)
+		atomic_fetch_sub(&wk->w->held, 1);
 }
 
 /* Threads with their own fd table (unshare(CLONE_FILES)) are visible only
@@ -349,6 +354,7 @@ static int procfs_walk(const struct pw_walk_opts *o, struct pw_walk *out)
 	    .want_netns = o->want_netns,
 	    .self = getpid(),
 	    .self_ns = pw_netns_current(),
+	    .max_held = pw_nsref_budget(),
 	};
 	w.have_kcmp = syscall(SYS_kcmp, w.self, w.self, KCMP_FILES, 0, 0) == 0;
 

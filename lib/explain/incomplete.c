@@ -71,11 +71,16 @@ void pw_incomplete_build(struct pw_snapshot *snap)
 		    st->bpf_fd_limit ? "; the BPF collector could not load for the same reason"
 				     : "");
 	}
-	if (st->netns_skipped)
+	if (st->netns_skipped) {
+		char why[64] = "";
+		if (st->netns_skipped_fd_limit)
+			snprintf(why, sizeof(why), " (%u for want of file descriptors)",
+				 st->netns_skipped_fd_limit);
 		add(snap, PW_INC_NAMESPACE_SKIPPED, st->netns_skipped,
-		    "%u network %s could not be entered; %s sockets are not listed",
-		    st->netns_skipped, plural(st->netns_skipped, "namespace", "namespaces"),
+		    "%u network %s could not be entered%s; %s sockets are not listed",
+		    st->netns_skipped, plural(st->netns_skipped, "namespace", "namespaces"), why,
 		    plural(st->netns_skipped, "its", "their"));
+	}
 	if (st->dumps_interrupted)
 		add(snap, PW_INC_DUMP_INTERRUPTED, st->dumps_interrupted,
 		    "%u socket %s kept changing during every try; the list may miss sockets",

@@ -372,6 +372,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 					goto fail;
 				if (r < 0)
 					snap->stats.netns_skipped++; /* gone, or not enterable */
+				if (r == -EMFILE || r == -ENFILE)
+					snap->stats.netns_skipped_fd_limit++;
 			}
 		}
 	}

@@ -130,6 +130,7 @@ static void test_incomplete_kinds(void **state)
 	st->fd_limit_processes = 5;
 	st->hidden_processes = 2 + 3 + 5; /* 2 refused, 3 invisible, 5 out of fds */
 	st->netns_skipped = 1;
+	st->netns_skipped_fd_limit = 1;
 	st->dumps_interrupted = 2;
 	st->cmdline_truncated = 1;
 	pw_incomplete_build(snap);
@@ -147,7 +148,8 @@ static void test_incomplete_kinds(void **state)
 			    "/proc is mounted hidepid=2: 3 processes (kernel threads included) "
 			    "are not listed for this user");
 	assert_string_equal(find_kind(snap, PW_INC_NAMESPACE_SKIPPED)->detail,
-			    "1 network namespace could not be entered; its sockets are not listed");
+			    "1 network namespace could not be entered (1 for want of file "
+			    "descriptors); its sockets are not listed");
 	assert_string_equal(pw_incomplete_kind_name(PW_INC_FD_LIMIT), "fd-limit");
 	assert_string_equal(pw_incomplete_kind_name(PW_INC_CMDLINE_TRUNCATED), "cmdline-truncated");
 	assert_null(pw_incomplete_kind_name(PW_INC_MAX));

@@ -366,6 +366,7 @@ static int flush_ns(struct collect *c)
 	if (!c->n_ns)
 		return 0;
 	uint64_t self = pw_netns_current();
+	size_t budget = pw_nsref_budget(), held = 0;
 	qsort(c->ns, c->n_ns, sizeof(*c->ns), cmp_ns);
 	for (size_t i = 0; i < c->n_ns; i++) {
 		if (i && c->ns[i].ino == c->ns[i - 1].ino)
@@ -379,17 +380,18 @@ static int flush_ns(struct collect *c)
 			return -ENOMEM;
 		struct pw_nsref *ref = &w->ns[w->n_ns++];
 		*ref = (struct pw_nsref){.ino = c->ns[i].ino, .pid = c->ns[i].pid, .fd = -EBADF};
-		if (ref->ino == self)
-			continue; /* collected without entering */
+		if (ref->ino == self || held >= budget)
+			continue; /* collected without entering; or kept by pid */
 		/* hold it through any of its processes still alive: the first may
 		 * have exited since the walk */
 		for (size_t k = i; k < c->n_ns && c->ns[k].ino == ref->ino && !ref->held; k++) {
 			char path[48];
 			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->ns[k].pid);
 			int h = pw_nsref_hold(ref, AT_FDCWD, path, ref->ino);
-			if (h == 0)
+			if (h == 0) {
 				ref->pid = c->ns[k].pid;
-			else if (h == -EMFILE || h == -ENFILE)
+				held++;
+			} else if (h == -EMFILE || h == -ENFILE)
 				break;
 		}
 	}
