@@ -11,7 +11,9 @@
 #include "internal.h"
 
 #define STAT_MAX (4u << 10)
-#define STATUS_MAX (4u << 10) /* Uid: comes long before the Groups: line */
+/* NSpid: comes after Groups:, which may be long; the file is read to its
+ * end in 4 KiB steps, so the bound costs nothing for ordinary processes */
+#define STATUS_MAX (64u << 10)
 #define CMDLINE_MAX (256u << 10)
 #define CGROUP_MAX (64u << 10)
 #define ENVIRON_MAX (1u << 20)
@@ -138,11 +140,13 @@ static bool is_systemd_manager(int dfd, const struct pw_process *p)
 	}
 	/* systemd renames itself "systemd" even when started as /sbin/init */
 	bool named = p->comm && strcmp(p->comm, "systemd") == 0;
-	if (!named && !(p->pid == 1 && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
-					starts_with(p->cmdline, "/usr/lib/systemd/systemd"))))
+	/* the init of the host, or of a container's PID namespace */
+	bool init = p->pid == 1 || p->nspid == 1;
+	if (!named && !(init && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
+				 starts_with(p->cmdline, "/usr/lib/systemd/systemd"))))
 		return false;
-	if (p->pid == 1 || p->uid == 0)
-		return true; /* nobody can become PID 1 or root by renaming itself */
+	if (init || p->uid == 0)
+		return true; /* nobody becomes an init or root by renaming itself */
 	/* the manager of user@UID.service runs as UID in that unit's init.scope */
 	char unit[64];
 	snprintf(unit, sizeof(unit), "user@%u.service", (unsigned)p->uid);
@@ -225,6 +229,8 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 	r = pw_parse_status_euid(buf, &p->uid);
 	if (r < 0)
 		return r;
+	if (pw_parse_status_nspid(buf, &p->nspid) < 0)
+		p->nspid = 0; /* unknown: an old kernel, or a Groups: line too long */
 	free(buf);
 	buf = NULL;
 

@@ -223,7 +223,7 @@ def test_hidepid_is_detected_and_counted(tmp_path):
     assert (out / "n1rc").read_text().strip() == "2"
     assert (out / "n1").read_text() == ("portwho: process 1 is hidden from this user (/proc is "
                                         "mounted with hidepid): its network namespace cannot "
-                                        "be read\n")
+                                        "be read (see portwho --help)\n")
 
 
 # ---- a spoofed systemd ----------------------------------------------------------------------
@@ -321,7 +321,8 @@ def test_hostile_names_never_reach_the_terminal(ns, mode):
 def test_option_errors_escape_control_bytes():
     r = subprocess.run([pwtest.portwho_path(), "-o", "\x1b[31m"], capture_output=True)
     assert r.returncode == 2
-    assert r.stderr == b"portwho: unknown column '\\e[31m' (see --list-columns)\n"
+    assert r.stderr == (b"portwho: unknown column '\\e[31m' (see --list-columns) "
+                        b"(see portwho --help)\n")
     r = subprocess.run([pwtest.portwho_path(), "53/\x9b\x07"], capture_output=True)
     assert r.returncode == 2
     assert b"\x07" not in r.stderr and b"\x9b" not in r.stderr and r.stderr.endswith(b"\n")
