@@ -24,6 +24,7 @@
  * here, add one line to verbs[] in verbs.c and the file to src/meson.build. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 struct verb {
 	const char *name;
