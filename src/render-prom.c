@@ -287,18 +287,21 @@ static void print_scan(FILE *out, const struct view *v)
 	header(out, "portwho_scan_namespaces_skipped",
 	       "Network namespaces the scan could not enter.");
 	fprintf(out, "portwho_scan_namespaces_skipped %u\n", st->netns_skipped);
-	/* one series per kind of incompleteness, 0 when the scan was whole
-	 * (the kind names of the snapshot's incomplete list) */
+	/* one series per kind of the snapshot's incomplete list, 0 when the
+	 * scan missed nothing of that kind */
 	header(out, "portwho_scan_incomplete",
 	       "Things the scan could not see, by kind (0: nothing of this kind was missed).");
-	unsigned hidden = st->hidden_processes;
-	fprintf(out, "portwho_scan_incomplete{kind=\"not-root\"} %u\n",
-		st->privileged ? 0 : hidden);
-	fprintf(out, "portwho_scan_incomplete{kind=\"protected\"} %u\n",
-		st->privileged ? hidden : 0);
-	fprintf(out, "portwho_scan_incomplete{kind=\"namespace-skipped\"} %u\n", st->netns_skipped);
-	fprintf(out, "portwho_scan_incomplete{kind=\"dump-interrupted\"} %d\n",
-		st->dump_interrupted ? 1 : 0);
+	unsigned counts[PW_INC_MAX] = {0};
+	size_t n = v->snap ? pw_snapshot_n_incomplete(v->snap) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_incomplete *inc = pw_snapshot_incomplete(v->snap, i);
+		if (inc && (unsigned)inc->kind < PW_INC_MAX)
+			/* a kind that happened counts at least once */
+			counts[inc->kind] += inc->count ? inc->count : 1;
+	}
+	for (int k = 0; k < PW_INC_MAX; k++)
+		fprintf(out, "portwho_scan_incomplete{kind=\"%s\"} %u\n",
+			pw_incomplete_kind_name((enum pw_incomplete_kind)k), counts[k]);
 	header(out, "portwho_info", "How the holders were found (collector: procfs or bpf).");
 	fprintf(out, "portwho_info{collector=\"%s\"} 1\n", st->collector ? st->collector : "");
 }
