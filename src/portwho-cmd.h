@@ -224,6 +224,8 @@ struct options {
 	bool out_append;
 
 	bool json, raw, noheadings, tree, explain, pids_only, list_columns;
+	bool prometheus;       /* --prometheus[=FILE] */
+	const char *prom_file; /* NULL: stdout */
 
 	struct pw_portspec *specs;
 	size_t n_specs;
@@ -250,6 +252,7 @@ struct view {
 	size_t n_sockets;
 	size_t n_netns; /* distinct namespaces among shown sockets */
 	const struct pw_stats *stats;
+	double scan_seconds; /* how long pw_snapshot_take() took */
 	const struct pw_snapshot *snap; /* for what it missed (incomplete) */
 };
 
@@ -284,5 +287,9 @@ int render_json(const struct options *o, const struct view *v, FILE *out);
 /* The document render_json prints, built in memory; NULL when out of memory. */
 json_t *render_json_doc(const struct options *o, const struct view *v);
 int print_column_list(FILE *out);
+/* --prometheus (render-prom.c): the exposition format to out, or written
+ * atomically to path (temporary file, fsync, rename; none left on error). */
+int render_prom(const struct options *o, const struct view *v, FILE *out);
+int render_prom_file(const struct options *o, const struct view *v, const char *path);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "portwho-cmd.h"
@@ -32,7 +33,6 @@ static void help(void)
 		printf("       portwho %-25s %s\n", usage, v->help);
 	}
 	fputs("PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
-	      "\n"
 	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
 	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
 	      "  -a, --all              every state: connections, TIME-WAIT, bound-inactive\n"
@@ -42,9 +42,8 @@ static void help(void)
 	      "      --user USER        sockets held by processes of this user (name or uid)\n"
 	      "  -n, --numeric          do not show service names\n"
 	      "  -N, --netns WHICH      all (default), current, NAME (/run/netns), PATH or PID\n"
-	      "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
-	      "      --list-columns     list the columns and exit\n"
-	      "  -J, --json             JSON output (described in portwho(8))\n"
+	      "  -o, --output COL,...   columns to show, +COL,... adds (names: --list-columns)\n"
+	      "  -J, --json             JSON output; --prometheus[=FILE]: Prometheus metrics\n"
 	      "  -r, --raw              unaligned, every line repeats all its cells\n"
 	      "      --noheadings       no header line\n"
 	      "      --tree             ports, their sockets and holders as a tree\n"
@@ -221,6 +220,7 @@ enum {
 	ARG_EXPLAIN,
 	ARG_PIDS,
 	ARG_COLLECTOR,
+	ARG_PROMETHEUS,
 	ARG_NOHEADINGS,
 };
 
@@ -275,6 +275,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"explain", no_argument, NULL, ARG_EXPLAIN},
 	    {"pids", no_argument, NULL, ARG_PIDS},
 	    {"collector", required_argument, NULL, ARG_COLLECTOR},
+	    {"prometheus", optional_argument, NULL, ARG_PROMETHEUS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {}};
@@ -339,6 +340,12 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case ARG_COLLECTOR:
 			r = parse_collector(o, optarg);
 			break;
+		case ARG_PROMETHEUS:
+			o->prometheus = true;
+			o->prom_file = optarg && strcmp(optarg, "-") ? optarg : NULL;
+			if (o->prom_file && !*o->prom_file)
+				return cli_usage_error("--prometheus=FILE needs a file name");
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -362,6 +369,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		return cli_usage_error("--json and --pids cannot be used together");
 	if (o->tree && o->raw)
 		return cli_usage_error("--tree and --raw cannot be used together");
+	if (o->prometheus && (o->json || o->pids_only || o->tree || o->explain || o->raw))
+		return cli_usage_error("--prometheus cannot be used with --json, --pids, --tree, "
+				       "--explain or --raw");
 
 	o->protos = cli_common_protos(&cc);
 	o->families = cli_common_families(&cc);
@@ -451,7 +461,10 @@ static int run(const struct options *o)
 	    .collector = o->collector,
 	};
 	struct pw_snapshot *snap = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int r = pw_snapshot_take(&q, &snap);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r == -EMFILE || r == -ENFILE) {
 		struct rlimit rl = {0};
 		getrlimit(RLIMIT_NOFILE, &rl);
@@ -473,10 +486,20 @@ static int run(const struct options *o)
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
 		return 2;
 	}
+	v.scan_seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
 	bool found = v.n_sockets > 0 || v.n_groups > 0; /* a forward alone matches */
 	errno = 0;
-	if (o->json)
+	if (o->prom_file) {
+		r = render_prom_file(o, &v, o->prom_file);
+		if (r < 0 && r != -ENOMEM) {
+			fprintf(stderr, "portwho: cannot write %s: %s\n", o->prom_file,
+				strerror(-r));
+			r = -ECANCELED; /* reported */
+		}
+	} else if (o->prometheus)
+		r = render_prom(o, &v, stdout);
+	else if (o->json)
 		r = render_json(o, &v, stdout);
 	else if (o->pids_only) {
 		r = render_pids(o, &v, stdout);
@@ -493,6 +516,8 @@ static int run(const struct options *o)
 	if (w == -EPIPE) {
 		status = found ? 0 : 1; /* the reader has what it wanted */
 	} else if (w < 0) {
+		status = 2;
+	} else if (r == -ECANCELED) {
 		status = 2;
 	} else if (r < 0) {
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
