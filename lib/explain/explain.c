@@ -29,9 +29,19 @@ static char *vfmt(const char *fmt, va_list ap)
 static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 				    enum pw_confidence conf, const char *fmt, ...)
 {
-	if (l->err || PW_GROW(l->v, l->cap, l->n + 1) < 0) {
-		l->err = -ENOMEM;
+	if (l->err)
 		return NULL;
+	if (l->n == l->cap) {
+		/* most ports have one reason: grow from 2, not PW_GROW's 16, or
+		 * 20,000 listening ports keep 15 MB of empty reasons */
+		size_t ncap = l->cap ? 2 * l->cap : 2;
+		struct pw_reason *nv = realloc(l->v, ncap * sizeof(*nv));
+		if (!nv) {
+			l->err = -ENOMEM;
+			return NULL;
+		}
+		l->v = nv;
+		l->cap = ncap;
 	}
 	struct pw_reason *r = &l->v[l->n];
 	*r = (struct pw_reason){ .kind = kind, .confidence = conf };
