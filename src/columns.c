@@ -65,7 +65,7 @@ static const struct column_info columns[COL_MAX] = {
     [COL_PPID] = {"PPID", "PPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER, "holder parent process ID"},
     [COL_UNIT] = {"UNIT", "UNIT", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
 		  "systemd unit of the holder"},
-    [COL_REASON] = {"REASON", "REASON", 0.15, 0, CJ_STRING, OBJ_GROUP,
+    [COL_REASON] = {"REASON", "REASON", 0.15, CF_TRUNC, CJ_STRING, OBJ_GROUP,
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
 		   "port class: system/user/dynamic, privileged, ephemeral, reserved"},

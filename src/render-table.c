@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tables (libsmartcols): the default listing, --raw, --tree, and the table
- * under each port of --explain (render-explain.c prints the rest).
+ * Tables: which columns (table_columns); libsmartcols draws --raw and
+ * --tree; render-flat.c the flat tables (the default listing, and the
+ * table under each port of --explain; render-explain.c prints the rest).
  */
 #include <errno.h>
 #include <langinfo.h>
@@ -20,11 +21,6 @@ enum line_kind {
 	LINE_HOLDER, /* --tree: a holder under its socket */
 };
 
-struct colset {
-	int ids[MAX_OUT_COLUMNS + 4];
-	size_t n;
-};
-
 static void colset_add(struct colset *c, int id)
 {
 	if (c->n < sizeof(c->ids) / sizeof(c->ids[0]))
@@ -41,8 +37,7 @@ static bool shows_connections(const struct options *o)
 
 /* -o COLS as given, or the defaults (plus -o +COLS). in_explain: the table
  * under an --explain heading, which already names the netns and reasons. */
-static void choose_columns(const struct options *o, size_t n_netns, bool in_explain,
-			   struct colset *c)
+void table_columns(const struct options *o, size_t n_netns, bool in_explain, struct colset *c)
 {
 	c->n = 0;
 	if (o->n_out_cols && !o->out_append) {
@@ -241,7 +236,9 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 int render_table(const struct options *o, const struct view *v, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, v->n_netns, false, &c);
+	table_columns(o, v->n_netns, false, &c);
+	if (!o->tree && !o->raw)
+		return v->n_groups ? render_flat(o, &c, v->groups, v->n_groups, 0, out) : 0;
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -260,7 +257,9 @@ int render_table(const struct options *o, const struct view *v, FILE *out)
 int render_group_table(const struct options *o, const struct view_group *vg, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, 1, true, &c);
+	table_columns(o, 1, true, &c);
+	if (!o->tree && !o->raw)
+		return render_flat(o, &c, vg, 1, 2, out);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
