@@ -267,6 +267,12 @@ void table_columns(const struct options *o, size_t n_netns, bool in_explain, str
  * one. indent: spaces before each line (--explain's tables). */
 int render_flat(const struct options *o, const struct colset *c, const struct view_group *groups,
 		size_t n_groups, unsigned indent, FILE *out);
+/* The width of the terminal out is, COLUMNS first as util-linux does; 0 when
+ * out is not a terminal (pipes and files get the full width). */
+size_t term_width(FILE *out);
+/* Screen columns of escaped text; with cut, *cut is the byte length of the
+ * longest prefix no wider than max. */
+size_t text_width(const char *s, size_t max, size_t *cut);
 int render_explain(const struct options *o, const struct view *v, FILE *out);
 /* One group's table, each line indented by two spaces (for --explain). */
 int render_group_table(const struct options *o, const struct view_group *vg, FILE *out);

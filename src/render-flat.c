@@ -79,9 +79,7 @@ static char *escape_high(char *s)
 	return d;
 }
 
-/* Screen columns of escaped text; with max, *cut is the byte length of the
- * longest prefix no wider than max. */
-static size_t text_width(const char *s, size_t max, size_t *cut)
+size_t text_width(const char *s, size_t max, size_t *cut)
 {
 	size_t w = 0, i = 0, len = strlen(s);
 	while (i < len) {
@@ -246,8 +244,7 @@ static int all_lines(struct flat *f, const struct view_group *groups, size_t n_g
 
 /* ---- widths ---------------------------------------------------------------- */
 
-/* The terminal's width, COLUMNS first as util-linux does; 0: not a terminal. */
-static size_t term_width(FILE *out)
+size_t term_width(FILE *out)
 {
 	int fd = fileno(out);
 	if (fd < 0 || !isatty(fd))
