@@ -282,6 +282,9 @@ struct pw_query {
 	 * it they are read only in namespaces where two bound sockets share an
 	 * address and port, the only case where they change a reason */
 	bool want_options;
+	/* leave out the holders' command lines (pw_process.cmdline NULL, except
+	 * PID 1's): one /proc read per process less when they are not shown */
+	bool no_cmdline;
 };
 
 struct pw_stats {

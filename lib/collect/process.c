@@ -173,7 +173,7 @@ static int read_environ(int dfd, struct pw_process *p, bool *gone)
 	return 0;
 }
 
-static int read_facts(int dfd, pid_t pid, struct pw_process *p)
+static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -199,14 +199,16 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 	free(buf);
 	buf = NULL;
 
-	r = pw_read_file_at(dfd, "cmdline", CMDLINE_MAX, &buf, &len);
-	if (r == 0)
-		r = pw_cmdline_join(buf, len, &p->cmdline);
-	if (r == -ENOMEM)
-		return r;
-	gone = gone || is_gone(r);
-	free(buf);
-	buf = NULL;
+	if (!(flags & PW_FACTS_NO_CMDLINE) || pid == 1) { /* PID 1's tells systemd */
+		r = pw_read_file_at(dfd, "cmdline", CMDLINE_MAX, &buf, &len);
+		if (r == 0)
+			r = pw_cmdline_join(buf, len, &p->cmdline);
+		if (r == -ENOMEM)
+			return r;
+		gone = gone || is_gone(r);
+		free(buf);
+		buf = NULL;
+	}
 
 	r = pw_read_file_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
 	if (r == 0)
@@ -239,6 +241,11 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 
 int pw_process_read(int procfd, pid_t pid, struct pw_process *p)
 {
+	return pw_process_read_some(procfd, pid, 0, p);
+}
+
+int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p)
+{
 	if (!p)
 		return -EINVAL;
 	*p = (struct pw_process){0};
@@ -252,7 +259,7 @@ int pw_process_read(int procfd, pid_t pid, struct pw_process *p)
 		return -errno;
 
 	struct pw_process n = {0};
-	int r = read_facts(dfd, pid, &n);
+	int r = read_facts(dfd, pid, flags, &n);
 	if (r < 0) {
 		pw_process_clear(&n);
 		return r;

@@ -61,6 +61,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		goto fail;
 	}
 
+	if (q->no_cmdline)
+		snap->facts_flags |= PW_FACTS_NO_CMDLINE;
 	bool root = geteuid() == 0;
 	c.root = root && !q->proc_root;
 	snap->stats.privileged = root;
