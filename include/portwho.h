@@ -285,6 +285,9 @@ struct pw_query {
 	/* leave out the holders' command lines (pw_process.cmdline NULL, except
 	 * PID 1's): one /proc read per process less when they are not shown */
 	bool no_cmdline;
+	/* reasons with kind, confidence and sockets but no summary or evidence
+	 * (NULL/0): for output that shows only their kinds */
+	bool no_reason_text;
 };
 
 struct pw_stats {

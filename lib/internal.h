@@ -201,6 +201,7 @@ int pw_parse_ns_link(const char *link, size_t len, uint64_t *ret_ino);
 int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
 /* pw_process_read with PW_FACTS_* flags */
 #define PW_FACTS_NO_CMDLINE 1u /* cmdline stays NULL (PID 1's is read anyway) */
+#define PW_FACTS_NO_REASON_TEXT 2u /* pw_explain: no summary, no evidence */
 int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p);
 void pw_process_clear(struct pw_process *p);
 

@@ -411,6 +411,7 @@ static int run(const struct options *o)
 	struct pw_query q = {
 	    .want_options = shows_options(o),
 	    .no_cmdline = !shows_cmdline(o),
+	    .no_reason_text = !o->json && !o->explain, /* tables show the kinds */
 	    .specs = o->specs,
 	    .n_specs = o->n_specs,
 	    .protos = o->protos,

@@ -16,6 +16,7 @@ struct rlist {
 	struct pw_reason *v;
 	size_t n, cap;
 	int err;
+	bool no_text; /* kinds only: no summary, no evidence */
 };
 
 static char *vfmt(const char *fmt, va_list ap)
@@ -45,6 +46,10 @@ static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 	}
 	struct pw_reason *r = &l->v[l->n];
 	*r = (struct pw_reason){ .kind = kind, .confidence = conf };
+	if (l->no_text) {
+		l->n++;
+		return r;
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	r->summary = vfmt(fmt, ap);
@@ -59,7 +64,7 @@ static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 
 static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 {
-	if (!r || l->err)
+	if (!r || l->err || l->no_text)
 		return;
 	size_t n = r->n_evidence;
 	if (n == 0 || (n & (n - 1)) == 0) {
@@ -528,7 +533,7 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g,
 
 static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap)
 {
-	struct rlist l = { 0 };
+	struct rlist l = { .no_text = snap->facts_flags & PW_FACTS_NO_REASON_TEXT };
 	_cleanup_free_ struct pw_socket **ends = calloc(g->n_sockets, sizeof(*ends));
 	_cleanup_free_ struct pw_socket **conns = calloc(g->n_sockets, sizeof(*conns));
 	_cleanup_free_ bool *dup_done = calloc(g->n_sockets, sizeof(*dup_done));

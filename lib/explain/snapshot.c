@@ -63,6 +63,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 
 	if (q->no_cmdline)
 		snap->facts_flags |= PW_FACTS_NO_CMDLINE;
+	if (q->no_reason_text)
+		snap->facts_flags |= PW_FACTS_NO_REASON_TEXT;
 	bool root = geteuid() == 0;
 	c.root = root && !q->proc_root;
 	snap->stats.privileged = root;
