@@ -33,9 +33,9 @@ static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 	if (l->err)
 		return NULL;
 	if (l->n == l->cap) {
-		/* most ports have one reason: grow from 2, not PW_GROW's 16, or
+		/* most ports have one reason: grow from 1, not PW_GROW's 16, or
 		 * 20,000 listening ports keep 15 MB of empty reasons */
-		size_t ncap = l->cap ? 2 * l->cap : 2;
+		size_t ncap = l->cap ? 2 * l->cap : 1;
 		struct pw_reason *nv = realloc(l->v, ncap * sizeof(*nv));
 		if (!nv) {
 			l->err = -ENOMEM;
