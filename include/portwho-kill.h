@@ -99,6 +99,10 @@ struct pw_unit_stop {
 	char *who;     /* its user name (or uid), for -M WHO@ */
 	char *command; /* "systemctl stop a.socket a.service", NULL when no unit is known */
 	char *hint;    /* when no unit is known: how to find it */
+	/* units of the systemd inside a container (a child PID namespace):
+	 * the host PID of that container's init, -1 when not known; 0 for
+	 * this host's managers. No command is made for them here. */
+	pid_t container;
 };
 
 enum pw_unheld_kind {

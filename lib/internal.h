@@ -130,8 +130,12 @@ struct pw_fdrec {
 	uint32_t inode;
 	pid_t pid;
 	pid_t tid; /* == pid unless from a private per-thread table */
-	int fd;
+	int fd; /* -1 for PW_VIA_IO_URING; the ring's fd for PW_FDREC_RING */
+	uint8_t via; /* enum pw_holder_via, or PW_FDREC_RING */
 };
+/* A collector that sees io_uring fds but not their file tables (BPF) records
+ * the ring with this via and inode 0; pw_walk_complete() reads its table. */
+#define PW_FDREC_RING 0xff
 
 /* A network namespace found during the walk, with a way in. */
 struct pw_nsref {
@@ -148,8 +152,24 @@ struct pw_walk {
 	unsigned hidden; /* fd tables we were refused */
 	unsigned vanished;
 	unsigned processes;
+	/* BPF: thread-group ids the task iterator visited (unsorted), so the
+	 * processes it did not visit can be found; NULL from /proc */
+	pid_t *visited;
+	size_t n_visited, cap_visited;
+	bool visited_known;
+	unsigned unvisited_hidden; /* hidden among the unvisited */
+	pid_t hidden_min; /* lowest hidden pid, 0 none */
 };
 void pw_walk_free(struct pw_walk *w);
+
+/* procfs.c: the numeric entries of procfd (every visible process). */
+int pw_proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);
+/* After a walk that may have missed processes or left io_uring tables
+ * unread (BPF): every pid of before[] (a /proc listing taken before the
+ * walk) that the walk did not visit and that still exists is walked
+ * through /proc (counted hidden when refused), and each PW_FDREC_RING
+ * record is replaced by the sockets of that ring's file table. */
+int pw_walk_complete(int procfd, const pid_t *before, size_t n_before, struct pw_walk *w);
 
 struct pw_walk_opts {
 	const char *proc_root; /* "/proc" */
@@ -184,6 +204,12 @@ int pw_parse_stat(const char *buf, size_t len, char **ret_comm, pid_t *ret_ppid,
 		  uint64_t *ret_start);
 /* /proc/PID/status "Uid:" line: effective (second) uid */
 int pw_parse_status_euid(const char *buf, uid_t *ret_uid);
+/* /proc/PID/status "NSpid:" line: the innermost PID; -ENOENT when absent */
+int pw_parse_status_nspid(const char *buf, pid_t *ret_pid);
+/* /proc/PID/fdinfo/N of an io_uring: inodes of the sockets registered as
+ * fixed files (malloc'ed, may be NULL with *ret_n 0); -EAGAIN when the
+ * kernel printed no file table (ring busy) */
+int pw_parse_uring_files(const char *buf, size_t len, uint32_t **ret, size_t *ret_n);
 /* /proc/PID/cgroup (v1 or v2 lines): the systemd unit; *ret_user_unit set
  * when it lives under user@UID.service. -ENOENT when none. */
 int pw_parse_cgroup_unit(const char *buf, char **ret_unit, bool *ret_user_unit);
@@ -244,6 +270,11 @@ bool pw_unit_is_service(const char *unit); /* *.service, not a user@ manager */
 bool pw_unit_name_valid(const char *s, const char *suffix); /* systemd's charset */
 /* the LISTEN_FDNAMES entry of fd when it names a socket unit, malloc'ed */
 char *pw_listen_fdname_unit(const struct pw_process *p, int fd);
+/* LISTEN_PID names the process itself: compared with the PID it sees
+ * itself (NSpid), which differs from ours inside a container */
+bool pw_listen_pid_is_self(const struct pw_process *p);
+/* PID 1 of the host or of a child PID namespace (a container's init) */
+bool pw_process_is_init(const struct pw_process *p);
 /* "dnsmasq.service" -> "dnsmasq.socket" (Accept=yes instances too), malloc'ed */
 char *pw_socket_unit_guess(const char *service);
 /* bound and not a connection: LISTEN or bound-inactive TCP, unconnected UDP */

@@ -320,6 +320,7 @@ json_t *check_json(const struct pw_check_request *q, const struct pw_check_answe
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
+	cli_json_put(o, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
 	cli_json_put(o, "would_succeed", json_boolean(a->final_ok), &err);
 	cli_json_put(o, "errno", jerrno(a->final_err), &err);
 	cli_json_put(o, "certain", json_boolean(a->pred_certain || a->trial.ran), &err);

@@ -53,8 +53,8 @@ static void check_help(void)
 	fputs("Usage: portwho check [ADDR:]PORT[/PROTO] [OPTIONS]\n"
 	      "Would a bind (and listen) on this port succeed here? If not: which sockets\n"
 	      "block it, who holds them, which kernel rule applies and what would work.\n"
-	      "PORT: 8080  8080/udp  udp/53  http  127.0.0.1:25  [::1]:53/udp (one port, TCP by "
-	      "default)\n"
+	      "PORT: one port, TCP unless /udp is given:\n"
+	      "      8080  8080/udp  udp/53  http  127.0.0.1:25  [::1]:53/udp\n"
 	      "\n"
 	      "      --reuseaddr     the new socket sets SO_REUSEADDR\n"
 	      "      --reuseport     the new socket sets SO_REUSEPORT\n"
@@ -280,9 +280,10 @@ static int check_run(const struct check_opts *o)
 		json_decref(doc);
 	} else
 		check_print_text(stdout, &q, &a);
-	if (r >= 0 && (fflush(stdout) == EOF || ferror(stdout)))
-		r = errno == EPIPE ? 0 : -EIO;
-	if (r >= 0)
+	if (r >= 0 && ferror(stdout))
+		r = 0; /* a write error: cli_finish_output() reports it */
+	int w = r >= 0 ? cli_finish_output(stdout) : 0;
+	if (r >= 0 && (w == 0 || w == -EPIPE))
 		status = a.final_ok ? 0 : 1;
 	if (!o->json && a.hidden_processes && geteuid() != 0)
 		fprintf(stderr,

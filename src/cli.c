@@ -18,6 +18,8 @@
 
 #include "portwho-cmd.h"
 
+const char *cli_verb;
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -25,8 +27,27 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	/* one line, with where to read more (unless it already says so) */
+	if (!strstr(fmt, "--help"))
+		fprintf(stderr, " (see portwho%s%s --help)", cli_verb ? " " : "",
+			cli_verb ? cli_verb : "");
 	fputc('\n', stderr);
 	return -EINVAL;
+}
+
+int cli_finish_output(FILE *f)
+{
+	int earlier = errno; /* a failed write while rendering left its errno here */
+	errno = 0;
+	bool bad = fflush(f) == EOF;
+	bad |= ferror(f) != 0;
+	if (!bad)
+		return 0;
+	int e = errno ? errno : earlier ? earlier : EIO;
+	if (e == EPIPE)
+		return -EPIPE;
+	fprintf(stderr, "portwho: cannot write output: %s\n", strerror(e));
+	return -e;
 }
 
 bool cli_all_digits(const char *s)
@@ -160,12 +181,14 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	}
 	cli_json_put(o, "pid", json_integer(p ? p->pid : h->tid), err);
 	cli_json_put(o, "tid", json_integer(h->tid), err);
-	cli_json_put(o, "fd", json_integer(h->fd), err);
+	cli_json_put(o, "fd", h->via == PW_VIA_FD ? json_integer(h->fd) : json_null(), err);
+	cli_json_put(o, "via", json_string(pw_holder_via_name((enum pw_holder_via)h->via)), err);
 	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
 	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
 	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
+	cli_json_put(o, "nspid", known && p->nspid ? json_integer(p->nspid) : json_null(), err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
 	if (user_unit)
 		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);

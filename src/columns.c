@@ -65,6 +65,10 @@ static const struct column_info columns[COL_MAX] = {
     [COL_PPID] = {"PPID", "PPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER, "holder parent process ID"},
     [COL_UNIT] = {"UNIT", "UNIT", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
 		  "systemd unit of the holder"},
+    [COL_VIA] = {"VIA", "VIA", 8, 0, CJ_STRING, OBJ_HOLDER,
+		 "how the holder holds it: fd, or io_uring (a fixed file, no fd)"},
+    [COL_NSPID] = {"NSPID", "NSPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER,
+		   "PID the holder sees itself (inside its PID namespace)"},
     [COL_REASON] = {"REASON", "REASON", 0.15, CF_TRUNC, CJ_STRING, OBJ_GROUP,
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
@@ -260,7 +264,7 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 	case COL_TID:
 		return h ? snum(err, h->tid) : NULL;
 	case COL_FD:
-		return h ? snum(err, h->fd) : NULL;
+		return h && h->via == PW_VIA_FD ? snum(err, h->fd) : NULL;
 	case COL_COMMAND:
 		return p ? dup_or_null(err, p->comm) : NULL;
 	case COL_CMDLINE:
@@ -273,6 +277,10 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 		return p && p->facts_read ? snum(err, p->ppid) : NULL;
 	case COL_UNIT:
 		return p ? dup_or_null(err, p->unit) : NULL;
+	case COL_VIA:
+		return h ? dup_or_null(err, pw_holder_via_name((enum pw_holder_via)h->via)) : NULL;
+	case COL_NSPID:
+		return p && p->nspid ? snum(err, p->nspid) : NULL;
 	case COL_REASON: {
 		if (!g)
 			return NULL;

@@ -115,7 +115,9 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 		s = strdup("exited since the scan: nothing to signal");
 		break;
 	case PW_KV_PID1:
-		s = strdup("portwho never signals PID 1");
+		s = strdup(t->proc->pid == 1 ? "portwho never signals PID 1"
+					     : "portwho never signals PID 1: this is PID 1 of its "
+					       "own PID namespace (a container's init)");
 		break;
 	case PW_KV_SELF:
 		s = strdup("this is portwho itself");
@@ -464,6 +466,9 @@ static json_t *units_json(const struct run *run, int *err)
 		cli_json_put(o, "uid", st->user ? json_integer(st->uid) : json_null(), err);
 		cli_json_put(o, "command", cli_jstr(st->command), err);
 		cli_json_put(o, "hint", cli_jstr(st->hint), err);
+		/* units of a container's systemd: the host PID of its init */
+		cli_json_put(o, "container", st->container > 0 ? json_integer(st->container)
+								: json_null(), err);
 		cli_json_put(o, "requested", json_boolean(ss->tried), err);
 		cli_json_put(o, "result",
 			     !ss->tried ? json_null()
@@ -490,6 +495,7 @@ int kill_print_json(const struct run *run, int status)
 	json_t *j = json_object();
 	if (!j)
 		return -ENOMEM;
+	cli_json_put(j, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
 	cli_json_put(j, "found", snapshot_json(o, run->snap), &err);
 	cli_json_put(j, "dry_run", json_boolean(o->dry_run), &err);
 	cli_json_put(j, "signal", json_string(kill_signame(o->sig, sb, sizeof(sb))), &err);

@@ -374,9 +374,8 @@ static int finish(struct run *run, int status)
 		if (r < 0)
 			return cli_fail(2, "%s", strerror(-r));
 	}
-	if (fflush(stdout) == EOF && errno != EPIPE)
-		return 2;
-	return status;
+	int w = cli_finish_output(stdout); /* says what failed */
+	return w < 0 && w != -EPIPE ? 2 : status;
 }
 
 static void run_done(struct run *run)

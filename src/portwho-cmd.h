@@ -68,6 +68,12 @@ int cli_option_error(int c, char **argv, const char *verb);
 
 /* "portwho: MESSAGE\n" on stderr; returns -EINVAL. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After the last write to f: 0 when all of it was written, -EPIPE when the
+ * reader went away (nothing is said), else -errno after saying
+ * "portwho: cannot write output: ..." on stderr. */
+int cli_finish_output(FILE *f);
+/* The verb whose --help a usage error points to (NULL: the main command). */
+extern const char *cli_verb;
 /* A non-empty string of ASCII digits only. */
 bool cli_all_digits(const char *s);
 /* raw escaped for the terminal; "?" for NULL (or when out of memory) */
@@ -131,6 +137,8 @@ enum column_id {
 	COL_USER,
 	COL_PPID,
 	COL_UNIT,
+	COL_VIA,
+	COL_NSPID,
 	COL_REASON,
 	COL_CLASS,
 	COL_MAX,
@@ -171,6 +179,8 @@ int column_by_name(const char *name, size_t len);
 
 /* The most columns -o accepts (repeats allowed). */
 #define MAX_OUT_COLUMNS 64
+/* The "schema_version" of every JSON document: fields are only ever added. */
+#define PW_JSON_SCHEMA_VERSION 1
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -201,7 +211,7 @@ struct options {
 	size_t n_out_cols;
 	bool out_append;
 
-	bool json, raw, tree, explain, pids_only, list_columns;
+	bool json, raw, noheadings, tree, explain, pids_only, list_columns;
 
 	struct pw_portspec *specs;
 	size_t n_specs;

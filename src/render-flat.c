@@ -313,7 +313,7 @@ int render_flat(const struct options *o, const struct colset *c, const struct vi
 		return r;
 	for (size_t i = 0; i < c->n; i++) {
 		const struct column_info *ci = column_get(c->ids[i]);
-		size_t hw = strlen(ci->header);
+		size_t hw = o->noheadings ? 0 : strlen(ci->header);
 		if (f.width[i] < hw)
 			f.width[i] = hw;
 		/* a whole-number hint is the least width of a column with data */
@@ -324,7 +324,7 @@ int render_flat(const struct options *o, const struct colset *c, const struct vi
 	if (tw && total_width(&f) > tw)
 		fit(&f, tw);
 	f.measuring = false;
-	if ((r = pad(&f, indent)) >= 0 && (r = header_line(&f)) >= 0)
+	if ((r = pad(&f, indent)) >= 0 && (o->noheadings || (r = header_line(&f)) >= 0))
 		r = all_lines(&f, groups, n_groups);
 	free(f.line);
 	return r;

@@ -229,6 +229,8 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 
 	bool first, pfirst;
 	out_open(j, '{', &first);
+	out_key(j, 1, &first, "schema_version");
+	out_value(j, json_integer(PW_JSON_SCHEMA_VERSION), 1);
 	out_key(j, 1, &first, "privileged");
 	out_value(j, json_boolean(v->stats->privileged), 1);
 	out_key(j, 1, &first, "hidden_processes");
@@ -287,6 +289,7 @@ json_t *render_json_doc(const struct options *o, const struct view *v)
 		json_decref(ports);
 		return NULL;
 	}
+	cli_json_put(doc, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
 	cli_json_put(doc, "privileged", json_boolean(v->stats->privileged), &err);
 	cli_json_put(doc, "hidden_processes", json_integer(v->stats->hidden_processes), &err);
 	cli_json_put(doc, "collector", cli_jstr(v->stats->collector), &err);

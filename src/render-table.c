@@ -204,10 +204,11 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 	if (!tb)
 		return NULL;
 	scols_table_set_stream(tb, out);
-	if (o->raw) {
+	/* as util-linux: --raw keeps the header line, --noheadings drops it */
+	if (o->raw)
 		scols_table_enable_raw(tb, 1);
+	if (o->noheadings)
 		scols_table_enable_noheadings(tb, 1);
-	}
 	for (size_t i = 0; i < c->n; i++) {
 		const struct column_info *ci = column_get(c->ids[i]);
 		int fl = 0;

@@ -198,7 +198,7 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = &sv->v[m[i].sock];
 		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ NULL, m[i].rec.tid, m[i].rec.fd };
+		*h = (struct pw_holder){ NULL, m[i].rec.tid, m[i].rec.fd, m[i].rec.via };
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;

@@ -19,7 +19,7 @@ static bool held_by_systemd(const struct pw_snapshot *snap)
 	return false;
 }
 
-static int walk_holders(const struct pw_query *q, bool want_netns, struct pw_walk *w,
+static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, struct pw_walk *w,
 			struct pw_stats *st)
 {
 	struct pw_walk_opts o = {
@@ -30,10 +30,19 @@ static int walk_holders(const struct pw_query *q, bool want_netns, struct pw_wal
 	int r = -EOPNOTSUPP;
 	if (q->collector == PW_COLLECTOR_BPF ||
 	    (q->collector == PW_COLLECTOR_AUTO && geteuid() == 0 && !q->proc_root)) {
-		r = pw_collector_bpf.walk(&o, w);
+		/* the task iterator may skip processes (KERNEL.md §8: PID 1
+		 * here): what /proc listed before the walk and the walk did not
+		 * visit is walked through /proc afterwards, or counted hidden */
+		_cleanup_free_ pid_t *before = NULL;
+		size_t n_before = 0;
+		r = pw_proc_list_pids(procfd, &before, &n_before);
+		if (r >= 0)
+			r = pw_collector_bpf.walk(&o, w);
+		if (r >= 0)
+			r = pw_walk_complete(procfd, before, n_before, w);
 		if (r >= 0)
 			st->collector = pw_collector_bpf.name;
-		else if (q->collector == PW_COLLECTOR_BPF)
+		else if (q->collector == PW_COLLECTOR_BPF || r == -ENOMEM)
 			return r;
 		else
 			pw_walk_free(w);
@@ -75,10 +84,12 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 
 	/* holders: every fd table (the walk also finds the namespaces) */
 	if (!q->no_holders) {
-		r = walk_holders(q, scope == PW_NETNS_ALL, &w, &snap->stats);
+		r = walk_holders(q, procfd, scope == PW_NETNS_ALL, &w, &snap->stats);
 		if (r < 0)
 			goto fail;
 		snap->stats.hidden_processes = w.hidden;
+		snap->stats.hidden_unvisited = w.unvisited_hidden;
+		snap->stats.hidden_pid = w.hidden_min;
 		snap->stats.vanished_processes = w.vanished;
 	}
 

@@ -169,6 +169,8 @@ static int getopt_int(int fd, int level, int name, int *ret)
 
 static int probe_one(struct pw_socket *s, const struct pw_holder *h)
 {
+	if (h->via != PW_VIA_FD)
+		return -EBADF; /* an io_uring fixed file has no fd to copy */
 	pid_t pid = h->proc ? h->proc->pid : h->tid;
 	unsigned flags = h->tid && h->tid != pid ? PIDFD_THREAD : 0;
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, h->tid ? h->tid : pid, flags);

@@ -146,7 +146,7 @@ static int stop_units(const struct pw_kill_plan *plan, uid_t euid, struct pw_kil
 {
 	for (size_t i = 0; i < plan->n_stops; i++) {
 		const struct pw_unit_stop *st = &plan->stops[i];
-		if (!st->n_units)
+		if (!st->n_units || st->container) /* a container's: only a hint */
 			continue;
 		struct pw_kill_stop_state *ss = &log->stops[i];
 		ss->tried = true;
