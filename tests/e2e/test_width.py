@@ -19,14 +19,15 @@ END = "__pw_width_end__"
 
 def on_tmux(width, argv):
     """Run argv in a fresh tmux server on a window `width` columns wide and
-    return the window's lines, wrapped lines joined (capture-pane -J), so a
-    line wider than the window shows as one longer line."""
+    return the window's lines (stdout only: a warning on stderr about other
+    tests' processes is not the table), wrapped lines joined (capture-pane
+    -J), so a line wider than the window shows as one longer line."""
     sock = "pwtest-" + secrets.token_hex(4)
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
     env["LANG"] = "C.UTF-8"
     cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
     subprocess.run(["tmux", "-L", sock, "-u", "-f", "/dev/null", "new-session", "-d",
-                    "-x", str(width), "-y", "60", "%s; echo %s; sleep 30" % (cmd, END)],
+                    "-x", str(width), "-y", "60", "%s 2>/dev/null; echo %s; sleep 30" % (cmd, END)],
                    check=True, env=env)
     try:
         deadline = time.monotonic() + 30
