@@ -69,7 +69,7 @@ for k, v in med.items():
 pairs = [
     ("portwho", "ss -tulpn", "1/10 (BPF)"), ("portwho (procfs)", "ss -tulpn", "1/2"),
     ("portwho --json", "ss -tulpn", "1/10 (BPF)"), ("portwho -a --json", "ss -tanp", "1/5"),
-    ("portwho 1100/tcp", "ss -tlnp sport", "1/10 (BPF)"),
+    ("portwho 1100/tcp", "ss -tlnp sport", "1/15 (BPF)"),
     ("portwho 1100/tcp (procfs)", "ss -tlnp sport", "1/2"),
     ("portwho 1100/tcp", "lsof -nP -iTCP:1100", ""),
     ("portwho 1100/tcp", "fuser -n tcp 1100", ""),
