@@ -340,8 +340,8 @@ def group(doc, proto, port, netns=None):
 
 
 def holder_keys(s):
-    """Sorted (pid, fd) pairs of a socket's holders."""
-    # an io_uring holder has fd null (another test's, seen with -N all)
+    """Sorted (pid, fd) pairs of a socket's holders (fd None, an io_uring
+    holder, sorts first: the host may have one while the test runs)."""
     return sorted(((h["pid"], h["fd"]) for h in s["holders"]),
                   key=lambda k: (k[0], -1 if k[1] is None else k[1]))
 
