@@ -169,6 +169,8 @@ static int end_line(struct flat *f)
 {
 	if (f->measuring)
 		return 0;
+	if (put(f, "", 0) < 0) /* room for the newline */
+		return -ENOMEM;
 	while (f->len > f->indent && f->line[f->len - 1] == ' ')
 		f->len--; /* empty last cells leave no padding behind */
 	f->line[f->len++] = '\n';
@@ -296,10 +298,13 @@ static void fit(struct flat *f, size_t tw)
 				f->width[i] -=
 				    over < f->width[i] - floor ? over : f->width[i] - floor;
 		}
+	size_t shown = f->c->n;
 	for (size_t k = 0; k < sizeof(drop_order) / sizeof(drop_order[0]); k++)
-		for (size_t i = 0; i < f->c->n && total_width(f) > tw; i++)
-			if (f->c->ids[i] == drop_order[k])
-				f->hidden[i] = true;
+		for (size_t i = 0; i < f->c->n && total_width(f) > tw && shown > 1; i++)
+			if (f->c->ids[i] == drop_order[k] && !f->hidden[i]) {
+				f->hidden[i] = true; /* never the last column left */
+				shown--;
+			}
 }
 
 int render_flat(const struct options *o, const struct colset *c, const struct view_group *groups,

@@ -128,3 +128,20 @@ def test_explain_wraps_at_words(scene):
             break
         joined += " " + line.strip()
     assert joined.endswith("(PID %d) holds 127.0.0.1:7402" % hostile.pid), text
+
+
+def test_columns_variable_first(scene):
+    """COLUMNS wins over the window's width, as in util-linux; a width no
+    column fits in still prints a table (one column kept), never a crash."""
+    ns, plain, hostile = scene
+    pw = pwtest.portwho_path()
+    argv = ns.exec_argv(["env", "COLUMNS=40", pw, "-N", "current", "7401", "7402"])
+    lines = [line for line in on_tmux(120, argv) if line]
+    assert lines and "PID" in lines[0] and "COMMAND" in lines[0], "\n".join(lines)
+    assert all(len(line) <= 40 for line in lines[1:] if HOSTILE_COMM_TABLE not in line), \
+        "\n".join(lines)
+    argv = ns.exec_argv(["env", "COLUMNS=1", pw, "-N", "current", "-o", "FD", "7401"])
+    lines = [line for line in on_tmux(80, argv) if line]
+    fds = sorted(str(plain.sock(spec=i)["fd"]) for i in (0, 1))  # its tcp and udp sockets
+    assert [line.strip() for line in lines[:1]] == ["FD"] and sorted(line.strip() for line in lines[1:]) == fds, \
+        "\n".join(lines)
