@@ -139,6 +139,9 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 	case PW_KV_PERMISSION:
 		r = asprintf(&s, "you (uid %u) may not signal it", run->caller.euid);
 		break;
+	case PW_KV_PROXY:
+		s = kill_proxy_advice(run->snap, p);
+		break;
 	case PW_KV_MAX:
 		break;
 	}

@@ -63,7 +63,8 @@ static void kill_help(void)
 	      "\n"
 	      "Never signalled: PID 1, systemd managers, processes of systemd services and\n"
 	      "socket units (the systemctl command is shown; --unit asks systemd instead),\n"
-	      "sockets the kernel owns (the command that removes the owner is shown).\n"
+	      "sockets the kernel owns (the command that removes the owner is shown),\n"
+	      "a container's port proxy (docker-proxy: stop the container instead).\n"
 	      "Exit: 0 the port is free, 1 nothing held it, 2 error or refused, 3 still held.\n"
 	      "See portwho-kill(8).\n",
 	      stdout);
@@ -402,8 +403,10 @@ static int kill_run(const struct kill_opts *o)
 	if ((r = pw_caller_read(&run.caller)) < 0 || (r = scan(o, true, &run.snap)) < 0)
 		return cli_fail(2, "cannot list sockets: %s", strerror(-r));
 	if (pw_snapshot_n_held(run.snap) == 0) {
-		if (!o->json)
+		if (!o->json) {
 			printf("Nothing holds %s.\n", pb);
+			kill_print_forwards(run.snap, stdout);
+		}
 		run.log.free_now = run.nothing_held = true;
 		return finish(&run, 1);
 	}

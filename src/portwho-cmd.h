@@ -24,6 +24,7 @@
  * here, add one line to verbs[] in verbs.c and the file to src/meson.build. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 struct verb {
 	const char *name;
@@ -107,6 +108,14 @@ void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
  * user_unit adds that field to each holder (the main command's output). */
 json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
+/* The group's "forwards" array (render-forward.c). */
+json_t *cli_forwards_json(const struct pw_port_group *g, int *err);
+
+/* kill-forward.c: the refusal of a container's userland proxy (malloc'ed). */
+char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process *proxy);
+/* After "Nothing holds PORT": the NAT rules that forward it, one line each. */
+void kill_print_forwards(const struct pw_snapshot *snap, FILE *f);
+
 
 /* ---- columns ----------------------------------------------------------- */
 
