@@ -116,7 +116,6 @@ char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process 
 /* After "Nothing holds PORT": the NAT rules that forward it, one line each. */
 void kill_print_forwards(const struct pw_snapshot *snap, FILE *f);
 
-
 /* ---- columns ----------------------------------------------------------- */
 
 enum column_id {
@@ -273,6 +272,9 @@ const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16
 
 int render_table(const struct options *o, const struct view *v, FILE *out);
 
+/* A group no socket is shown for but a forward serves gets one line: the
+ * socket cells of the rule's match (render-table.c). */
+bool forward_only_line(const struct view_group *vg, struct pw_socket *fake);
 /* The columns of a table, in order (render-table.c picks them). */
 struct colset {
 	int ids[MAX_OUT_COLUMNS + 4];

@@ -230,6 +230,12 @@ static int all_lines(struct flat *f, const struct view_group *groups, size_t n_g
 {
 	for (size_t gi = 0; gi < n_groups; gi++) {
 		const struct view_group *vg = &groups[gi];
+		struct pw_socket fake;
+		if (forward_only_line(vg, &fake)) {
+			int r = holder_line(f, vg->group, &fake, NULL, true);
+			if (r < 0)
+				return r;
+		}
 		for (size_t si = 0; si < vg->n_sockets; si++) {
 			const struct pw_socket *s = vg->sockets[si];
 			size_t n = s->n_holders ? s->n_holders : 1;
