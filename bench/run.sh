@@ -25,12 +25,14 @@ if ! pgrep -x loadgen >/dev/null; then
 	for _ in $(seq 1200); do grep -q ready "$out/loadgen.log" 2>/dev/null && break; sleep 0.1; done
 	grep -q ready "$out/loadgen.log" || { echo "bench: loadgen did not get ready" >&2; exit 1; }
 fi
-cat "$out/loadgen.log"
+[ -z "$started" ] && echo "bench: using the loadgen already running" || cat "$out/loadgen.log"
 
 # name|command pairs; the order matters for the ratio table below
 cmds=(
 	"portwho|$pw"
 	"portwho (procfs)|$pw --collector procfs"
+	"portwho --json|$pw --json"
+	"portwho -a --json|$pw -a --json"
 	"portwho 1100/tcp|$pw 1100/tcp"
 	"portwho 1100/tcp (procfs)|$pw --collector procfs 1100/tcp"
 	"portwho -a|$pw -a"
@@ -46,16 +48,28 @@ args=()
 for c in "${cmds[@]}"; do args+=(-n "${c%%|*}" "${c#*|}"); done
 hyperfine -N -i --warmup 2 --runs "$runs" --export-json "$out/result.json" "${args[@]}" >"$out/hyperfine.txt"
 
-/usr/bin/python3 - "$out/result.json" <<'PY'
+# peak RSS of each command (GNU time), after the timing runs
+: >"$out/rss.txt"
+for c in "${cmds[@]}"; do
+	# shellcheck disable=SC2086
+	eval /usr/bin/time -f %M -o "$out/rss1" ${c#*|} >/dev/null 2>&1 || true
+	printf '%s\t%s\n' "${c%%|*}" "$(tail -1 "$out/rss1")" >>"$out/rss.txt"
+done
+
+/usr/bin/python3 - "$out/result.json" "$out/rss.txt" <<'PY'
 import json, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+rss = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if "\t" in l)
 med = {k: v["median"] for k, v in res.items()}
-print("\nmedian wall time, whole process")
+# CPU (user + system) is steadier than wall time on a shared machine
+cpu = {k: v["user"] + v["system"] for k, v in res.items()}
+print("\nmedian wall time, mean CPU time (user+sys), peak RSS; whole process")
 for k, v in med.items():
-    print(f"  {k:28s} {v*1000:8.1f} ms")
+    print(f"  {k:28s} {v*1000:8.1f} ms {cpu[k]*1000:8.1f} ms cpu {int(rss.get(k) or 0)/1024:7.1f} MiB")
 pairs = [
     ("portwho", "ss -tulpn", "1/10 (BPF)"), ("portwho (procfs)", "ss -tulpn", "1/2"),
-    ("portwho 1100/tcp", "ss -tlnp sport", "1/10 (BPF)"),
+    ("portwho --json", "ss -tulpn", "1/10 (BPF)"), ("portwho -a --json", "ss -tanp", "1/5"),
+    ("portwho 1100/tcp", "ss -tlnp sport", "1/15 (BPF)"),
     ("portwho 1100/tcp (procfs)", "ss -tlnp sport", "1/2"),
     ("portwho 1100/tcp", "lsof -nP -iTCP:1100", ""),
     ("portwho 1100/tcp", "fuser -n tcp 1100", ""),
@@ -65,6 +79,9 @@ print("\nratios (portwho / peer; lower is better)")
 for a, b, target in pairs:
     if a in med and b in med:
         r = med[a] / med[b]
-        print(f"  {a:28s} / {b:22s} = {r:6.3f}  ({1/r:5.1f}x faster){'  target ' + target if target else ''}")
+        rc = cpu[a] / cpu[b]
+        rm = (int(rss.get(a) or 0) / int(rss.get(b) or 1))
+        print(f"  {a:28s} / {b:22s} = {r:6.3f}  ({1/r:5.1f}x faster)  cpu {rc:6.3f}  rss {rm:5.2f}"
+              f"{'  target ' + target if target else ''}")
 PY
 echo "raw results: $out/result.json"

@@ -350,6 +350,12 @@ struct pw_query {
 	 * ends of connections made to those ports (as lsof -i :PORT shows);
 	 * they are grouped under that port. Off for kill and check. */
 	bool match_remote;
+	/* leave out the holders' command lines (pw_process.cmdline NULL, except
+	 * PID 1's): one /proc read per process less when they are not shown */
+	bool no_cmdline;
+	/* reasons with kind, confidence and sockets but no summary or evidence
+	 * (NULL/0): for output that shows only their kinds */
+	bool no_reason_text;
 };
 
 struct pw_stats {

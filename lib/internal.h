@@ -251,6 +251,10 @@ int pw_parse_ns_link(const char *link, size_t len, uint64_t *ret_ino);
 /* Fill a pw_process from proc_root/PID (comm, ppid, uid, user, cmdline,
  * unit, start time, LISTEN_* env). -ESRCH/-ENOENT if it vanished. */
 int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
+/* pw_process_read with PW_FACTS_* flags */
+#define PW_FACTS_NO_CMDLINE 1u /* cmdline stays NULL (PID 1's is read anyway) */
+#define PW_FACTS_NO_REASON_TEXT 2u /* pw_explain: no summary, no evidence */
+int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p);
 void pw_process_clear(struct pw_process *p);
 
 /* ---- kernel-owned sockets (kernel-owner.c) ------------------------------ */
@@ -373,6 +377,7 @@ struct pw_holderset {
 };
 
 struct pw_snapshot {
+	unsigned facts_flags; /* PW_FACTS_* for pw_process_facts */
 	struct pw_sockvec sockets;
 	struct pw_process *procs; /* processes referenced by holders */
 	size_t n_procs;

@@ -69,7 +69,7 @@ static const struct column_info columns[COL_MAX] = {
 		 "how the holder holds it: fd, or io_uring (a fixed file, no fd)"},
     [COL_NSPID] = {"NSPID", "NSPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER,
 		   "PID the holder sees itself (inside its PID namespace)"},
-    [COL_REASON] = {"REASON", "REASON", 0.15, 0, CJ_STRING, OBJ_GROUP,
+    [COL_REASON] = {"REASON", "REASON", 0.15, CF_TRUNC, CJ_STRING, OBJ_GROUP,
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
 		   "port class: system/user/dynamic, privileged, ephemeral, reserved"},

@@ -119,7 +119,6 @@ char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process 
 /* After "Nothing holds PORT": the NAT rules that forward it, one line each. */
 void kill_print_forwards(const struct pw_snapshot *snap, FILE *f);
 
-
 /* ---- columns ----------------------------------------------------------- */
 
 enum column_id {
@@ -279,6 +278,29 @@ const char *service_name(const struct options *o, uint8_t proto, uint16_t port);
 const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16_t port);
 
 int render_table(const struct options *o, const struct view *v, FILE *out);
+
+/* A group no socket is shown for but a forward serves gets one line: the
+ * socket cells of the rule's match (render-table.c). */
+bool forward_only_line(const struct view_group *vg, struct pw_socket *fake);
+/* The columns of a table, in order (render-table.c picks them). */
+struct colset {
+	int ids[MAX_OUT_COLUMNS + 4];
+	size_t n;
+};
+/* -o COLS as given, or the defaults for n_netns namespaces; in_explain: the
+ * table under an --explain heading (no REASON). */
+void table_columns(const struct options *o, size_t n_netns, bool in_explain, struct colset *c);
+/* Flat tables (render-flat.c): no --tree, no --raw. Streamed in two passes
+ * (measure, print) so no cell is kept; fitted to the terminal when out is
+ * one. indent: spaces before each line (--explain's tables). */
+int render_flat(const struct options *o, const struct colset *c, const struct view_group *groups,
+		size_t n_groups, unsigned indent, FILE *out);
+/* The width of the terminal out is, COLUMNS first as util-linux does; 0 when
+ * out is not a terminal (pipes and files get the full width). */
+size_t term_width(FILE *out);
+/* Screen columns of escaped text; with cut, *cut is the byte length of the
+ * longest prefix no wider than max. */
+size_t text_width(const char *s, size_t max, size_t *cut);
 int render_explain(const struct options *o, const struct view *v, FILE *out);
 /* One group's table, each line indented by two spaces (for --explain). */
 int render_group_table(const struct options *o, const struct view_group *vg, FILE *out);

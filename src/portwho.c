@@ -446,10 +446,23 @@ static bool shows_options(const struct options *o)
 	return false;
 }
 
+/* Command lines are read only for the output that prints them. */
+static bool shows_cmdline(const struct options *o)
+{
+	if (o->json)
+		return true;
+	for (size_t i = 0; i < o->n_out_cols; i++)
+		if (o->out_cols[i] == COL_CMDLINE)
+			return true;
+	return false;
+}
+
 static int run(const struct options *o)
 {
 	struct pw_query q = {
 	    .want_options = shows_options(o),
+	    .no_cmdline = !shows_cmdline(o),
+	    .no_reason_text = !o->json && !o->explain, /* tables show the kinds */
 	    .specs = o->specs,
 	    .n_specs = o->n_specs,
 	    .match_remote = o->n_specs > 0, /* client ends, as lsof -i :PORT */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tables (libsmartcols): the default listing, --raw, --tree, and the table
- * under each port of --explain (render-explain.c prints the rest).
+ * Tables: which columns (table_columns); libsmartcols draws --raw and
+ * --tree; render-flat.c the flat tables (the default listing, and the
+ * table under each port of --explain; render-explain.c prints the rest).
  */
 #include <errno.h>
 #include <langinfo.h>
@@ -21,11 +22,6 @@ enum line_kind {
 	LINE_HOLDER, /* --tree: a holder under its socket */
 };
 
-struct colset {
-	int ids[MAX_OUT_COLUMNS + 4];
-	size_t n;
-};
-
 static void colset_add(struct colset *c, int id)
 {
 	if (c->n < sizeof(c->ids) / sizeof(c->ids[0]))
@@ -42,8 +38,7 @@ static bool shows_connections(const struct options *o)
 
 /* -o COLS as given, or the defaults (plus -o +COLS). in_explain: the table
  * under an --explain heading, which already names the netns and reasons. */
-static void choose_columns(const struct options *o, size_t n_netns, bool in_explain,
-			   struct colset *c)
+void table_columns(const struct options *o, size_t n_netns, bool in_explain, struct colset *c)
 {
 	c->n = 0;
 	if (o->n_out_cols && !o->out_append) {
@@ -201,27 +196,32 @@ static int add_group_lines(const struct options *o, const struct colset *c,
 	for (size_t i = 0; i < vg->n_sockets; i++)
 		if ((r = add_socket_lines(o, c, tb, parent, vg->group, vg->sockets[i])) < 0)
 			return r;
-	if (vg->n_sockets == 0 && vg->group->n_forwards) {
-		/* a port only a forward serves: one line, the rule's match, no state */
-		const struct pw_forward *f = &vg->group->forwards[0];
-		struct pw_socket fake = {.netns = vg->group->netns,
-					 .proto = vg->group->proto,
-					 .lport = vg->group->port,
-					 .family = AF_INET,
-					 .laddr.family = AF_INET,
-					 .raddr.family = AF_INET,
-					 .v6only = -1,
-					 .reuseaddr = -1,
-					 .reuseport = -1};
-		if (f->has_match_addr &&
-		    f->match_plen == (f->match_addr.family == AF_INET ? 32 : 128)) {
-			fake.family = f->match_addr.family;
-			fake.laddr = f->match_addr;
-		}
-		struct pw_socket *fp = &fake;
-		return add_socket_lines(o, c, tb, parent, vg->group, fp);
-	}
+	struct pw_socket fake;
+	if (forward_only_line(vg, &fake))
+		return add_socket_lines(o, c, tb, parent, vg->group, &fake);
 	return 0;
+}
+
+bool forward_only_line(const struct view_group *vg, struct pw_socket *fake)
+{
+	if (vg->n_sockets || !vg->group->n_forwards)
+		return false;
+	/* a port only a forward serves: one line, the rule's match, no state */
+	const struct pw_forward *f = &vg->group->forwards[0];
+	*fake = (struct pw_socket){.netns = vg->group->netns,
+				   .proto = vg->group->proto,
+				   .lport = vg->group->port,
+				   .family = AF_INET,
+				   .laddr.family = AF_INET,
+				   .raddr.family = AF_INET,
+				   .v6only = -1,
+				   .reuseaddr = -1,
+				   .reuseport = -1};
+	if (f->has_match_addr && f->match_plen == (f->match_addr.family == AF_INET ? 32 : 128)) {
+		fake->family = f->match_addr.family;
+		fake->laddr = f->match_addr;
+	}
+	return true;
 }
 
 static struct libscols_table *new_table(const struct options *o, const struct colset *c, FILE *out)
@@ -263,7 +263,9 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 int render_table(const struct options *o, const struct view *v, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, v->n_netns, false, &c);
+	table_columns(o, v->n_netns, false, &c);
+	if (!o->tree && !o->raw)
+		return v->n_groups ? render_flat(o, &c, v->groups, v->n_groups, 0, out) : 0;
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -282,7 +284,9 @@ int render_table(const struct options *o, const struct view *v, FILE *out)
 int render_group_table(const struct options *o, const struct view_group *vg, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, 1, true, &c);
+	table_columns(o, 1, true, &c);
+	if (!o->tree && !o->raw)
+		return render_flat(o, &c, vg, 1, 2, out);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;

@@ -117,6 +117,7 @@ struct facts_job {
 	const pid_t *pids;
 	size_t n;
 	int procfd;
+	unsigned flags; /* PW_FACTS_* */
 	atomic_size_t *cursor;
 };
 
@@ -130,7 +131,7 @@ static void *facts_worker(void *arg)
 		size_t end = i + 16 < j->n ? i + 16 : j->n;
 		for (; i < end; i++) {
 			struct pw_process *p = &j->procs[i];
-			if (pw_process_read(j->procfd, j->pids[i], p) < 0)
+			if (pw_process_read_some(j->procfd, j->pids[i], j->flags, p) < 0)
 				*p = (struct pw_process){ 0 }; /* exited since the walk */
 			p->pid = j->pids[i]; /* keep the pid either way */
 		}
@@ -139,10 +140,11 @@ static void *facts_worker(void *arg)
 
 /* Facts of the holders we report: a handful of small /proc reads each, all
  * syscalls, so on a busy host they are spread over the cores like the walk. */
-static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd)
+static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd,
+		       unsigned flags)
 {
 	atomic_size_t cursor = 0;
-	struct facts_job job = { procs, pids, n, procfd, &cursor };
+	struct facts_job job = { procs, pids, n, procfd, flags, &cursor };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = n / 128 + 1;
 	size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
@@ -244,7 +246,7 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 		free(pids);
 		return -ENOMEM;
 	}
-	read_facts(snap->procs, pids, np, procfd);
+	read_facts(snap->procs, pids, np, procfd, snap->facts_flags);
 	snap->n_procs = np;
 	free(pids);
 	for (size_t i = 0; i < n; i++)

@@ -23,12 +23,26 @@ static char *vfmt(const char *fmt, va_list ap)
 static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 				    enum pw_confidence conf, const char *fmt, ...)
 {
-	if (l->err || PW_GROW(l->v, l->cap, l->n + 1) < 0) {
-		l->err = -ENOMEM;
+	if (l->err)
 		return NULL;
+	if (l->n == l->cap) {
+		/* most ports have one reason: grow from 1, not PW_GROW's 16, or
+		 * 20,000 listening ports keep 15 MB of empty reasons */
+		size_t ncap = l->cap ? 2 * l->cap : 1;
+		struct pw_reason *nv = realloc(l->v, ncap * sizeof(*nv));
+		if (!nv) {
+			l->err = -ENOMEM;
+			return NULL;
+		}
+		l->v = nv;
+		l->cap = ncap;
 	}
 	struct pw_reason *r = &l->v[l->n];
 	*r = (struct pw_reason){ .kind = kind, .confidence = conf };
+	if (l->no_text) {
+		l->n++;
+		return r;
+	}
 	va_list ap;
 	va_start(ap, fmt);
 	r->summary = vfmt(fmt, ap);
@@ -43,7 +57,7 @@ static struct pw_reason *add_reason(struct rlist *l, enum pw_reason_kind kind,
 
 static void evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 {
-	if (!r || l->err)
+	if (!r || l->err || l->no_text)
 		return;
 	size_t n = r->n_evidence;
 	if (n == 0 || (n & (n - 1)) == 0) {
@@ -97,6 +111,8 @@ void pw_reason_clear(struct pw_reason *r)
 struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_confidence conf,
 			    const char *fmt, ...)
 {
+	if (l->no_text)
+		return add_reason(l, kind, conf, "%s", "");
 	va_list ap;
 	va_start(ap, fmt);
 	char *text = vfmt(fmt, ap);
@@ -110,6 +126,8 @@ struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_c
 
 void pw_rl_evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
 {
+	if (l->no_text)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	char *text = vfmt(fmt, ap);
@@ -575,7 +593,7 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g,
 
 static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap)
 {
-	struct rlist l = { 0 };
+	struct rlist l = { .no_text = snap->facts_flags & PW_FACTS_NO_REASON_TEXT };
 	_cleanup_free_ struct pw_socket **ends = calloc(g->n_sockets, sizeof(*ends));
 	_cleanup_free_ struct pw_socket **conns = calloc(g->n_sockets, sizeof(*conns));
 	_cleanup_free_ bool *dup_done = calloc(g->n_sockets, sizeof(*dup_done));

@@ -10,6 +10,7 @@ struct rlist {
 	struct pw_reason *v;
 	size_t n, cap;
 	int err;
+	bool no_text; /* kinds only: no summary, no evidence (pw_query.no_reason_text) */
 };
 
 struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_confidence conf,

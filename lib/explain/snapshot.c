@@ -73,6 +73,10 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		goto fail;
 	}
 
+	if (q->no_cmdline)
+		snap->facts_flags |= PW_FACTS_NO_CMDLINE;
+	if (q->no_reason_text)
+		snap->facts_flags |= PW_FACTS_NO_REASON_TEXT;
 	bool root = geteuid() == 0;
 	c.root = root && !q->proc_root;
 	snap->stats.privileged = root;

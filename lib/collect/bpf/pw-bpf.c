@@ -673,6 +673,73 @@ const struct pw_collector pw_collector_bpf = {
 
 /* ---- socket options -------------------------------------------------------- */
 
+/* Records of one socket iterator converted as they are read, appended to
+ * *v: the raw output (64 bytes a socket, 4 MB for 62,000 sockets) is never
+ * held whole beside the converted array. */
+static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t *cap)
+{
+	int fd = bpf_iter_create(link); /* libbpf >= 1.0: -errno on failure */
+	if (fd < 0)
+		return fd;
+	/* bpf_seq_read hands out whole records, at most 32 KiB a call */
+	size_t sz = 64u * 1024u, have = 0;
+	unsigned char *chunk = malloc(sz);
+	int r = chunk ? 0 : -ENOMEM;
+	while (r >= 0) {
+		ssize_t k = read(fd, chunk + have, sz - have);
+		if (k < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue; /* see read_iter */
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		have += (size_t)k;
+		size_t whole = have / sizeof(struct pw_sk_rec);
+		if (*n + whole > *cap) { /* doubling: realloc moves pages, no copy */
+			size_t ncap = *cap ? *cap : 4096;
+			while (ncap < *n + whole)
+				ncap *= 2;
+			struct pw_bpf_sockopt *nv = realloc(*v, ncap * sizeof(*nv));
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			*v = nv;
+			*cap = ncap;
+		}
+		for (size_t i = 0; i < whole; i++) {
+			struct pw_sk_rec x;
+			memcpy(&x, chunk + i * sizeof(x), sizeof(x));
+			struct pw_bpf_sockopt *o = &(*v)[(*n)++];
+			*o = (struct pw_bpf_sockopt){
+				.cookie = x.cookie,
+				.inode = x.inode,
+				.uid = x.uid,
+				.family = x.family,
+				.proto = x.proto,
+				.state = x.state,
+				.reuse = x.reuse,
+				.reuseport = x.reuseport,
+				.v6only = x.v6only,
+				.ifindex = x.ifindex,
+				.lport = x.lport,
+				.rport = x.rport,
+			};
+			memcpy(o->laddr, x.laddr, 16);
+			memcpy(o->raddr, x.raddr, 16);
+		}
+		have -= whole * sizeof(struct pw_sk_rec);
+		memmove(chunk, chunk + whole * sizeof(struct pw_sk_rec), have);
+	}
+	if (r >= 0 && have)
+		r = -EBADMSG; /* a record cut short */
+	free(chunk);
+	close(fd);
+	return r;
+}
+
 int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 {
 	pthread_mutex_lock(&bpf_lock);
@@ -684,40 +751,11 @@ int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 		return r;
 
 	/* iterators are independent of each other and of the walk: no lock */
-	struct buf b = { 0 };
-	r = read_iter(tcp, &b);
-	if (r >= 0)
-		r = read_iter(udp, &b);
-	if (r >= 0 && b.len % sizeof(struct pw_sk_rec))
-		r = -EBADMSG;
-	size_t n = b.len / sizeof(struct pw_sk_rec);
 	struct pw_bpf_sockopt *v = NULL;
-	if (r >= 0 && n) {
-		v = calloc(n, sizeof(*v));
-		if (!v)
-			r = -ENOMEM;
-	}
-	for (size_t i = 0; r >= 0 && i < n; i++) {
-		struct pw_sk_rec x;
-		memcpy(&x, b.p + i * sizeof(x), sizeof(x));
-		v[i] = (struct pw_bpf_sockopt){
-			.cookie = x.cookie,
-			.inode = x.inode,
-			.uid = x.uid,
-			.family = x.family,
-			.proto = x.proto,
-			.state = x.state,
-			.reuse = x.reuse,
-			.reuseport = x.reuseport,
-			.v6only = x.v6only,
-			.ifindex = x.ifindex,
-			.lport = x.lport,
-			.rport = x.rport,
-		};
-		memcpy(v[i].laddr, x.laddr, 16);
-		memcpy(v[i].raddr, x.raddr, 16);
-	}
-	free(b.p);
+	size_t n = 0, cap = 0;
+	r = read_sockopts(tcp, &v, &n, &cap);
+	if (r >= 0)
+		r = read_sockopts(udp, &v, &n, &cap);
 	if (r < 0) {
 		free(v);
 		return r;
