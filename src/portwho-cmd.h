@@ -56,6 +56,8 @@ void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
  * user_unit adds that field to each holder (the main command's output). */
 json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
+/* {"runtime", "id", "name", "pod"} or JSON null */
+json_t *cli_container_json(const struct pw_container *c, int *err);
 
 /* ---- columns ----------------------------------------------------------- */
 
@@ -88,6 +90,8 @@ enum column_id {
 	COL_UNIT,
 	COL_REASON,
 	COL_CLASS,
+	COL_CONTAINER,
+	COL_NSPID,
 	COL_MAX,
 };
 
@@ -178,6 +182,8 @@ struct view {
 	size_t n_groups;
 	size_t n_sockets;
 	size_t n_netns; /* distinct namespaces among shown sockets */
+	bool other_netns; /* a shown socket lives outside portwho's namespace */
+	bool containers; /* a shown holder lives in a container */
 	const struct pw_stats *stats;
 };
 

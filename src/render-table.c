@@ -41,7 +41,7 @@ static bool shows_connections(const struct options *o)
 
 /* -o COLS as given, or the defaults (plus -o +COLS). in_explain: the table
  * under an --explain heading, which already names the netns and reasons. */
-static void choose_columns(const struct options *o, size_t n_netns, bool in_explain,
+static void choose_columns(const struct options *o, const struct view *v, bool in_explain,
 			   struct colset *c)
 {
 	c->n = 0;
@@ -50,15 +50,19 @@ static void choose_columns(const struct options *o, size_t n_netns, bool in_expl
 			colset_add(c, o->out_cols[i]);
 		return;
 	}
-	if (n_netns > 1)
+	/* a row from another namespace is never shown unlabelled */
+	if (!in_explain && (v->n_netns > 1 || v->other_netns))
 		colset_add(c, COL_NETNS);
 	colset_add(c, COL_PROTO);
 	colset_add(c, COL_LOCAL);
 	if (shows_connections(o))
 		colset_add(c, COL_REMOTE);
 	static const int rest[] = {COL_STATE, COL_PID, COL_USER, COL_COMMAND, COL_FD, COL_UNIT};
-	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
 		colset_add(c, rest[i]);
+		if (rest[i] == COL_COMMAND && v->containers)
+			colset_add(c, COL_CONTAINER);
+	}
 	if (!in_explain)
 		colset_add(c, COL_REASON);
 	for (size_t i = 0; i < o->n_out_cols; i++) {
@@ -241,7 +245,7 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 int render_table(const struct options *o, const struct view *v, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, v->n_netns, false, &c);
+	choose_columns(o, v, false, &c);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -275,8 +279,10 @@ static void print_group_heading(const struct options *o, const struct pw_port_gr
 	fprintf(out, "%s port %u", pw_proto_name(g->proto), g->port);
 	if (svc)
 		print_escaped(out, " (", svc, ")");
-	fprintf(out, " in netns %llu %s class %s", (unsigned long long)g->netns, dash(),
-		g->class.iana ? g->class.iana : "?");
+	fprintf(out, " in netns %llu", (unsigned long long)g->netns);
+	if (g->netns_name)
+		print_escaped(out, " (", g->netns_name, ")");
+	fprintf(out, " %s class %s", dash(), g->class.iana ? g->class.iana : "?");
 	if (g->class.privileged)
 		fputs(", privileged", out);
 	if (g->class.ephemeral)
@@ -296,10 +302,11 @@ static void print_reason(const struct pw_reason *r, FILE *out)
 }
 
 /* A group's table, printed with a two-space indent under its heading. */
-static int print_group_table(const struct options *o, const struct view_group *vg, FILE *out)
+static int print_group_table(const struct options *o, const struct view *v,
+			     const struct view_group *vg, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, 1, true, &c);
+	choose_columns(o, v, true, &c);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -334,7 +341,7 @@ int render_explain(const struct options *o, const struct view *v, FILE *out)
 		for (size_t j = 0; j < vg->group->n_reasons; j++)
 			print_reason(&vg->group->reasons[j], out);
 		fputc('\n', out);
-		int r = print_group_table(o, vg, out);
+		int r = print_group_table(o, v, vg, out);
 		if (r < 0)
 			return r;
 	}

@@ -367,6 +367,11 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	r = pw_correlate(snap, &w, procfd);
 	if (r < 0)
 		goto fail;
+	snap->netns_current = current;
+	if (!q->no_holders && (r = pw_containers_resolve(snap, procfd)) < 0)
+		goto fail;
+	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
+		goto fail;
 	pw_kowners_attribute(snap, &snap->kowners);
 	if (!q->no_explain && held_by_systemd(snap))
 		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
@@ -403,6 +408,9 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 	free(snap->holders);
 	pw_sockvec_free(&snap->sockets);
 	free(snap->sysctls);
+	for (size_t i = 0; snap->netns_names && i < snap->n_netns; i++)
+		free(snap->netns_names[i]);
+	free(snap->netns_names);
 	free(snap->netns_ids);
 	pw_kowners_free(&snap->kowners);
 	pw_sockunits_free(&snap->sockunits);
