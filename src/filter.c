@@ -130,7 +130,8 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 			v.other_netns = true;
 		for (size_t j = 0; j < n && !v.containers; j++)
 			for (size_t k = 0; k < socks[j]->n_holders; k++)
-				if (socks[j]->holders[k].proc && socks[j]->holders[k].proc->container &&
+				if (socks[j]->holders[k].proc &&
+				    socks[j]->holders[k].proc->container &&
 				    holder_matches(o, &socks[j]->holders[k]))
 					v.containers = true;
 	}

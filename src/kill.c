@@ -71,7 +71,7 @@ static void kill_help(void)
 	      "\n"
 	      "  -t, -u, -4, -6        only TCP, UDP, IPv4 or IPv6 sockets\n"
 	      "  -a, --all             also processes that only hold connections on the port\n"
-	      "  -N, --netns WHICH     current (default), NAME (/run/netns), PATH or PID\n"
+	      "  -N, --netns WHICH     all (default), current, NAME (/run/netns), PATH or PID\n"
 	      "  -s, --signal SIG      the signal to send (default TERM)\n"
 	      "      --timeout SECS    wait this long for the port to be free (default 5)\n"
 	      "      --kill-after SECS then send KILL to holders still running\n"
@@ -81,7 +81,8 @@ static void kill_help(void)
 	      "  -J, --json            JSON output\n"
 	      "  -h, --help            this text\n"
 	      "\n"
-	      "Never signalled: PID 1, systemd managers, processes of systemd services and\n"
+	      "Never signalled: PID 1, a container's init (its runtime's stop command is\n"
+	      "shown: docker stop web), systemd managers, processes of systemd services and\n"
 	      "socket units (the systemctl command is shown; --unit asks systemd instead),\n"
 	      "sockets the kernel owns (the command that removes the owner is shown).\n"
 	      "Exit: 0 the port is free, 1 nothing held it, 2 error or refused, 3 still held.\n"
@@ -89,14 +90,19 @@ static void kill_help(void)
 	      stdout);
 }
 
-/* -N: one namespace (the plan and the commands it prints are for one) */
+/* -N: all (the default, as `portwho` lists), or one namespace */
 static int parse_netns(struct kill_opts *o, const char *arg)
 {
 	free(o->netns_name);
 	o->netns_name = NULL;
-	int r = cli_parse_netns(
-	    arg, "kill works in one network namespace: -N current, NAME, PATH or PID",
-	    &o->netns_scope, &o->netns_path);
+	if (!strcmp(arg, "all")) { /* the default: what `portwho` lists */
+		free(o->netns_path);
+		o->netns_path = NULL;
+		o->netns_scope = PW_NETNS_ALL;
+		return 0;
+	}
+	int r = cli_parse_netns(arg, "kill: -N all, current, NAME, PATH or PID", &o->netns_scope,
+				&o->netns_path);
 	if (r < 0 || !o->netns_path)
 		return r;
 	const char *base = "/run/netns/";
@@ -431,6 +437,9 @@ static const char *ports_text(const struct kill_opts *o, char *buf, size_t len)
 	return buf;
 }
 
+/* for who(): the snapshot naming namespaces (one run at a time) */
+static const struct pw_snapshot *who_snap;
+
 static void who(FILE *f, const struct pw_process *p)
 {
 	fprintf(f, "PID %d ", (int)p->pid);
@@ -439,6 +448,23 @@ static void who(FILE *f, const struct pw_process *p)
 		fprintf(f, " (%s)", p->user);
 	else if (p->facts_read)
 		fprintf(f, " (uid %u)", p->uid);
+	char label[512];
+	if (p->container && pw_container_label(p->container, label, sizeof(label)) >= 0) {
+		fputs(" in container ", f);
+		cli_print_escaped(f, label);
+		if (p->nspid && p->nspid != p->pid)
+			fprintf(f, " (PID %d there)", (int)p->nspid);
+	}
+	if (who_snap && p->netns && p->netns != pw_snapshot_netns_current(who_snap)) {
+		const char *ns = pw_snapshot_netns_name(who_snap, p->netns);
+		if (!p->container || !ns || strcmp(ns, label)) {
+			fputs(" in netns ", f);
+			if (ns)
+				cli_print_escaped(f, ns);
+			else
+				fprintf(f, "%llu", (unsigned long long)p->netns);
+		}
+	}
 }
 
 static size_t children_of(const struct pw_kill_plan *plan, pid_t pid)
@@ -495,6 +521,15 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 	case PW_KV_PERMISSION:
 		r = asprintf(&s, "you (uid %u) may not signal it", run->caller.euid);
 		break;
+	case PW_KV_CONTAINER: {
+		char cmd[512];
+		if (pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0)
+			r = asprintf(&s, "the container's own init: stop the container instead: %s",
+				     cmd);
+		else
+			s = strdup("the container's own init: stop the container with its runtime");
+		break;
+	}
 	case PW_KV_MAX:
 		break;
 	}
@@ -834,6 +869,17 @@ static void put_proc(json_t *o, const struct pw_process *p, int *err)
 	cli_json_put(o, "uid", p->facts_read ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", p->facts_read ? json_integer(p->ppid) : json_null(), err);
 	cli_json_put(o, "unit", cli_jstr(p->unit), err);
+	cli_json_put(o, "nspid", p->nspid ? json_integer(p->nspid) : json_null(), err);
+	cli_json_put(o, "container", cli_container_json(p->container, err), err);
+	const char *ns = who_snap ? pw_snapshot_netns_name(who_snap, p->netns) : NULL;
+	cli_json_put(o, "netns", p->netns ? json_integer((json_int_t)p->netns) : json_null(), err);
+	cli_json_put(o, "netns_name", cli_jstr(ns), err);
+	char cmd[512];
+	cli_json_put(o, "stop_command",
+		     p->container && pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0
+			 ? json_string(cmd)
+			 : json_null(),
+		     err);
 }
 
 static json_t *sock_json(const struct pw_socket *s, int *err)
@@ -1256,6 +1302,7 @@ static int kill_run(const struct kill_opts *o)
 		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
 		return 2;
 	}
+	who_snap = run.snap;
 	if (held_sockets(run.snap) == 0) {
 		if (!o->json)
 			printf("Nothing holds %s.\n", pb);
@@ -1347,6 +1394,7 @@ out:
 	free(run.ss);
 	free(run.ts);
 	free(run.sends);
+	who_snap = NULL;
 	pw_snapshot_free(run.snap);
 	pw_snapshot_free(run.final);
 	return status;
@@ -1355,7 +1403,7 @@ out:
 int cmd_kill(int argc, char **argv)
 {
 	struct kill_opts o = {
-	    .netns_scope = PW_NETNS_CURRENT,
+	    .netns_scope = PW_NETNS_ALL, /* what `portwho` lists: every namespace (root) */
 	    .sig = SIGTERM,
 	    .timeout = 5,
 	};

@@ -237,6 +237,7 @@ const char *pw_kill_verdict_name(enum pw_kill_verdict v)
 	    [PW_KV_MANAGER] = "systemd-manager",
 	    [PW_KV_UNIT] = "systemd-unit",
 	    [PW_KV_PERMISSION] = "permission",
+	    [PW_KV_CONTAINER] = "container",
 	};
 	return (unsigned)v < PW_KV_MAX ? names[v] : "?";
 }
@@ -254,6 +255,11 @@ enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct
 		return PW_KV_PID1;
 	if (p->pid == c->pid)
 		return PW_KV_SELF;
+	/* a container's init: the runtime restarts or tears down the container
+	 * around it; its own stop command is the way (PID rules use the PID the
+	 * process sees itself) */
+	if (p->container && p->nspid == 1)
+		return PW_KV_CONTAINER;
 	if (p->is_systemd)
 		return PW_KV_MANAGER;
 	if (!p->facts_read || f->gone)
@@ -360,7 +366,6 @@ static const struct pw_process *manager_of(const struct pw_socket *s)
 	}
 	return NULL;
 }
-
 
 static bool got_fd_from_activation(const struct pw_process *p, int fd)
 {
