@@ -143,9 +143,11 @@ static int from_path(const char *p, const char *end, struct pw_container *ret)
 	for (size_t i = 0; i < n; i++) {
 		const char *s = c[i].s;
 		size_t k = c[i].n;
-		if (is(s, k, "kubepods") || has_prefix(s, k, "kubepods.slice") ||
-		    has_prefix(s, k, "kubepods-")) {
+		if (has_prefix(s, k, "kubepods")) { /* kubepods-QOS-podUID.slice too */
 			kube = true;
+			int r = kube_pod(&c[i], ret);
+			if (r < 0)
+				return r;
 			continue;
 		}
 		if (kube) {
