@@ -912,8 +912,11 @@ def test_connections_and_time_wait(ns):
     cli.ready()
 
     # the server closed first: its side goes FIN-WAIT-2 -> TIME-WAIT once the
-    # client's FIN is in; wait for that state (not for a time)
-    deadline = time.monotonic() + 5
+    # client's FIN is in; wait for that state (not for a time). The deadline
+    # only bounds a broken run: under ASan on a loaded 2-core machine one
+    # portwho -a can take seconds, and TIME-WAIT lasts 60 s, so 30 s of polling
+    # never outlives the state it waits for.
+    deadline = time.monotonic() + 30
     while True:
         g = group(ns.portwho_json("-a", str(P)), "tcp", P)
         tw = [s for s in g["sockets"] if s["state"] == "TIME-WAIT"]
