@@ -6,8 +6,13 @@
  * own -H unix://PATH; a container still unnamed (daemon not answering) is
  * named from its daemon's data root (--data-root, default /var/lib/docker):
  * containers/ID/config.v2.json. Nothing is run, nothing is written.
+ *
+ * libcurl is opened with dlopen() the first time a Docker container needs a
+ * name: linked in, it and its TLS/GSSAPI/LDAP libraries cost every run a few
+ * milliseconds of loading on hosts without containers.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -65,24 +70,59 @@ static unsigned unnamed(struct pw_snapshot *snap)
 	return assign(snap, NULL, NULL, NULL);
 }
 
+static struct {
+	void *dl;
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+} cu;
+
+/* 0 when libcurl is usable; tried once per process */
+static int curl_open(void)
+{
+	static int state; /* 0 untried, 1 ready, -1 unavailable */
+	if (state)
+		return state > 0 ? 0 : -EOPNOTSUPP;
+	state = -1;
+	cu.dl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!cu.dl)
+		return -EOPNOTSUPP;
+	*(void **)&cu.global_init = dlsym(cu.dl, "curl_global_init");
+	*(void **)&cu.easy_init = dlsym(cu.dl, "curl_easy_init");
+	*(void **)&cu.easy_setopt = dlsym(cu.dl, "curl_easy_setopt");
+	*(void **)&cu.easy_perform = dlsym(cu.dl, "curl_easy_perform");
+	*(void **)&cu.easy_getinfo = dlsym(cu.dl, "curl_easy_getinfo");
+	*(void **)&cu.easy_cleanup = dlsym(cu.dl, "curl_easy_cleanup");
+	if (!cu.global_init || !cu.easy_init || !cu.easy_setopt || !cu.easy_perform ||
+	    !cu.easy_getinfo || !cu.easy_cleanup || cu.global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
+		return -EOPNOTSUPP; /* the handle stays open: nothing else loads it */
+	state = 1;
+	return 0;
+}
+
 /* One daemon's container list; -errno when it does not answer. */
 static int ask_api(struct pw_snapshot *snap, const char *sock)
 {
-	CURL *h = curl_easy_init();
+	if (curl_open() < 0)
+		return -EOPNOTSUPP;
+	CURL *h = cu.easy_init();
 	if (!h)
 		return -ENOMEM;
 	struct buf b = {0};
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
-	curl_easy_setopt(h, CURLOPT_URL, "http://localhost/v1.24/containers/json?all=1");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)API_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
-	CURLcode rc = curl_easy_perform(h);
+	cu.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+	cu.easy_setopt(h, CURLOPT_URL, "http://localhost/v1.24/containers/json?all=1");
+	cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	cu.easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	cu.easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)API_TIMEOUT_MS);
+	cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	CURLcode rc = cu.easy_perform(h);
 	long status = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(h);
+	cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	cu.easy_cleanup(h);
 	if (rc != CURLE_OK || status != 200 || !b.p) {
 		free(b.p);
 		return -ECONNREFUSED;
@@ -185,12 +225,6 @@ static size_t find_daemons(int procfd, struct daemon *out, size_t max)
 
 void pw_docker_names(struct pw_snapshot *snap, int procfd)
 {
-	static bool curl_ready;
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
-			return;
-		curl_ready = true;
-	}
 	struct stat def;
 	bool have_default = stat("/run/docker.sock", &def) == 0 && S_ISSOCK(def.st_mode);
 	if (have_default)
