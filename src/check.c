@@ -277,6 +277,8 @@ struct answer {
 	bool disagree;	  /* a certain prediction the trial contradicts: our bug */
 	const char *hint; /* a known kernel cause for such a disagreement */
 	bool settled;	  /* an uncertain prediction the trial decided */
+	/* the port in every namespace (root), or NULL */
+	struct pw_snapshot *elsewhere;
 };
 
 static const char *errno_name(int e)
@@ -748,6 +750,8 @@ static int print_json(FILE *f, const struct answer *a)
 			       jerrno(a->pred_err), "certain", a->pred_certain),
 		     &err);
 	cli_json_put(o, "trial", trial_json(a, &err), &err);
+	cli_json_put(o, "elsewhere", check_elsewhere_json(a->elsewhere, a->facts.netns, &err),
+		     &err);
 	if (err == 0 && json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 		err = -EIO;
 	if (err == 0)
@@ -880,10 +884,14 @@ static int check_run(const struct check_opts *o)
 	if (!o->no_trial && (r = run_trial(&a)) < 0)
 		goto out;
 	settle(&a);
-	if (o->json)
+	if (check_elsewhere_take(o->proto, o->spec.lo, &a.elsewhere) < 0)
+		a.elsewhere = NULL; /* the answer stands without it */
+	if (o->json) {
 		r = print_json(stdout, &a);
-	else
+	} else {
 		print_text(stdout, &a);
+		check_elsewhere_print(stdout, a.elsewhere, a.facts.netns);
+	}
 	if (r >= 0 && (fflush(stdout) == EOF || ferror(stdout)))
 		r = errno == EPIPE ? 0 : -EIO;
 	if (r >= 0)
@@ -903,6 +911,7 @@ out:
 	free(socks);
 	free(copies);
 	pw_snapshot_free(snap);
+	pw_snapshot_free(a.elsewhere);
 	return status;
 }
 

@@ -59,6 +59,13 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
 /* {"runtime", "id", "name", "pod"} or JSON null */
 json_t *cli_container_json(const struct pw_container *c, int *err);
 
+/* check-elsewhere.c: the port's bound sockets in every namespace (root;
+ * *ret NULL otherwise), and those outside the checked netns as text lines
+ * or the JSON array "elsewhere". */
+int check_elsewhere_take(uint8_t proto, uint16_t port, struct pw_snapshot **ret);
+void check_elsewhere_print(FILE *f, const struct pw_snapshot *snap, uint64_t netns);
+json_t *check_elsewhere_json(const struct pw_snapshot *snap, uint64_t netns, int *err);
+
 /* ---- columns ----------------------------------------------------------- */
 
 enum column_id {
