@@ -3,8 +3,8 @@
  * Containers of holders: process.c found the runtime and id in each
  * process's cgroup (container-parse.c); here the runtimes are asked for
  * names, once per run and only when a container of theirs holds something:
- * Docker's API (container-docker.c), podman's store, kubelet's log
- * directories. nspawn machines started without machined (--register=no) and
+ * Docker's API (container-docker.c), podman's store (or its conmon's -n),
+ * kubelet's log directories. nspawn machines started without machined (--register=no) and
  * LXC have no cgroup of their own here: they are found from the container's
  * init (the ancestor that is PID 1 in its PID namespace), its `container=`
  * environment and, for nspawn, the nspawn process's --machine=.
@@ -113,7 +113,42 @@ static int from_init(int procfd, pid_t pid, struct pw_container *ret)
 
 /* ---- podman's store ----------------------------------------------------- */
 
-static void podman_names(struct pw_snapshot *snap)
+/* conmon, podman's per-container monitor and the parent of the container's
+ * init, carries the container's id and name: -c ID ... -n NAME. It finds
+ * the name whatever --root the store was given. */
+static char *conmon_name(int procfd, pid_t pid, const char *id)
+{
+	pid_t cur = pid;
+	for (int depth = 0; depth < MAX_DEPTH && cur > 1; depth++) {
+		_cleanup_free_ char *st = NULL, *comm = NULL, *argv = NULL;
+		size_t len;
+		pid_t ppid;
+		uint64_t start;
+		if (read_at(procfd, cur, "stat", 4096, &st, &len) < 0 ||
+		    pw_parse_stat(st, len, &comm, &ppid, &start) < 0)
+			return NULL;
+		if (strcmp(comm, "conmon")) {
+			cur = ppid;
+			continue;
+		}
+		if (read_at(procfd, cur, "cmdline", CMDLINE_MAX, &argv, &len) < 0)
+			return NULL;
+		const char *name = NULL, *cid = NULL, *end = argv + len;
+		for (const char *a = argv; a < end; a += strlen(a) + 1) {
+			const char *next = a + strlen(a) + 1;
+			if (next >= end)
+				break;
+			if (!strcmp(a, "-n") || !strcmp(a, "--name"))
+				name = next;
+			else if (!strcmp(a, "-c") || !strcmp(a, "--cid"))
+				cid = next;
+		}
+		return name && *name && cid && !strcmp(cid, id) ? strdup(name) : NULL;
+	}
+	return NULL;
+}
+
+static void podman_names(struct pw_snapshot *snap, int procfd)
 {
 	static const char *const stores[] = {
 	    "/var/lib/containers/storage/overlay-containers/containers.json",
@@ -140,6 +175,12 @@ static void podman_names(struct pw_snapshot *snap)
 			}
 		}
 		json_decref(doc);
+	}
+	for (size_t j = 0; j < snap->n_procs; j++) {
+		struct pw_container *c = snap->procs[j].container;
+		if (c && !c->name && !strcmp(c->runtime, "podman") &&
+		    (c->name = conmon_name(procfd, snap->procs[j].pid, c->id)))
+			c->source = "podman-conmon";
 	}
 }
 
@@ -241,6 +282,6 @@ int pw_containers_resolve(struct pw_snapshot *snap, int procfd)
 	if (docker)
 		pw_docker_names(snap, procfd);
 	if (podman)
-		podman_names(snap);
+		podman_names(snap, procfd);
 	return 0;
 }
