@@ -212,6 +212,11 @@ static size_t find_daemons(int procfd, struct daemon *out, size_t max)
 		size_t len;
 		if (pw_read_file_at(procfd, path, 64, &comm, &len) < 0 || strcmp(comm, "dockerd\n"))
 			continue;
+		/* only root's daemons: anyone can name a process "dockerd" and
+		 * point it at a socket of theirs */
+		struct stat st;
+		if (fstatat(procfd, de->d_name, &st, 0) < 0 || st.st_uid != 0)
+			continue;
 		snprintf(path, sizeof(path), "%s/cmdline", de->d_name);
 		if (pw_read_file_at(procfd, path, 64u << 10, &argv, &len) < 0)
 			continue;
@@ -226,7 +231,8 @@ static size_t find_daemons(int procfd, struct daemon *out, size_t max)
 void pw_docker_names(struct pw_snapshot *snap, int procfd)
 {
 	struct stat def;
-	bool have_default = stat("/run/docker.sock", &def) == 0 && S_ISSOCK(def.st_mode);
+	bool have_default =
+	    stat("/run/docker.sock", &def) == 0 && S_ISSOCK(def.st_mode) && def.st_uid == 0;
 	if (have_default)
 		ask_api(snap, "/run/docker.sock");
 	if (!unnamed(snap))
@@ -236,7 +242,7 @@ void pw_docker_names(struct pw_snapshot *snap, int procfd)
 	for (size_t i = 0; i < n && unnamed(snap); i++) {
 		const char *sock = d[i].sock ? d[i].sock : "/run/docker.sock";
 		struct stat st;
-		if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != 0 ||
 		    (have_default && st.st_ino == def.st_ino && st.st_dev == def.st_dev))
 			continue; /* asked already */
 		ask_api(snap, sock);

@@ -317,29 +317,52 @@ int pw_container_label(const struct pw_container *c, char *buf, size_t len)
 	return n;
 }
 
+/* A word safe to paste into a shell: what Docker, podman, machined and
+ * Kubernetes allow in names anyway ([A-Za-z0-9][A-Za-z0-9_.-]*). A name
+ * that is not came from somewhere else than the runtime: no command. */
+static bool shell_safe(const char *s)
+{
+	if (!s || !*s || *s == '-' || *s == '.' || strlen(s) > 253)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
 int pw_container_stop_command(const struct pw_container *c, char *buf, size_t len)
 {
 	if (!c || !c->runtime || !c->id)
 		return -EINVAL;
-	const char *who = c->name ? c->name : c->id;
+	const char *who = shell_safe(c->name) ? c->name : c->id;
+	if (!shell_safe(who))
+		return -EINVAL;
 	int n;
-	if (c->pod_name && c->pod_namespace)
+	if (c->pod_name && c->pod_namespace) {
+		if (!shell_safe(c->pod_namespace) || !shell_safe(c->pod_name))
+			return -EINVAL;
 		n = snprintf(buf, len, "kubectl delete pod -n %s %s", c->pod_namespace,
 			     c->pod_name);
-	else if (!strcmp(c->runtime, "docker"))
+	} else if (!strcmp(c->runtime, "docker")) {
 		n = snprintf(buf, len, "docker stop %s", who);
-	else if (!strcmp(c->runtime, "podman"))
+	} else if (!strcmp(c->runtime, "podman")) {
 		n = snprintf(buf, len, "podman stop %s", who);
-	else if (!strcmp(c->runtime, "nspawn"))
+	} else if (!strcmp(c->runtime, "nspawn")) {
 		n = snprintf(buf, len, "machinectl stop %s", who);
-	else if (!strcmp(c->runtime, "lxc"))
+	} else if (!strcmp(c->runtime, "lxc")) {
 		n = snprintf(buf, len, "lxc-stop -n %s", who);
-	else if (!strcmp(c->runtime, "containerd"))
+	} else if (!strcmp(c->runtime, "containerd")) {
+		if (!shell_safe(c->id))
+			return -EINVAL;
 		n = snprintf(buf, len, "ctr -n k8s.io task kill %s", c->id);
-	else if (!strcmp(c->runtime, "cri-o"))
+	} else if (!strcmp(c->runtime, "cri-o")) {
+		if (!shell_safe(c->id))
+			return -EINVAL;
 		n = snprintf(buf, len, "crictl stop %s", c->id);
-	else
+	} else {
 		return -EOPNOTSUPP;
+	}
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;

@@ -160,6 +160,17 @@ static void test_labels(void **state)
 				 .pod_name = (char *)"web-7d9f",
 				 .pod_uid = (char *)UID};
 	label(&k, "k8s:default/web-7d9f", "kubectl delete pod -n default web-7d9f");
+	/* a name no runtime would give: the id instead, never a shell word */
+	struct pw_container h = {
+	    .runtime = "docker", .id = (char *)ID64, .name = (char *)"web;rm -rf /"};
+	label(&h, "docker:web;rm -rf /", "docker stop " ID64);
+	struct pw_container hp = {.runtime = "containerd",
+				  .id = (char *)ID64,
+				  .pod_namespace = (char *)"default",
+				  .pod_name = (char *)"$(reboot)",
+				  .pod_uid = (char *)UID};
+	char cmd[128];
+	assert_int_equal(pw_container_stop_command(&hp, cmd, sizeof(cmd)), -EINVAL);
 	char small[8];
 	assert_int_equal(pw_container_label(&k, small, sizeof(small)), -ENOSPC);
 }
