@@ -1250,6 +1250,7 @@ static int build_plan(struct run *run)
 	    .saw_all = st->privileged && st->hidden_processes == 0,
 	    .netns_name = o->netns_name,
 	    .netns_path = o->netns_name ? NULL : o->netns_path,
+	    .current_netns = pw_snapshot_netns_current(run->snap),
 	};
 	r = pw_kill_plan_decide(&run->plan, &env);
 	if (r < 0)

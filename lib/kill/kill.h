@@ -125,6 +125,9 @@ struct pw_kill_env {
 	 * ("nsenter --net=PATH ip") */
 	const char *netns_name;
 	const char *netns_path;
+	/* with neither (every namespace, -N all): the namespace `ip` runs in;
+	 * a socket of another one gets no command (0: not known, all do) */
+	uint64_t current_netns;
 };
 
 struct pw_kill_plan {

@@ -583,6 +583,8 @@ char *pw_kernel_owner_command(const struct pw_socket *s, const struct pw_kill_en
 		r = asprintf(&cmd, "nsenter --net=%s ip %s", q, tail);
 	else if (env->netns_name || env->netns_path)
 		r = -1;
+	else if (env->current_netns && s->netns != env->current_netns)
+		r = -1; /* -N all: `ip` here would not reach that namespace */
 	else
 		r = asprintf(&cmd, "ip %s", tail);
 	free(tail);
