@@ -738,6 +738,10 @@ static int print_json(FILE *f, const struct answer *a)
 	cli_json_put(o, "certain", json_boolean(a->pred_certain || a->trial.ran), &err);
 	cli_json_put(o, "why", cli_jstr(p->why), &err);
 	cli_json_put(o, "netns", json_integer((json_int_t)a->facts.netns), &err);
+	cli_json_put(
+	    o, "netns_name",
+	    cli_jstr(a->elsewhere ? pw_snapshot_netns_name(a->elsewhere, a->facts.netns) : NULL),
+	    &err);
 	cli_json_put(o, "candidate", candidate_json(a, &err), &err);
 	cli_json_put(o, "conflicts", conflicts_json(p->conflicts, p->n_conflicts, &err), &err);
 	cli_json_put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
@@ -779,7 +783,7 @@ static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_sna
 	    .protos = spec.protos,
 	    .netns_scope = o->netns_scope,
 	    .netns_path = o->netns_path,
-	    .no_explain = true, /* options are deduced in bindrules.c */
+	    .no_explain = true,	  /* options are deduced in bindrules.c */
 	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
 	};
 	struct pw_snapshot *snap = NULL;

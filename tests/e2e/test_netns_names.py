@@ -70,6 +70,7 @@ def test_check_mentions_other_namespace(two):
     r = a.portwho("check", port, "--json")
     assert r.rc == 0, pwtest.describe(r)
     assert r.json["would_succeed"] is True and r.json["netns"] == a.inode
+    assert r.json["netns_name"] == a.name
     other = [e for e in r.json["elsewhere"] if e["netns"] == b.inode]
     assert len(other) == 1 and other[0]["netns_name"] == b.name, show(r.json)
     assert [s["inode"] for s in other[0]["sockets"]] == [h.sockets[0]["inode"]]
