@@ -164,6 +164,11 @@ int pw_parse_status_nspid(const char *buf, pid_t *ret);
  * basename of -D/--directory/-i/--image). -ENOENT when none. */
 int pw_nspawn_machine(const char *argv, size_t len, char **ret);
 void pw_container_clear(struct pw_container *c);
+/* nspawn or LXC around pid without a cgroup of its own (nspawn
+ * --register=no): its ancestor that is PID 1 in its PID namespace has
+ * container=systemd-nspawn|lxc in its environment; named from the nspawn
+ * parent's argv, else the container's /etc/hostname. -ENOENT when none. */
+int pw_container_from_init(int procfd, pid_t pid, struct pw_container *ret);
 /* Pod namespace/name from log_root/pods/NS_NAME_UID, the container name
  * from log_root/containers/POD_NS_NAME-ID.log (kubelet's layout). */
 int pw_k8s_name(const char *log_root, struct pw_container *c);

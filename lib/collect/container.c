@@ -62,7 +62,7 @@ static char *hostname_of(int procfd, pid_t init)
 }
 
 /* The container around pid found from its init; -ENOENT when none. */
-static int from_init(int procfd, pid_t pid, struct pw_container *ret)
+int pw_container_from_init(int procfd, pid_t pid, struct pw_container *ret)
 {
 	pid_t cur = pid, init = 0;
 	for (int depth = 0; depth < MAX_DEPTH && cur > 1; depth++) {
@@ -260,7 +260,7 @@ int pw_containers_resolve(struct pw_snapshot *snap, int procfd)
 			continue;
 		if (!p->container && p->nspid > 0 && p->nspid != p->pid) {
 			struct pw_container c;
-			if (from_init(procfd, p->pid, &c) == 0) {
+			if (pw_container_from_init(procfd, p->pid, &c) == 0) {
 				p->container = malloc(sizeof(c));
 				if (!p->container) {
 					pw_container_clear(&c);

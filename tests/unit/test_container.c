@@ -224,6 +224,97 @@ static void test_k8s_tree(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- nspawn/LXC from the container's init, over a fake /proc ---------- */
+
+static void put(const char *root, const char *rel, const char *data, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	*slash = '/';
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+#define PUTS(root, rel, lit) put(root, rel, lit, sizeof(lit) - 1)
+
+/* pid's stat with ppid, and status with the NSpid line */
+static void proc(const char *root, int pid, int ppid, const char *nspid)
+{
+	char rel[64], buf[512];
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	int n = snprintf(buf, sizeof(buf),
+			 "%d (x) S %d 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 "
+			 "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+			 pid, ppid);
+	put(root, rel, buf, (size_t)n);
+	snprintf(rel, sizeof(rel), "%d/status", pid);
+	n = snprintf(buf, sizeof(buf), "Name:\tx\nPid:\t%d\nNSpid:\t%s\n", pid, nspid);
+	put(root, rel, buf, (size_t)n);
+}
+
+static int from_init(const char *root, pid_t pid, struct pw_container *c)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int r = pw_container_from_init(fd, pid, c);
+	close(fd);
+	return r;
+}
+
+static void test_from_init(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/pw-initproc-XXXXXX";
+	assert_non_null(mkdtemp(root));
+	/* nspawn --register=no --machine=ptfix: 100 nspawn, 200 its init, 300 a
+	 * service inside */
+	proc(root, 100, 1, "100");
+	PUTS(root, "100/cmdline", "systemd-nspawn\0--register=no\0--machine=ptfix\0-b\0");
+	proc(root, 200, 100, "200\t1");
+	PUTS(root, "200/environ", "PATH=/bin\0container=systemd-nspawn\0");
+	proc(root, 300, 200, "300\t57");
+	struct pw_container c = {0};
+	assert_int_equal(from_init(root, 300, &c), 0);
+	assert_string_equal(c.runtime, "nspawn");
+	assert_string_equal(c.name, "ptfix");
+	assert_string_equal(c.id, "ptfix");
+	assert_string_equal(c.source, "nspawn-cmdline");
+	pw_container_clear(&c);
+
+	/* no machine name in nspawn's argv: the container's hostname */
+	PUTS(root, "100/cmdline", "systemd-nspawn\0--boot\0");
+	PUTS(root, "200/root/etc/hostname", "web01\n");
+	assert_int_equal(from_init(root, 300, &c), 0);
+	assert_string_equal(c.name, "web01");
+	assert_string_equal(c.source, "hostname");
+	pw_container_clear(&c);
+
+	/* LXC's init says container=lxc */
+	PUTS(root, "200/environ", "container=lxc\0");
+	assert_int_equal(from_init(root, 300, &c), 0);
+	assert_string_equal(c.runtime, "lxc");
+	assert_string_equal(c.name, "web01");
+	pw_container_clear(&c);
+
+	/* docker's init: the cgroup says docker, not this */
+	PUTS(root, "200/environ", "container=docker\0");
+	assert_int_equal(from_init(root, 300, &c), -ENOENT);
+	/* no init in a child PID namespace on the way up: not a container */
+	proc(root, 400, 1, "400");
+	assert_int_equal(from_init(root, 400, &c), -ENOENT);
+
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -233,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_nspawn_machine),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_k8s_tree),
+		cmocka_unit_test(test_from_init),
 	};
 	/* clang-format on */
 	return cmocka_run_group_tests(tests, NULL, NULL);
