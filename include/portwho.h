@@ -169,6 +169,10 @@ int pw_container_stop_command(const struct pw_container *c, char *buf, size_t le
 
 struct pw_process {
 	pid_t pid;
+	/* the PID the process sees itself (getpid(), the last number of
+	 * "NSpid:"): == pid unless it lives in a child PID namespace (a
+	 * container); 1 for a container's init. 0 if unknown. */
+	pid_t nspid;
 	pid_t ppid;
 	uid_t uid; /* effective uid */
 	char *comm; /* raw bytes from /proc/PID/stat (may hold anything) */
@@ -183,15 +187,22 @@ struct pw_process {
 	int listen_fds;
 	char *listen_fdnames;
 	bool is_systemd; /* PID 1 systemd or a "systemd --user" manager */
-	pid_t nspid; /* PID in its innermost PID namespace (NSpid), 0 unknown */
 	struct pw_container *container; /* NULL: not in a container */
 	bool facts_read; /* false if the process vanished before facts were read */
 };
 
+/* How a holder holds the socket. */
+enum pw_holder_via {
+	PW_VIA_FD = 0, /* an entry of its fd table */
+	PW_VIA_IO_URING, /* a fixed file registered with an io_uring it owns */
+};
+const char *pw_holder_via_name(enum pw_holder_via v); /* "fd", "io_uring" */
+
 struct pw_holder {
 	struct pw_process *proc;
 	pid_t tid; /* != pid when found only in a thread's private fd table */
-	int fd;
+	int fd; /* -1 when via io_uring (a fixed file has no fd) */
+	uint8_t via; /* enum pw_holder_via */
 };
 
 /* ---- sockets --------------------------------------------------------- */
@@ -309,6 +320,10 @@ struct pw_query {
 struct pw_stats {
 	bool privileged; /* could read every process's fd table it tried */
 	unsigned hidden_processes; /* processes whose fds could not be read */
+	/* of those, processes the BPF task iterator never visited (they exist
+	 * in /proc; their fd tables were then tried through /proc) */
+	unsigned hidden_unvisited;
+	pid_t hidden_pid; /* the lowest hidden PID, 0 when none or unknown */
 	unsigned vanished_processes; /* exited during the scan (normal) */
 	unsigned netns_seen;
 	unsigned netns_skipped; /* namespaces that could not be entered */

@@ -42,6 +42,9 @@ int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize);
 /* Read a small file relative to dirfd into a NUL-terminated malloc'ed buffer
  * (embedded NULs kept; *ret_len excludes the terminator). -errno on failure. */
 int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Is capability cap (CAP_*) in this process's effective set? Without
+ * capget: whether the effective uid is 0. */
+bool pw_have_cap(int cap);
 
 /* ---- sock_diag (diag.c talks netlink, diag-parse.c is pure) ----------- */
 
@@ -59,6 +62,51 @@ void pw_sockvec_free(struct pw_sockvec *sv);
  * when no filter is needed (no specs, or a spec covers every port), or
  * -ENOSPC. Pure. */
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
+
+/* What to ask sock_diag for a query, decided before any socket is read:
+ * the dumps (family, proto, states) in order, the kernel-side port filter
+ * and the one port asked about. Built by pw_diag_request_build (pure,
+ * diag-request.c); every namespace gets the same request. */
+struct pw_diag_dumpspec {
+	uint8_t family; /* AF_UNSPEC: TCP, both families in one walk */
+	uint8_t proto;
+	uint32_t states; /* never TCP CLOSE: that would walk every connection */
+};
+struct pw_diag_request {
+	unsigned protos; /* effective PW_PROTO_* mask */
+	uint32_t states; /* kernel states mask asked for */
+	uint16_t sport;	 /* the one port every spec names, or 0 */
+	struct pw_diag_dumpspec dumps[6];
+	size_t n_dumps;
+	char bc[4096]; /* inet_diag bytecode for the specs' ports */
+	size_t bc_len;
+};
+/* 0, or -ENOSPC when the specs' port filter does not fit. */
+int pw_diag_request_build(const struct pw_query *q, struct pw_diag_request *ret);
+
+/* ---- socket options (explain/sockopts.c) -------------------------------- */
+
+/* How much of SO_REUSEADDR/SO_REUSEPORT/V6ONLY a caller needs. */
+enum pw_sockopts_need {
+	/* only in a namespace where two bound sockets share one address and
+	 * port: the only case where the options change a reason */
+	PW_SOCKOPTS_IF_SHARED,
+	PW_SOCKOPTS_ALL, /* every socket (check, JSON, the option columns) */
+};
+/* Read them for sv->v[from..] (sockets of the namespace the calling thread
+ * is in) with BPF socket iterators; opts_source becomes PW_OPTS_BPF where a
+ * record matched. Returns 1 when a read was made (the options route is
+ * "bpf"), 0 when not needed or BPF is not built in. Best effort. */
+int pw_sockopts_read(struct pw_sockvec *sv, size_t from, enum pw_sockopts_need need);
+
+/* For sockets whose SO_REUSEADDR, SO_REUSEPORT or IPV6_V6ONLY are unknown
+ * (sock_diag never reports the first two; BPF socket iterators do not see
+ * bound-only TCP sockets): copy the fd from a holder with pidfd_getfd, check
+ * SO_COOKIE, read the options, close the copy at once; opts_source becomes
+ * PW_OPTS_PROBE. Needs ptrace rights over the holder (root, or its uid).
+ * Refused (-EPERM) where cgroup v1 net_cls/net_prio is in use, since
+ * receiving the fd would re-tag the socket. Returns how many were filled. */
+int pw_sockopts_probe(struct pw_socket *const *v, size_t n);
 
 /* Parse one SOCK_DIAG_BY_FAMILY reply into *ret (strings left NULL).
  * asked_bound_inactive: the request carried state bit 13, so a TCP socket
@@ -82,8 +130,12 @@ struct pw_fdrec {
 	uint32_t inode;
 	pid_t pid;
 	pid_t tid; /* == pid unless from a private per-thread table */
-	int fd;
+	int fd; /* -1 for PW_VIA_IO_URING; the ring's fd for PW_FDREC_RING */
+	uint8_t via; /* enum pw_holder_via, or PW_FDREC_RING */
 };
+/* A collector that sees io_uring fds but not their file tables (BPF) records
+ * the ring with this via and inode 0; pw_walk_complete() reads its table. */
+#define PW_FDREC_RING 0xff
 
 /* A network namespace found during the walk, with a way in. */
 struct pw_nsref {
@@ -100,8 +152,24 @@ struct pw_walk {
 	unsigned hidden; /* fd tables we were refused */
 	unsigned vanished;
 	unsigned processes;
+	/* BPF: thread-group ids the task iterator visited (unsorted), so the
+	 * processes it did not visit can be found; NULL from /proc */
+	pid_t *visited;
+	size_t n_visited, cap_visited;
+	bool visited_known;
+	unsigned unvisited_hidden; /* hidden among the unvisited */
+	pid_t hidden_min; /* lowest hidden pid, 0 none */
 };
 void pw_walk_free(struct pw_walk *w);
+
+/* procfs.c: the numeric entries of procfd (every visible process). */
+int pw_proc_list_pids(int procfd, pid_t **ret, size_t *ret_n);
+/* After a walk that may have missed processes or left io_uring tables
+ * unread (BPF): every pid of before[] (a /proc listing taken before the
+ * walk) that the walk did not visit and that still exists is walked
+ * through /proc (counted hidden when refused), and each PW_FDREC_RING
+ * record is replaced by the sockets of that ring's file table. */
+int pw_walk_complete(int procfd, const pid_t *before, size_t n_before, struct pw_walk *w);
 
 struct pw_walk_opts {
 	const char *proc_root; /* "/proc" */
@@ -136,6 +204,12 @@ int pw_parse_stat(const char *buf, size_t len, char **ret_comm, pid_t *ret_ppid,
 		  uint64_t *ret_start);
 /* /proc/PID/status "Uid:" line: effective (second) uid */
 int pw_parse_status_euid(const char *buf, uid_t *ret_uid);
+/* /proc/PID/status "NSpid:" line: the innermost PID; -ENOENT when absent */
+int pw_parse_status_nspid(const char *buf, pid_t *ret_pid);
+/* /proc/PID/fdinfo/N of an io_uring: inodes of the sockets registered as
+ * fixed files (malloc'ed, may be NULL with *ret_n 0); -EAGAIN when the
+ * kernel printed no file table (ring busy) */
+int pw_parse_uring_files(const char *buf, size_t len, uint32_t **ret, size_t *ret_n);
 /* /proc/PID/cgroup (v1 or v2 lines): the systemd unit; *ret_user_unit set
  * when it lives under user@UID.service. -ENOENT when none. */
 int pw_parse_cgroup_unit(const char *buf, char **ret_unit, bool *ret_user_unit);
@@ -158,8 +232,6 @@ void pw_process_clear(struct pw_process *p);
 /* /proc/PID/cgroup -> runtime and id (pod uid under kubepods; nspawn and
  * LXC named by their cgroup). -ENOENT when no runtime's layout matches. */
 int pw_parse_cgroup_container(const char *buf, struct pw_container *ret);
-/* /proc/PID/status "NSpid:" line: the innermost (last) PID */
-int pw_parse_status_nspid(const char *buf, pid_t *ret);
 /* NUL-separated systemd-nspawn argv -> machine name (-M, --machine=, or the
  * basename of -D/--directory/-i/--image). -ENOENT when none. */
 int pw_nspawn_machine(const char *argv, size_t len, char **ret);
@@ -221,6 +293,11 @@ bool pw_unit_is_service(const char *unit); /* *.service, not a user@ manager */
 bool pw_unit_name_valid(const char *s, const char *suffix); /* systemd's charset */
 /* the LISTEN_FDNAMES entry of fd when it names a socket unit, malloc'ed */
 char *pw_listen_fdname_unit(const struct pw_process *p, int fd);
+/* LISTEN_PID names the process itself: compared with the PID it sees
+ * itself (NSpid), which differs from ours inside a container */
+bool pw_listen_pid_is_self(const struct pw_process *p);
+/* PID 1 of the host or of a child PID namespace (a container's init) */
+bool pw_process_is_init(const struct pw_process *p);
 /* "dnsmasq.service" -> "dnsmasq.socket" (Accept=yes instances too), malloc'ed */
 char *pw_socket_unit_guess(const char *service);
 /* bound and not a connection: LISTEN or bound-inactive TCP, unconnected UDP */
@@ -257,7 +334,31 @@ struct pw_snapshot {
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
 };
 
-/* correlate.c: attach holders, group, classify. */
+/* diag-netns.c: the sockets phase, every namespace of the scope (with
+ * PW_NETNS_ALL, those the holder walk found and those under /run/netns),
+ * appended to snap->sockets with their sysctls and kernel owners. */
+struct pw_collect_ctx {
+	const struct pw_query *q;
+	struct pw_snapshot *snap;
+	struct pw_diag_request req; /* the same in every namespace */
+	bool use_bpf_opts;
+	bool root;
+};
+int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+		       struct pw_walk *w);
+
+/* correlate.c, the phases between collecting and explaining:
+ * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,
+ * proto, port, classified). pw_correlate runs all three. */
+struct match;
+struct pw_joined {
+	struct match *matches; /* (socket, fd record), parallel to snap->holders */
+	size_t n;
+};
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
+void pw_joined_free(struct pw_joined *j);
+int pw_group(struct pw_snapshot *snap);
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <linux/capability.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -19,11 +18,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "portwho-cmd.h"
+#include "check-cmd.h"
 
 struct check_opts {
 	struct pw_portspec spec;
@@ -56,8 +53,8 @@ static void check_help(void)
 	fputs("Usage: portwho check [ADDR:]PORT[/PROTO] [OPTIONS]\n"
 	      "Would a bind (and listen) on this port succeed here? If not: which sockets\n"
 	      "block it, who holds them, which kernel rule applies and what would work.\n"
-	      "PORT: 8080  8080/udp  udp/53  http  127.0.0.1:25  [::1]:53/udp (one port, TCP by "
-	      "default)\n"
+	      "PORT: one port, TCP unless /udp is given:\n"
+	      "      8080  8080/udp  udp/53  http  127.0.0.1:25  [::1]:53/udp\n"
 	      "\n"
 	      "      --reuseaddr     the new socket sets SO_REUSEADDR\n"
 	      "      --reuseport     the new socket sets SO_REUSEPORT\n"
@@ -198,11 +195,8 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 		case 'h':
 			check_help();
 			return 0;
-		case ':':
-			return cli_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("unknown option '%s' (see portwho check --help)",
-					       argv[optind - 1]);
+			return cli_option_error(c, argv, "check");
 		}
 	}
 	if (optind >= argc)
@@ -232,690 +226,88 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 	return 1;
 }
 
-/* ---- who is asking ------------------------------------------------------------ */
-
-static bool have_cap(int cap)
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2] = {0};
-	if (syscall(SYS_capget, &h, d) < 0)
-		return geteuid() == 0;
-	return d[cap / 32].effective & (1u << (cap % 32));
-}
-
-/* Root switching to another uid drops every capability on the way. */
-static bool can_bind_privileged(const struct check_opts *o)
-{
-	if (o->user_set && o->uid != geteuid())
-		return o->uid == 0 && geteuid() == 0;
-	return have_cap(CAP_NET_BIND_SERVICE);
-}
-
-/* ---- the answer ---------------------------------------------------------------- */
-
-struct trial_out {
-	bool ran;
-	bool listened; /* listen() was part of it */
-	struct pw_trial_result res;
-	char *skipped;	 /* why it did not run, or NULL */
-	char *no_listen; /* why listen() was left out, or NULL */
-};
-
-struct answer {
-	const struct check_opts *o;
-	struct pw_bind_candidate cand;
-	struct pw_netns_facts facts;
-	struct pw_port_class cls;
-	const char *service;
-	struct pw_bind_prediction pred;
-	int pred_err; /* the prediction's errno, the address check included */
-	bool pred_ok;
-	bool pred_certain;
-	struct trial_out trial;
-	bool final_ok;
-	int final_err;
-	bool disagree;	  /* a certain prediction the trial contradicts: our bug */
-	const char *hint; /* a known kernel cause for such a disagreement */
-	bool settled;	  /* an uncertain prediction the trial decided */
-	/* the port in every namespace (root), or NULL */
-	struct pw_snapshot *elsewhere;
-};
-
-static const char *errno_name(int e)
-{
-	const char *n = e ? strerrorname_np(e) : NULL;
-	return n ? n : e ? "unknown error" : NULL;
-}
-
-/* The kernel checks the address before the port privilege for IPv4, after
- * it for IPv6, and both before looking for a conflict. */
-static int combine_prediction(struct answer *a)
-{
-	int addr_err = a->facts.addr_err;
-	int pe = a->pred.err;
-	if (addr_err && (a->cand.addr.family == AF_INET || pe != EACCES))
-		pe = addr_err;
-	a->pred_err = pe;
-	a->pred_ok = pe == 0;
-	a->pred_certain = a->pred.certain || (pe && pe != EADDRINUSE);
-	if (!addr_err)
-		return 0;
-	/* first in the advice, as it is first in the kernel's checks */
-	struct pw_bind_prediction *p = &a->pred;
-	char **v = realloc(p->advice, (p->n_advice + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	p->advice = v;
-	memmove(v + 1, v, p->n_advice * sizeof(*v));
-	char addr[64];
-	pw_addr_format(&a->cand.addr, false, addr, sizeof(addr));
-	if (asprintf(&v[0],
-		     "%s is not an address of this network namespace (%s): bind one it has "
-		     "(ip address), or the wildcard",
-		     addr, strerror(addr_err)) < 0) {
-		memmove(v, v + 1, p->n_advice * sizeof(*v));
-		return -ENOMEM;
-	}
-	p->n_advice++;
-	return 0;
-}
-
-static bool is_listener(const struct pw_socket *s)
-{
-	return s->proto == IPPROTO_TCP && s->state == PW_ST_LISTEN;
-}
-
-/* Would a trial socket sharing the port with s disturb it? A UDP socket
- * takes datagrams from the moment it binds, a TCP listener connections; and a
- * trial that listened first would make a bound socket's own listen() fail. */
-static bool trial_disturbs(const struct pw_bind_conflict *e, bool udp)
-{
-	return udp || is_listener(e->sock) || e->rule == PW_RULE_LISTEN_RACE;
-}
-
-/* Decide what of the trial is safe: nothing, bind only, or bind and listen. */
-static int plan_trial(struct answer *a, struct pw_trial_request *req)
-{
-	const struct check_opts *o = a->o;
-	const struct pw_bind_prediction *p = &a->pred;
-	bool udp = o->proto != IPPROTO_TCP;
-	const struct pw_socket *live = NULL;
-	for (size_t i = 0; i < p->n_shared && !live; i++)
-		if (trial_disturbs(&p->shared[i], udp))
-			live = p->shared[i].sock;
-	for (size_t i = 0; i < p->n_conflicts && !live; i++)
-		if (p->conflicts[i].outcome == PW_BIND_MAYBE &&
-		    trial_disturbs(&p->conflicts[i], udp))
-			live = p->conflicts[i].sock;
-	char ep[96] = "";
-	if (live)
-		pw_endpoint_format(&live->laddr, live->lport, live->ifname, ep, sizeof(ep));
-	if (live && udp)
-		return asprintf(
-			   &a->trial.skipped,
-			   "skipped: a trial socket sharing %s would take datagrams meant for it "
-			   "while it lived",
-			   ep) < 0
-			   ? -ENOMEM
-			   : 1;
-	if (o->user_set && o->uid != geteuid() && geteuid() != 0)
-		return (a->trial.skipped = strdup("skipped: not root, so a trial runs only as "
-						  "yourself"))
-			   ? 1
-			   : -ENOMEM;
-	*req = (struct pw_trial_request){
-	    .netns_path = o->netns_path,
-	    .switch_user = o->user_set,
-	    .uid = o->uid,
-	    .gid = o->gid,
-	    .proto = o->proto,
-	    .addr = a->cand.addr,
-	    .port = a->cand.port,
-	    .ifname = o->device,
-	    .reuseaddr = o->reuseaddr,
-	    .reuseport = o->reuseport,
-	    .v6only = a->cand.v6only,
-	    .listen = o->listen,
-	};
-	if (live && o->listen) {
-		req->listen = false;
-		if (asprintf(&a->trial.no_listen,
-			     is_listener(live)
-				 ? "bind only: a listening trial socket could take "
-				   "connections meant for %s; listen() never fails "
-				   "where bind() passed"
-				 : "bind only: a trial that listened first would make "
-				   "%s fail to listen; listen() never fails where bind() "
-				   "passed",
-			     ep) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int run_trial(struct answer *a)
-{
-	struct pw_trial_request req;
-	int r = plan_trial(a, &req);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = pw_trial_run(&req, &a->trial.res);
-	if (r < 0) {
-		const char *why =
-		    r == -EPERM ? "not root, so a trial runs only as yourself, here" : strerror(-r);
-		return asprintf(&a->trial.skipped, "did not run: %s", why) < 0 ? -ENOMEM : 0;
-	}
-	a->trial.ran = true;
-	a->trial.listened = req.listen;
-	return 0;
-}
-
-static void settle(struct answer *a)
-{
-	a->final_ok = a->pred_ok;
-	a->final_err = a->pred_err;
-	if (!a->trial.ran)
-		return;
-	const struct pw_trial_result *t = &a->trial.res;
-	bool same = t->succeeded == a->pred_ok && (t->succeeded || t->err == a->pred_err);
-	if (!same && a->pred_certain) {
-		a->disagree = true;
-		/* inet_csk_get_port's SO_REUSEPORT fast path: the port remembers an
-		 * earlier socket of this uid and address and skips the full check */
-		if (t->succeeded && a->pred_err == EADDRINUSE && a->cand.reuseport &&
-		    a->cand.proto == IPPROTO_TCP)
-			a->hint = "the kernel may have taken its SO_REUSEPORT fast path: a port "
-				  "remembers that a socket of this uid and address bound there "
-				  "before (tb->fastreuseport) and skips the full check";
-	} else if (!a->pred_certain)
-		a->settled = true;
-	/* the trial is what the kernel said: it decides */
-	a->final_ok = t->succeeded;
-	a->final_err = t->succeeded ? 0 : t->err;
-}
-
-/* ---- text --------------------------------------------------------------------- */
-
-static const char *proto_col(const struct pw_socket *s)
-{
-	bool six = s->family == AF_INET6;
-	switch (s->proto) {
-	case IPPROTO_TCP:
-		return six ? "tcp6" : "tcp";
-	case IPPROTO_UDP:
-		return six ? "udp6" : "udp";
-	default:
-		return six ? "udplite6" : "udplite";
-	}
-}
-
-static void print_holders(FILE *f, const struct pw_socket *s)
-{
-	if (!s->n_holders) {
-		if (s->kernel_owner) {
-			fputs("      owner: the kernel (", f);
-			cli_print_escaped(f, s->kernel_owner);
-			fputs(")\n", f);
-		} else {
-			fputs(s->inode ? "      held by: no visible process\n"
-				       : "      held by: nobody (a connection leftover, inode 0)\n",
-			      f);
-		}
-		return;
-	}
-	fputs("      held by: ", f);
-	size_t shown = 0;
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const struct pw_process *p = s->holders[i].proc;
-		bool seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = s->holders[j].proc == p;
-		if (seen || !p)
-			continue;
-		if (shown++)
-			fputs(", ", f);
-		cli_print_escaped(f, p->comm);
-		fprintf(f, " (PID %d, ", p->pid);
-		if (p->user)
-			cli_print_escaped(f, p->user);
-		else
-			fprintf(f, "uid %u", (unsigned)p->uid);
-		if (p->unit) {
-			fputs(", ", f);
-			cli_print_escaped(f, p->unit);
-		}
-		fputc(')', f);
-	}
-	fputc('\n', f);
-}
-
-static void print_socket_entry(FILE *f, const struct pw_bind_conflict *e)
-{
-	const struct pw_socket *s = e->sock;
-	char ep[96];
-	pw_endpoint_format(&s->laddr, s->lport, s->ifname, ep, sizeof(ep));
-	fprintf(f, "  %-6s %-24s %-9s uid %u", proto_col(s), ep, pw_state_name(s->proto, s->state),
-		s->uid);
-	if (s->inode)
-		fprintf(f, "  inode %u", s->inode);
-	if (e->outcome == PW_BIND_MAYBE)
-		fputs("  (may block)", f);
-	fputc('\n', f);
-	print_holders(f, s);
-	fprintf(f, "      rule %s: %s\n", pw_bind_rule_name(e->rule), e->explanation);
-}
-
-static void print_class(FILE *f, const struct answer *a)
-{
-	const struct pw_netns_sysctl *sys = &a->facts.sysctl;
-	const struct pw_port_class *c = &a->cls;
-	const char *range = !strcmp(c->iana, "system") ? "0-1023"
-			    : !strcmp(c->iana, "user") ? "1024-49151"
-						       : "49152-65535";
-	fprintf(f, "Port %u/%s", a->cand.port, pw_proto_name(a->cand.proto));
-	if (a->service)
-		fprintf(f, " (%s)", a->service);
-	fprintf(f, ": IANA %s port (%s)\n", c->iana, range);
-	if (c->privileged)
-		fprintf(f,
-			"  privileged here: below ip_unprivileged_port_start (%d), binding needs "
-			"CAP_NET_BIND_SERVICE\n",
-			sys->unprivileged_port_start);
-	else
-		fprintf(f, "  not privileged here (ip_unprivileged_port_start is %d)\n",
-			sys->unprivileged_port_start);
-	if (c->ephemeral)
-		fprintf(f,
-			"  warning: inside ip_local_port_range (%u-%u): outgoing connections may "
-			"take it first; pick a port outside the range or reserve it in "
-			"ip_local_reserved_ports\n",
-			sys->local_lo, sys->local_hi);
-	else
-		fprintf(f, "  outside ip_local_port_range (%u-%u)\n", sys->local_lo, sys->local_hi);
-	if (c->reserved)
-		fputs("  in ip_local_reserved_ports: automatic port choice skips it; an explicit "
-		      "bind still works\n",
-		      f);
-}
-
-static void print_trial(FILE *f, const struct answer *a)
-{
-	const struct trial_out *t = &a->trial;
-	if (a->o->no_trial) {
-		fputs("Trial: not run (--no-trial)\n", f);
-		return;
-	}
-	if (!t->ran) {
-		fprintf(f, "Trial: %s\n", t->skipped ? t->skipped : "not run");
-		return;
-	}
-	char who[64];
-	snprintf(who, sizeof(who), "uid %u", a->cand.uid);
-	const char *what = t->listened ? "bind and listen" : "bind";
-	if (t->res.succeeded)
-		fprintf(f, "Trial: %s succeeded as %s", what, who);
-	else
-		fprintf(f, "Trial: %s failed with %s as %s", t->res.step ? t->res.step : what,
-			errno_name(t->res.err), who);
-	if (a->disagree) {
-		fputs("\n!!! prediction and trial disagree — this is a portwho bug (please report "
-		      "it with this output)\n",
-		      f);
-		if (a->hint)
-			fprintf(f, "  (or: %s)\n", a->hint);
-	} else if (a->settled)
-		fputs(" — the trial settles what the prediction could not\n", f);
-	else
-		fputs(" — agrees with the prediction\n", f);
-	if (t->no_listen)
-		fprintf(f, "  (%s)\n", t->no_listen);
-}
-
-static void print_text(FILE *f, const struct answer *a)
-{
-	const struct pw_bind_prediction *p = &a->pred;
-	const char *why = p->why;
-	char buf[256];
-	if (a->pred_err && a->pred_err != EADDRINUSE && a->pred_err != EACCES) {
-		char addr[64];
-		pw_addr_format(&a->cand.addr, false, addr, sizeof(addr));
-		snprintf(buf, sizeof(buf), "%s cannot be bound in this namespace (%s)", addr,
-			 strerror(a->pred_err));
-		why = buf;
-	}
-	if (a->final_ok)
-		fputs("would succeed", f);
-	else
-		fprintf(f, "would fail: %s", errno_name(a->final_err));
-	if (a->disagree)
-		fprintf(f, " (the trial says so; the prediction said %s)\n",
-			a->pred_ok ? "it would succeed" : "it would fail");
-	else if (a->settled)
-		fprintf(f, " (settled by the trial) — %s\n", why);
-	else
-		fprintf(f, "%s — %s\n", a->pred_certain ? "" : " (probably)", why);
-
-	if (p->n_conflicts) {
-		fputs("\nIn the way:\n", f);
-		for (size_t i = 0; i < p->n_conflicts; i++)
-			print_socket_entry(f, &p->conflicts[i]);
-	}
-	if (p->n_shared) {
-		fputs("\nWould share the port with:\n", f);
-		for (size_t i = 0; i < p->n_shared; i++)
-			print_socket_entry(f, &p->shared[i]);
-	}
-	if (p->n_uncertain) {
-		fputs("\nUncertain:\n", f);
-		for (size_t i = 0; i < p->n_uncertain; i++)
-			fprintf(f, "  - %s\n", p->uncertain[i]);
-	}
-	if (p->n_advice) {
-		fputs("\nAdvice:\n", f);
-		for (size_t i = 0; i < p->n_advice; i++)
-			fprintf(f, "  - %s\n", p->advice[i]);
-	}
-	fputc('\n', f);
-	print_class(f, a);
-	print_trial(f, a);
-}
-
-/* ---- JSON ---------------------------------------------------------------------- */
-
-static json_t *jerrno(int e)
-{
-	return e ? json_string(errno_name(e)) : json_null();
-}
-
-static json_t *jstrv(char *const *v, size_t n, int *err)
-{
-	json_t *arr = json_array();
-	if (!arr) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, cli_jstr(v[i])) < 0)
-			*err = -ENOMEM;
-	return arr;
-}
-
-/* The socket shape of the JSON contract (HACKING.md), plus the rule. */
-static json_t *conflict_json(const struct pw_bind_conflict *e, int *err)
-{
-	json_t *o = cli_socket_json(e->sock, false, err);
-	if (!o)
-		return NULL;
-	cli_json_put(o, "rule", json_string(pw_bind_rule_name(e->rule)), err);
-	cli_json_put(o, "outcome", json_string(pw_bind_outcome_name(e->outcome)), err);
-	cli_json_put(o, "options_inferred", json_boolean(e->inferred), err);
-	cli_json_put(o, "explanation", cli_jstr(e->explanation), err);
-	return o;
-}
-
-static json_t *conflicts_json(const struct pw_bind_conflict *v, size_t n, int *err)
-{
-	json_t *arr = json_array();
-	if (!arr) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, conflict_json(&v[i], err)) < 0)
-			*err = -ENOMEM;
-	return arr;
-}
-
-static json_t *class_json(const struct answer *a, int *err)
-{
-	const struct pw_netns_sysctl *sys = &a->facts.sysctl;
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	cli_json_put(o, "iana", cli_jstr(a->cls.iana), err);
-	cli_json_put(o, "privileged", json_boolean(a->cls.privileged), err);
-	cli_json_put(o, "ephemeral", json_boolean(a->cls.ephemeral), err);
-	cli_json_put(o, "reserved", json_boolean(a->cls.reserved), err);
-	cli_json_put(o, "unprivileged_port_start", json_integer(sys->unprivileged_port_start), err);
-	cli_json_put(o, "local_port_range", json_pack("[ii]", sys->local_lo, sys->local_hi), err);
-	return o;
-}
-
-static json_t *candidate_json(const struct answer *a, int *err)
-{
-	const struct pw_bind_candidate *c = &a->cand;
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	cli_json_put(o, "proto", json_string(pw_proto_name(c->proto)), err);
-	cli_json_put(o, "family", json_string(c->addr.family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	cli_json_put(o, "address", cli_jaddr(&c->addr), err);
-	cli_json_put(o, "port", json_integer(c->port), err);
-	cli_json_put(o, "interface", cli_jstr(a->o->device), err);
-	cli_json_put(o, "reuseaddr", json_boolean(c->reuseaddr), err);
-	cli_json_put(o, "reuseport", json_boolean(c->reuseport), err);
-	cli_json_put(o, "v6only",
-		     c->addr.family == AF_INET6 ? json_boolean(c->v6only) : json_null(), err);
-	cli_json_put(o, "listen", json_boolean(c->listen), err);
-	cli_json_put(o, "uid", json_integer(c->uid), err);
-	cli_json_put(o, "can_bind_privileged", json_boolean(c->can_bind_privileged), err);
-	return o;
-}
-
-static json_t *trial_json(const struct answer *a, int *err)
-{
-	const struct trial_out *t = &a->trial;
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	cli_json_put(o, "ran", json_boolean(t->ran), err);
-	cli_json_put(o, "succeeded", t->ran ? json_boolean(t->res.succeeded) : json_null(), err);
-	cli_json_put(o, "errno", t->ran ? jerrno(t->res.err) : json_null(), err);
-	cli_json_put(o, "step", t->ran ? cli_jstr(t->res.step) : json_null(), err);
-	cli_json_put(o, "listened", t->ran ? json_boolean(t->listened) : json_null(), err);
-	cli_json_put(o, "uid", t->ran ? json_integer(a->cand.uid) : json_null(), err);
-	cli_json_put(o, "agrees", t->ran ? json_boolean(!a->disagree) : json_null(), err);
-	const char *note = a->o->no_trial ? "--no-trial" : t->skipped ? t->skipped : t->no_listen;
-	cli_json_put(o, "note", cli_jstr(a->hint ? a->hint : note), err);
-	return o;
-}
-
-static int print_json(FILE *f, const struct answer *a)
-{
-	const struct pw_bind_prediction *p = &a->pred;
-	int err = 0;
-	json_t *o = json_object();
-	if (!o)
-		return -ENOMEM;
-	cli_json_put(o, "would_succeed", json_boolean(a->final_ok), &err);
-	cli_json_put(o, "errno", jerrno(a->final_err), &err);
-	cli_json_put(o, "certain", json_boolean(a->pred_certain || a->trial.ran), &err);
-	cli_json_put(o, "why", cli_jstr(p->why), &err);
-	cli_json_put(o, "netns", json_integer((json_int_t)a->facts.netns), &err);
-	cli_json_put(
-	    o, "netns_name",
-	    cli_jstr(a->elsewhere ? pw_snapshot_netns_name(a->elsewhere, a->facts.netns) : NULL),
-	    &err);
-	cli_json_put(o, "candidate", candidate_json(a, &err), &err);
-	cli_json_put(o, "conflicts", conflicts_json(p->conflicts, p->n_conflicts, &err), &err);
-	cli_json_put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
-	cli_json_put(o, "uncertain", jstrv(p->uncertain, p->n_uncertain, &err), &err);
-	cli_json_put(o, "advice", jstrv(p->advice, p->n_advice, &err), &err);
-	cli_json_put(o, "service", cli_jstr(a->service), &err);
-	cli_json_put(o, "class", class_json(a, &err), &err);
-	cli_json_put(o, "prediction",
-		     json_pack("{s:b, s:o, s:b}", "would_succeed", a->pred_ok, "errno",
-			       jerrno(a->pred_err), "certain", a->pred_certain),
-		     &err);
-	cli_json_put(o, "trial", trial_json(a, &err), &err);
-	cli_json_put(o, "elsewhere", check_elsewhere_json(a->elsewhere, a->facts.netns, &err),
-		     &err);
-	if (err == 0 && json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		err = -EIO;
-	if (err == 0)
-		fputc('\n', f);
-	json_decref(o);
-	return err;
-}
-
 /* ---- run ------------------------------------------------------------------------ */
-
-/* The sockets on the port, as copies: options read later are filled in
- * here, never in the snapshot's records. */
-static int take_sockets(const struct check_opts *o, struct pw_snapshot **ret_snap,
-			struct pw_socket **ret_copies, const struct pw_socket ***ret_v,
-			size_t *ret_n)
-{
-	struct pw_portspec spec = o->spec;
-	spec.has_addr = false; /* every address on the port may matter */
-	spec.protos = o->proto == IPPROTO_TCP	? PW_PROTO_TCP
-		      : o->proto == IPPROTO_UDP ? PW_PROTO_UDP
-						: PW_PROTO_UDPLITE;
-	struct pw_query q = {
-	    .specs = &spec,
-	    .n_specs = 1,
-	    .protos = spec.protos,
-	    .netns_scope = o->netns_scope,
-	    .netns_path = o->netns_path,
-	    .no_explain = true,	  /* options are deduced in bindrules.c */
-	    .want_options = true, /* every overlapping socket's SO_REUSE* decides */
-	};
-	struct pw_snapshot *snap = NULL;
-	int r = pw_snapshot_take(&q, &snap);
-	if (r < 0)
-		return r;
-	size_t n = pw_snapshot_n_sockets(snap);
-	struct pw_socket *copies = calloc(n ? n : 1, sizeof(*copies));
-	const struct pw_socket **v = calloc(n ? n : 1, sizeof(*v));
-	if (!copies || !v) {
-		free(copies);
-		free(v);
-		pw_snapshot_free(snap);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		copies[i] = *pw_snapshot_socket(snap, i);
-		v[i] = &copies[i];
-	}
-	*ret_snap = snap;
-	*ret_copies = copies;
-	*ret_v = v;
-	*ret_n = n;
-	return 0;
-}
-
-/* An answer that hinges on unread options: read them through a holder where
- * that is safe, and predict again. */
-static int predict(struct answer *a, struct pw_socket *copies, const struct pw_socket **v, size_t n)
-{
-	int r = pw_bind_predict(&a->cand, v, n, &a->pred);
-	if (r < 0 || a->pred.certain)
-		return r;
-	size_t m = 0;
-	struct pw_socket **unsure = calloc(a->pred.n_conflicts + 1, sizeof(*unsure));
-	if (!unsure)
-		return -ENOMEM;
-	for (size_t i = 0; i < a->pred.n_conflicts; i++)
-		if (a->pred.conflicts[i].outcome == PW_BIND_MAYBE)
-			unsure[m++] = &copies[a->pred.conflicts[i].sock - copies];
-	int filled = m ? pw_sockopts_probe(unsure, m) : 0;
-	free(unsure);
-	if (filled <= 0)
-		return 0;
-	pw_bind_prediction_clear(&a->pred);
-	return pw_bind_predict(&a->cand, v, n, &a->pred);
-}
 
 static int check_run(const struct check_opts *o)
 {
-	struct answer a = {.o = o};
-	int r = pw_netns_facts_read(o->netns_path, o->proto, o->device, &o->addr, &a.facts);
-	if (r < 0) {
-		if (r == -EPERM)
-			fprintf(stderr, "portwho: entering network namespace '%s' needs root\n",
-				o->netns_arg);
-		else
-			fprintf(stderr, "portwho: cannot read the network namespace: %s\n",
-				strerror(-r));
-		return 2;
-	}
-	if (o->device && !a.facts.ifindex) {
-		fprintf(stderr, "portwho: no interface '%s' in that network namespace\n",
-			o->device);
-		return 2;
-	}
-
-	a.cand = (struct pw_bind_candidate){
+	struct pw_check_request q = {
 	    .proto = o->proto,
 	    .addr = o->addr,
 	    .port = o->spec.lo,
-	    .ifindex = a.facts.ifindex,
+	    .device = o->device,
 	    .reuseaddr = o->reuseaddr,
 	    .reuseport = o->reuseport,
-	    .v6only = o->addr.family == AF_INET6 && (o->v6only || a.facts.bindv6only),
+	    .v6only = o->v6only,
 	    .listen = o->listen,
-	    .uid = o->user_set ? o->uid : geteuid(),
-	    .can_bind_privileged = can_bind_privileged(o),
-	    .unprivileged_port_start = a.facts.sysctl.unprivileged_port_start,
+	    .no_trial = o->no_trial,
+	    .user_set = o->user_set,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .netns_scope = o->netns_scope,
+	    .netns_path = o->netns_path,
 	};
-	pw_port_classify(&a.facts.sysctl, a.cand.port, &a.cls);
-
-	struct pw_snapshot *snap = NULL;
-	struct pw_socket *copies = NULL;
-	const struct pw_socket **socks = NULL;
-	size_t n = 0;
-	r = take_sockets(o, &snap, &copies, &socks, &n);
+	struct pw_check_answer a;
+	int r = pw_check_run(&q, &a);
 	if (r < 0) {
-		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
+		switch (a.failed) {
+		case PW_CHECK_STAGE_NETNS:
+			if (r == -EPERM)
+				fprintf(stderr,
+					"portwho: entering network namespace '%s' needs root\n",
+					o->netns_arg);
+			else
+				fprintf(stderr, "portwho: cannot read the network namespace: %s\n",
+					strerror(-r));
+			break;
+		case PW_CHECK_STAGE_DEVICE:
+			fprintf(stderr, "portwho: no interface '%s' in that network namespace\n",
+				o->device);
+			break;
+		case PW_CHECK_STAGE_SOCKETS:
+			fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
+			break;
+		default:
+			fprintf(stderr, "portwho: %s\n", strerror(-r));
+		}
+		pw_check_answer_free(&a);
 		return 2;
 	}
-	struct pw_services *sv = NULL;
-	if (pw_services_load(NULL, &sv) >= 0)
-		a.service = pw_services_name(sv, a.cand.port, pw_proto_name(o->proto));
 
+	/* the answer is for one namespace; where else is the port held? */
+	struct pw_snapshot *elsewhere = NULL;
+	if (check_elsewhere_take(o->proto, o->spec.lo, &elsewhere) < 0)
+		elsewhere = NULL; /* the answer stands without it */
 	int status = 2;
-	r = predict(&a, copies, socks, n);
-	if (r < 0)
-		goto out;
-	if ((r = combine_prediction(&a)) < 0)
-		goto out;
-	if (!o->no_trial && (r = run_trial(&a)) < 0)
-		goto out;
-	settle(&a);
-	if (check_elsewhere_take(o->proto, o->spec.lo, &a.elsewhere) < 0)
-		a.elsewhere = NULL; /* the answer stands without it */
 	if (o->json) {
-		r = print_json(stdout, &a);
+		json_t *doc = check_json(&q, &a);
+		int err = 0;
+		if (doc) {
+			const char *name =
+			    elsewhere ? pw_snapshot_netns_name(elsewhere, a.facts.netns) : NULL;
+			cli_json_put(doc, "netns_name", cli_jstr(name), &err);
+			cli_json_put(doc, "elsewhere",
+				     check_elsewhere_json(elsewhere, a.facts.netns, &err), &err);
+		}
+		r = doc && !err ? cli_json_print(stdout, doc) : -ENOMEM;
+		json_decref(doc);
 	} else {
-		print_text(stdout, &a);
-		check_elsewhere_print(stdout, a.elsewhere, a.facts.netns);
+		check_print_text(stdout, &q, &a);
+		check_elsewhere_print(stdout, elsewhere, a.facts.netns);
 	}
-	if (r >= 0 && (fflush(stdout) == EOF || ferror(stdout)))
-		r = errno == EPIPE ? 0 : -EIO;
-	if (r >= 0)
+	pw_snapshot_free(elsewhere);
+	if (r >= 0 && ferror(stdout))
+		r = 0; /* a write error: cli_finish_output() reports it */
+	int w = r >= 0 ? cli_finish_output(stdout) : 0;
+	if (r >= 0 && (w == 0 || w == -EPIPE))
 		status = a.final_ok ? 0 : 1;
-	if (!o->json && pw_snapshot_stats(snap)->hidden_processes && geteuid() != 0)
+	if (!o->json && a.hidden_processes && geteuid() != 0)
 		fprintf(stderr,
 			"portwho: could not inspect %u processes (run as root to see all "
 			"holders)\n",
-			pw_snapshot_stats(snap)->hidden_processes);
-out:
+			a.hidden_processes);
 	if (r < 0)
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
-	pw_bind_prediction_clear(&a.pred);
-	free(a.trial.skipped);
-	free(a.trial.no_listen);
-	pw_services_free(sv);
-	free(socks);
-	free(copies);
-	pw_snapshot_free(snap);
-	pw_snapshot_free(a.elsewhere);
+	pw_check_answer_free(&a);
 	return status;
 }
 

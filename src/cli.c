@@ -5,6 +5,7 @@
  * socket and its holders (HACKING.md).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -17,6 +18,8 @@
 
 #include "portwho-cmd.h"
 
+const char *cli_verb;
+
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -24,8 +27,27 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
+	/* one line, with where to read more (unless it already says so) */
+	if (!strstr(fmt, "--help"))
+		fprintf(stderr, " (see portwho%s%s --help)", cli_verb ? " " : "",
+			cli_verb ? cli_verb : "");
 	fputc('\n', stderr);
 	return -EINVAL;
+}
+
+int cli_finish_output(FILE *f)
+{
+	int earlier = errno; /* a failed write while rendering left its errno here */
+	errno = 0;
+	bool bad = fflush(f) == EOF;
+	bad |= ferror(f) != 0;
+	if (!bad)
+		return 0;
+	int e = errno ? errno : earlier ? earlier : EIO;
+	if (e == EPIPE)
+		return -EPIPE;
+	fprintf(stderr, "portwho: cannot write output: %s\n", strerror(e));
+	return -e;
 }
 
 bool cli_all_digits(const char *s)
@@ -187,16 +209,17 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	}
 	cli_json_put(o, "pid", json_integer(p ? p->pid : h->tid), err);
 	cli_json_put(o, "tid", json_integer(h->tid), err);
-	cli_json_put(o, "fd", json_integer(h->fd), err);
+	cli_json_put(o, "fd", h->via == PW_VIA_FD ? json_integer(h->fd) : json_null(), err);
+	cli_json_put(o, "via", json_string(pw_holder_via_name((enum pw_holder_via)h->via)), err);
 	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
 	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
 	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
+	cli_json_put(o, "nspid", known && p->nspid ? json_integer(p->nspid) : json_null(), err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
 	if (user_unit)
 		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);
-	cli_json_put(o, "nspid", known && p->nspid ? json_integer(p->nspid) : json_null(), err);
 	cli_json_put(o, "container", cli_container_json(p ? p->container : NULL, err), err);
 	return o;
 }
@@ -232,4 +255,66 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 		cli_json_append(hs, holder_json(&s->holders[i], user_unit, err), err);
 	cli_json_put(o, "holders", hs, err);
 	return o;
+}
+
+int cli_json_print(FILE *f, json_t *doc)
+{
+	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		return -EIO;
+	fputc('\n', f);
+	return 0;
+}
+
+int cli_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("portwho: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return status;
+}
+
+int cli_option_error(int c, char **argv, const char *verb)
+{
+	const char *word = argv[optind - 1];
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	/* "-x" of a bundle such as -tx: name the letter, not the bundle */
+	if (optopt > 0 && optopt < 0x100 && strncmp(word, "--", 2))
+		word = shortopt;
+	if (c == ':')
+		return cli_usage_error("option '%s' needs a value", word);
+	if (verb)
+		return cli_usage_error("unknown option '%s' (see portwho %s --help)", word, verb);
+	return cli_usage_error("unknown option '%s' (see portwho --help)", word);
+}
+
+bool cli_common_option(struct cli_common *cc, int c)
+{
+	switch (c) {
+	case 't':
+		cc->tcp = true;
+		return true;
+	case 'u':
+		cc->udp = true;
+		return true;
+	case '4':
+		cc->v4 = true;
+		return true;
+	case '6':
+		cc->v6 = true;
+		return true;
+	}
+	return false;
+}
+
+unsigned cli_common_protos(const struct cli_common *cc)
+{
+	return cc->tcp == cc->udp ? 0 : cc->tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
+}
+
+unsigned cli_common_families(const struct cli_common *cc)
+{
+	return cc->v4 == cc->v6 ? 0 : cc->v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
 }

@@ -66,14 +66,16 @@ static const struct column_info columns[COL_MAX] = {
     [COL_PPID] = {"PPID", "PPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER, "holder parent process ID"},
     [COL_UNIT] = {"UNIT", "UNIT", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
 		  "systemd unit of the holder"},
+    [COL_VIA] = {"VIA", "VIA", 8, 0, CJ_STRING, OBJ_HOLDER,
+		 "how the holder holds it: fd, or io_uring (a fixed file, no fd)"},
+    [COL_NSPID] = {"NSPID", "NSPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER,
+		   "PID the holder sees itself (inside its PID namespace)"},
     [COL_REASON] = {"REASON", "REASON", 0.15, 0, CJ_STRING, OBJ_GROUP,
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
 		   "port class: system/user/dynamic, privileged, ephemeral, reserved"},
     [COL_CONTAINER] = {"CONTAINER", "CONTAINER", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
 		       "container of the holder: docker:web, podman:db, k8s:NS/POD, nspawn:NAME"},
-    [COL_NSPID] = {"NSPID", "NSPID", 5, CF_RIGHT, CJ_NUMBER, OBJ_HOLDER,
-		   "holder PID inside its own PID namespace (its container)"},
 };
 
 const struct column_info *column_get(enum column_id id)
@@ -267,7 +269,7 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 	case COL_TID:
 		return h ? snum(err, h->tid) : NULL;
 	case COL_FD:
-		return h ? snum(err, h->fd) : NULL;
+		return h && h->via == PW_VIA_FD ? snum(err, h->fd) : NULL;
 	case COL_COMMAND:
 		return p ? dup_or_null(err, p->comm) : NULL;
 	case COL_CMDLINE:
@@ -280,6 +282,10 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 		return p && p->facts_read ? snum(err, p->ppid) : NULL;
 	case COL_UNIT:
 		return p ? dup_or_null(err, p->unit) : NULL;
+	case COL_VIA:
+		return h ? dup_or_null(err, pw_holder_via_name((enum pw_holder_via)h->via)) : NULL;
+	case COL_NSPID:
+		return p && p->nspid ? snum(err, p->nspid) : NULL;
 	case COL_REASON: {
 		if (!g)
 			return NULL;
@@ -300,8 +306,6 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 		if (!p || !p->container || pw_container_label(p->container, buf, sizeof(buf)) < 0)
 			return NULL;
 		return dup_or_null(err, buf);
-	case COL_NSPID:
-		return p && p->nspid ? snum(err, p->nspid) : NULL;
 	case COL_MAX:
 		break;
 	}

@@ -139,3 +139,8 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 	*ret = v;
 	return 0;
 }
+
+void options_listing(struct options *o, uint32_t query_states, struct pw_services *services)
+{
+	*o = (struct options){.query_states = query_states, .services = services};
+}

@@ -12,20 +12,68 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "portwho.h"
 
-/* Subcommands living in their own files (check.c, kill.c). They get argv
- * starting at the subcommand word: argv[0] is "check" or "kill". They return
- * the exit status. portwho.c has weak fallbacks for builds without them. */
+/* ---- verbs (verbs.c) ---------------------------------------------------- */
+
+/* A verb gets argv starting at its own word (argv[0] is "check") and returns
+ * the exit status. Adding one: write cmd_NAME in src/NAME.c, declare it
+ * here, add one line to verbs[] in verbs.c and the file to src/meson.build. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+
+struct verb {
+	const char *name;
+	int (*dispatch)(int argc, char **argv);
+	const char *args; /* for the usage lines of portwho --help */
+	const char *help; /* one line */
+};
+
+/* NULL-terminated (name == NULL) */
+extern const struct verb verbs[];
+/* The verb named word, or NULL. */
+const struct verb *verb_find(const char *word);
+
+/* ---- small helpers of the command (cli.c) ------------------------------ */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+static inline void cli_freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ _cleanup_(cli_freep)
+
+/* "portwho: MESSAGE\n" on stderr; returns status (the exit status). */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* -t/--tcp -u/--udp -4/--ipv4 -6/--ipv6, the same for every verb that
+ * takes them: cli_common_option returns true when it took c. Neither or both
+ * of a pair means all. */
+struct cli_common {
+	bool tcp, udp, v4, v6;
+};
+bool cli_common_option(struct cli_common *cc, int c);
+unsigned cli_common_protos(const struct cli_common *cc);   /* PW_PROTO_* mask */
+unsigned cli_common_families(const struct cli_common *cc); /* PW_FAMILY_* mask */
+
+/* getopt_long returned ':' (a missing value) or '?' (an unknown option):
+ * one line on stderr, for every verb alike; verb is NULL for the main
+ * command. Returns -EINVAL. */
+int cli_option_error(int c, char **argv, const char *verb);
 
 /* ---- shared by the main command and its subcommands (cli.c) ------------ */
 
 /* "portwho: MESSAGE\n" on stderr; returns -EINVAL. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After the last write to f: 0 when all of it was written, -EPIPE when the
+ * reader went away (nothing is said), else -errno after saying
+ * "portwho: cannot write output: ..." on stderr. */
+int cli_finish_output(FILE *f);
+/* The verb whose --help a usage error points to (NULL: the main command). */
+extern const char *cli_verb;
 /* A non-empty string of ASCII digits only. */
 bool cli_all_digits(const char *s);
 /* raw escaped for the terminal; "?" for NULL (or when out of memory) */
@@ -51,6 +99,9 @@ json_t *cli_jtri(int8_t v); /* < 0: null */
 json_t *cli_jaddr(const struct pw_addr *a);
 /* obj[key] = v / append v, taking the reference; *err = -ENOMEM when v is
  * NULL or it fails. */
+/* Print a whole document as every JSON output of portwho looks: two-space
+ * indent, keys in insertion order, a final newline. 0 or -EIO. */
+int cli_json_print(FILE *f, json_t *doc);
 void cli_json_put(json_t *obj, const char *key, json_t *v, int *err);
 void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
@@ -95,10 +146,11 @@ enum column_id {
 	COL_USER,
 	COL_PPID,
 	COL_UNIT,
+	COL_VIA,
+	COL_NSPID,
 	COL_REASON,
 	COL_CLASS,
 	COL_CONTAINER,
-	COL_NSPID,
 	COL_MAX,
 };
 
@@ -137,6 +189,8 @@ int column_by_name(const char *name, size_t len);
 
 /* The most columns -o accepts (repeats allowed). */
 #define MAX_OUT_COLUMNS 64
+/* The "schema_version" of every JSON document: fields are only ever added. */
+#define PW_JSON_SCHEMA_VERSION 1
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -167,7 +221,7 @@ struct options {
 	size_t n_out_cols;
 	bool out_append;
 
-	bool json, raw, tree, explain, pids_only, list_columns;
+	bool json, raw, noheadings, tree, explain, pids_only, list_columns;
 
 	struct pw_portspec *specs;
 	size_t n_specs;
@@ -175,6 +229,10 @@ struct options {
 };
 
 void options_free(struct options *o);
+/* The options of a plain listing (default columns, no holder filters) of a
+ * snapshot taken for query_states; services is borrowed (never freed with
+ * options_free). For verbs that show holders as the main command does. */
+void options_listing(struct options *o, uint32_t query_states, struct pw_services *services);
 
 /* ---- the view: what passes the holder filters, in display order --------- */
 
@@ -218,8 +276,12 @@ const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16
 
 int render_table(const struct options *o, const struct view *v, FILE *out);
 int render_explain(const struct options *o, const struct view *v, FILE *out);
+/* One group's table, each line indented by two spaces (for --explain). */
+int render_group_table(const struct options *o, const struct view_group *vg, FILE *out);
 int render_pids(const struct options *o, const struct view *v, FILE *out);
 int render_json(const struct options *o, const struct view *v, FILE *out);
+/* The document render_json prints, built in memory; NULL when out of memory. */
+json_t *render_json_doc(const struct options *o, const struct view *v);
 int print_column_list(FILE *out);
 
 #endif

@@ -22,29 +22,15 @@
 #define PORTWHO_VERSION "0.1.0"
 #endif
 
-/* Fallbacks until check.c and kill.c are built in; theirs replace these. */
-__attribute__((weak)) int cmd_check(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("portwho: 'check' is not built yet\n", stderr);
-	return 2;
-}
-
-__attribute__((weak)) int cmd_kill(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	fputs("portwho: 'kill' is not built yet\n", stderr);
-	return 2;
-}
-
 static void help(void)
 {
-	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n"
-	      "       portwho check PORTSPEC [OPTIONS]  would a bind succeed? (check --help)\n"
-	      "       portwho kill ...                  see 'portwho kill --help'\n"
-	      "PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
+	fputs("Usage: portwho [OPTIONS] [PORTSPEC...]   who holds these ports, and why\n", stdout);
+	for (const struct verb *v = verbs; v->name; v++) {
+		char usage[64];
+		snprintf(usage, sizeof(usage), "%s %s", v->name, v->args);
+		printf("       portwho %-25s %s\n", usage, v->help);
+	}
+	fputs("PORTSPEC: 53  53/udp  tcp:8080  http  8000-8100  127.0.0.1:25  [::1]:53/udp\n"
 	      "\n"
 	      "  -t, --tcp  -u, --udp  -4  -6  only TCP, UDP, IPv4 or IPv6 sockets\n"
 	      "  -l, --listening        listening and bound only (default when no PORTSPEC)\n"
@@ -58,7 +44,8 @@ static void help(void)
 	      "  -o, --output COL,...   columns to show; +COL,... adds to the default columns\n"
 	      "      --list-columns     list the columns and exit\n"
 	      "  -J, --json             JSON output (described in portwho(8))\n"
-	      "  -r, --raw              no header, every line repeats all its cells\n"
+	      "  -r, --raw              unaligned, every line repeats all its cells\n"
+	      "      --noheadings       no header line\n"
 	      "      --tree             ports, their sockets and holders as a tree\n"
 	      "      --explain          the full reasoning for each port, with evidence\n"
 	      "      --pids             holder PIDs only, one per line\n"
@@ -232,7 +219,33 @@ enum {
 	ARG_EXPLAIN,
 	ARG_PIDS,
 	ARG_COLLECTOR,
+	ARG_NOHEADINGS,
 };
+
+/* `portwho -tulpn`, `-antp`: ss and netstat muscle memory, where -p means
+ * "show processes" (portwho always does) and takes no value. When the word
+ * getopt stopped in is such a bundle, say what to type instead; true when
+ * it said so. */
+static bool ss_habit(char **argv)
+{
+	const char *word = argv[optind - 1];
+	if (!word || word[0] != '-' || word[1] == '-' || !strchr(word, 'p'))
+		return false;
+	char keep[16];
+	size_t k = 0;
+	for (const char *p = word + 1; *p; p++) {
+		if (!strchr("tuanlpe46rHxw", *p) || (p == word + 1 && *p == 'p' && !p[1]))
+			return false; /* not an ss bundle (or a real -p PID) */
+		if (strchr("tula46n", *p) && !memchr(keep, *p, k) && k < sizeof(keep) - 1)
+			keep[k++] = *p;
+	}
+	keep[k] = '\0';
+	fprintf(stderr,
+		"portwho: '%s' is ss/netstat syntax: portwho always shows the processes (-p "
+		"here takes PIDs); try 'portwho%s%s'\n",
+		word, k ? " -" : "", keep);
+	return true;
+}
 
 /* 1: go on and run; 0: done (help, version, column list); < 0: usage error
  * (already reported) or -ENOMEM. */
@@ -255,6 +268,7 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"list-columns", no_argument, NULL, ARG_LIST_COLUMNS},
 	    {"json", no_argument, NULL, 'J'},
 	    {"raw", no_argument, NULL, 'r'},
+	    {"noheadings", no_argument, NULL, ARG_NOHEADINGS},
 	    {"tree", no_argument, NULL, ARG_TREE},
 	    {"explain", no_argument, NULL, ARG_EXPLAIN},
 	    {"pids", no_argument, NULL, ARG_PIDS},
@@ -262,24 +276,14 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {}};
-	bool tcp = false, udp = false, v4 = false, v6 = false;
+	struct cli_common cc = {0};
 	int c, r = 0;
 
 	opterr = 0; /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, ":tu46las:p:c:nN:o:JrhV", longopts, NULL)) >= 0) {
+		if (cli_common_option(&cc, c))
+			continue;
 		switch (c) {
-		case 't':
-			tcp = true;
-			break;
-		case 'u':
-			udp = true;
-			break;
-		case '4':
-			v4 = true;
-			break;
-		case '6':
-			v6 = true;
-			break;
 		case 'l':
 			o->listening = true;
 			break;
@@ -290,6 +294,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 			r = for_each_word(optarg, add_state, o);
 			break;
 		case 'p':
+			if (ss_habit(argv))
+				return -EINVAL;
 			r = for_each_word(optarg, add_pid, o);
 			break;
 		case 'c':
@@ -316,6 +322,9 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case 'r':
 			o->raw = true;
 			break;
+		case ARG_NOHEADINGS:
+			o->noheadings = true;
+			break;
 		case ARG_TREE:
 			o->tree = true;
 			break;
@@ -334,15 +343,10 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		case 'V':
 			printf("portwho %s\n", PORTWHO_VERSION);
 			return 0;
-		case ':':
-			if (optopt > 0 && optopt < 0x100 && strncmp(argv[optind - 1], "--", 2))
-				return cli_usage_error("option '-%c' needs an argument", optopt);
-			return cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
-		case '?':
 		default:
-			if (optopt > 0 && optopt < 0x100)
-				return cli_usage_error("unknown option '-%c'", optopt);
-			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
+			if (ss_habit(argv))
+				return -EINVAL;
+			return cli_option_error(c, argv, NULL);
 		}
 		if (r < 0)
 			return r;
@@ -357,8 +361,8 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	if (o->tree && o->raw)
 		return cli_usage_error("--tree and --raw cannot be used together");
 
-	o->protos = tcp == udp ? 0 : tcp ? PW_PROTO_TCP : PW_PROTO_UDP;
-	o->families = v4 == v6 ? 0 : v4 ? PW_FAMILY_INET : PW_FAMILY_INET6;
+	o->protos = cli_common_protos(&cc);
+	o->families = cli_common_families(&cc);
 
 	/* a missing /etc/services is not an error (the built-in table is used) */
 	r = pw_services_load(NULL, &o->services);
@@ -371,23 +375,6 @@ static int parse_argv(int argc, char **argv, struct options *o)
 		return r;
 	o->query_states = query_states(o);
 	return 1;
-}
-
-/* 0 when everything reached stdout; -EPIPE when the reader went away (say
- * nothing); another -errno after reporting it. */
-static int finish_output(FILE *f)
-{
-	int earlier = errno; /* a failed write while rendering left its errno here */
-	errno = 0;
-	bool bad = fflush(f) == EOF;
-	bad |= ferror(f) != 0;
-	if (!bad)
-		return 0;
-	int e = errno ? errno : earlier ? earlier : EIO;
-	if (e == EPIPE)
-		return -EPIPE;
-	fprintf(stderr, "portwho: write error: %s\n", strerror(e));
-	return -e;
 }
 
 static void report_unseen(const struct options *o, const struct pw_stats *st)
@@ -466,9 +453,9 @@ static int run(const struct options *o)
 	else
 		r = render_table(o, &v, stdout);
 	if (r < 0 && ferror(stdout))
-		r = 0; /* a write error: finish_output() reports it */
+		r = 0; /* a write error: cli_finish_output() reports it */
 
-	int w = finish_output(stdout);
+	int w = cli_finish_output(stdout);
 	int status = found ? 0 : 1;
 	if (w == -EPIPE) {
 		status = found ? 0 : 1; /* the reader has what it wanted */
@@ -489,10 +476,11 @@ int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
 
-	if (argc > 1 && !strcmp(argv[1], "check"))
-		return cmd_check(argc - 1, argv + 1);
-	if (argc > 1 && !strcmp(argv[1], "kill"))
-		return cmd_kill(argc - 1, argv + 1);
+	const struct verb *verb = argc > 1 ? verb_find(argv[1]) : NULL;
+	if (verb) {
+		cli_verb = verb->name; /* usage errors point to its --help */
+		return verb->dispatch(argc - 1, argv + 1);
+	}
 
 	struct options o = {.netns_scope = PW_NETNS_ALL, .collector = PW_COLLECTOR_AUTO};
 	int r = parse_argv(argc, argv, &o);
@@ -502,7 +490,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		status = 2;
 	else if (r == 0)
-		status = (r = finish_output(stdout)) < 0 && r != -EPIPE ? 2 : 0;
+		status = (r = cli_finish_output(stdout)) < 0 && r != -EPIPE ? 2 : 0;
 	else
 		status = run(&o);
 	options_free(&o);

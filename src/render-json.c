@@ -7,6 +7,8 @@
  * document, but it is streamed: jansson builds and encodes one socket (or
  * one group's reasons) at a time, the frame around them is written here.
  * Memory stays flat and the time linear for hundreds of thousands of sockets.
+ * render_json_doc builds the same document as a json_t for the verbs that
+ * embed it (kill's "found" and "final").
  */
 #include <errno.h>
 #include <jansson.h>
@@ -231,6 +233,8 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 
 	bool first, pfirst;
 	out_open(j, '{', &first);
+	out_key(j, 1, &first, "schema_version");
+	out_value(j, json_integer(PW_JSON_SCHEMA_VERSION), 1);
 	out_key(j, 1, &first, "privileged");
 	out_value(j, json_boolean(v->stats->privileged), 1);
 	out_key(j, 1, &first, "hidden_processes");
@@ -250,4 +254,55 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	int r = j->err;
 	free(j);
 	return r;
+}
+
+/* ---- the whole document in memory (check and kill embed it) ---------- */
+
+static json_t *group_json(const struct options *o, const struct view_group *vg, int *err)
+{
+	const struct pw_port_group *g = vg->group;
+	json_t *obj = json_object(), *rs = json_array(), *ss = json_array();
+	if (!obj || !rs || !ss) {
+		json_decref(obj);
+		json_decref(rs);
+		json_decref(ss);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cli_json_put(obj, "netns", json_integer((json_int_t)g->netns), err);
+	cli_json_put(obj, "proto", cli_jstr(pw_proto_name(g->proto)), err);
+	cli_json_put(obj, "port", json_integer(g->port), err);
+	cli_json_put(obj, "service", cli_jstr(service_name_any(o->services, g->proto, g->port)),
+		     err);
+	cli_json_put(obj, "class", class_json(&g->class, err), err);
+	for (size_t i = 0; i < g->n_reasons; i++)
+		cli_json_append(rs, reason_json(&g->reasons[i], err), err);
+	cli_json_put(obj, "reasons", rs, err);
+	for (size_t i = 0; i < vg->n_sockets; i++)
+		cli_json_append(ss, cli_socket_json(vg->sockets[i], true, err), err);
+	cli_json_put(obj, "sockets", ss, err);
+	return obj;
+}
+
+json_t *render_json_doc(const struct options *o, const struct view *v)
+{
+	int err = 0;
+	json_t *doc = json_object(), *ports = json_array();
+	if (!doc || !ports) {
+		json_decref(doc);
+		json_decref(ports);
+		return NULL;
+	}
+	cli_json_put(doc, "schema_version", json_integer(PW_JSON_SCHEMA_VERSION), &err);
+	cli_json_put(doc, "privileged", json_boolean(v->stats->privileged), &err);
+	cli_json_put(doc, "hidden_processes", json_integer(v->stats->hidden_processes), &err);
+	cli_json_put(doc, "collector", cli_jstr(v->stats->collector), &err);
+	for (size_t i = 0; i < v->n_groups && !err; i++)
+		cli_json_append(ports, group_json(o, &v->groups[i], &err), &err);
+	cli_json_put(doc, "ports", ports, &err);
+	if (err) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tables (libsmartcols): the default listing, --raw, --tree, the per-port
- * blocks of --explain, and --pids.
+ * Tables (libsmartcols): the default listing, --raw, --tree, and the table
+ * under each port of --explain (render-explain.c prints the rest).
  */
 #include <errno.h>
 #include <langinfo.h>
@@ -41,7 +41,7 @@ static bool shows_connections(const struct options *o)
 
 /* -o COLS as given, or the defaults (plus -o +COLS). in_explain: the table
  * under an --explain heading, which already names the netns and reasons. */
-static void choose_columns(const struct options *o, const struct view *v, bool in_explain,
+static void choose_columns(const struct options *o, bool netns, bool containers, bool in_explain,
 			   struct colset *c)
 {
 	c->n = 0;
@@ -50,8 +50,7 @@ static void choose_columns(const struct options *o, const struct view *v, bool i
 			colset_add(c, o->out_cols[i]);
 		return;
 	}
-	/* a row from another namespace is never shown unlabelled */
-	if (!in_explain && (v->n_netns > 1 || v->other_netns))
+	if (netns)
 		colset_add(c, COL_NETNS);
 	colset_add(c, COL_PROTO);
 	colset_add(c, COL_LOCAL);
@@ -60,7 +59,7 @@ static void choose_columns(const struct options *o, const struct view *v, bool i
 	static const int rest[] = {COL_STATE, COL_PID, COL_USER, COL_COMMAND, COL_FD, COL_UNIT};
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
 		colset_add(c, rest[i]);
-		if (rest[i] == COL_COMMAND && v->containers)
+		if (rest[i] == COL_COMMAND && containers)
 			colset_add(c, COL_CONTAINER);
 	}
 	if (!in_explain)
@@ -213,10 +212,11 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 	if (!tb)
 		return NULL;
 	scols_table_set_stream(tb, out);
-	if (o->raw) {
+	/* as util-linux: --raw keeps the header line, --noheadings drops it */
+	if (o->raw)
 		scols_table_enable_raw(tb, 1);
+	if (o->noheadings)
 		scols_table_enable_noheadings(tb, 1);
-	}
 	for (size_t i = 0; i < c->n; i++) {
 		const struct column_info *ci = column_get(c->ids[i]);
 		int fl = 0;
@@ -245,7 +245,8 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 int render_table(const struct options *o, const struct view *v, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, v, false, &c);
+	/* a row from another namespace is never shown unlabelled */
+	choose_columns(o, v->n_netns > 1 || v->other_netns, v->containers, false, &c);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -258,55 +259,18 @@ int render_table(const struct options *o, const struct view *v, FILE *out)
 	return r < 0 ? r : 0;
 }
 
-/* ---- --explain ------------------------------------------------------------ */
-
-static const char *dash(void)
-{
-	const char *cs = nl_langinfo(CODESET);
-	return cs && !strcmp(cs, "UTF-8") ? "\u2014" : "-";
-}
-
-static void print_escaped(FILE *out, const char *prefix, const char *raw, const char *suffix)
-{
-	char *esc = raw ? pw_escape_text(raw) : NULL;
-	fprintf(out, "%s%s%s", prefix, esc ? esc : "", suffix);
-	free(esc);
-}
-
-static void print_group_heading(const struct options *o, const struct pw_port_group *g, FILE *out)
-{
-	const char *svc = service_name(o, g->proto, g->port);
-	fprintf(out, "%s port %u", pw_proto_name(g->proto), g->port);
-	if (svc)
-		print_escaped(out, " (", svc, ")");
-	fprintf(out, " in netns %llu", (unsigned long long)g->netns);
-	if (g->netns_name)
-		print_escaped(out, " (", g->netns_name, ")");
-	fprintf(out, " %s class %s", dash(), g->class.iana ? g->class.iana : "?");
-	if (g->class.privileged)
-		fputs(", privileged", out);
-	if (g->class.ephemeral)
-		fputs(", ephemeral range", out);
-	if (g->class.reserved)
-		fputs(", reserved", out);
-	fputc('\n', out);
-}
-
-static void print_reason(const struct pw_reason *r, FILE *out)
-{
-	fprintf(out, "  %s (%s): ", pw_reason_kind_name(r->kind),
-		pw_confidence_name(r->confidence));
-	print_escaped(out, "", r->summary, "\n");
-	for (size_t i = 0; i < r->n_evidence; i++)
-		print_escaped(out, "    - ", r->evidence[i], "\n");
-}
+/* ---- one group, for --explain ---------------------------------------------- */
 
 /* A group's table, printed with a two-space indent under its heading. */
-static int print_group_table(const struct options *o, const struct view *v,
-			     const struct view_group *vg, FILE *out)
+int render_group_table(const struct options *o, const struct view_group *vg, FILE *out)
 {
 	struct colset c;
-	choose_columns(o, v, true, &c);
+	bool containers = false;
+	for (size_t i = 0; i < vg->n_sockets && !containers; i++)
+		for (size_t k = 0; k < vg->sockets[i]->n_holders; k++)
+			containers |= vg->sockets[i]->holders[k].proc &&
+				      vg->sockets[i]->holders[k].proc->container;
+	choose_columns(o, false, containers, true, &c);
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
@@ -329,58 +293,4 @@ static int print_group_table(const struct options *o, const struct view *v,
 	}
 	free(text);
 	return 0;
-}
-
-int render_explain(const struct options *o, const struct view *v, FILE *out)
-{
-	for (size_t i = 0; i < v->n_groups; i++) {
-		const struct view_group *vg = &v->groups[i];
-		if (i)
-			fputc('\n', out);
-		print_group_heading(o, vg->group, out);
-		for (size_t j = 0; j < vg->group->n_reasons; j++)
-			print_reason(&vg->group->reasons[j], out);
-		fputc('\n', out);
-		int r = print_group_table(o, v, vg, out);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* ---- --pids ----------------------------------------------------------------- */
-
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Returns how many PIDs were printed. */
-int render_pids(const struct options *o, const struct view *v, FILE *out)
-{
-	(void)o;
-	size_t n = 0, cap = 0;
-	for (size_t i = 0; i < v->n_groups; i++)
-		for (size_t j = 0; j < v->groups[i].n_sockets; j++)
-			cap += v->groups[i].sockets[j]->n_holders;
-	pid_t *pids = malloc((cap ? cap : 1) * sizeof(*pids));
-	if (!pids)
-		return -ENOMEM;
-	for (size_t i = 0; i < v->n_groups; i++)
-		for (size_t j = 0; j < v->groups[i].n_sockets; j++) {
-			const struct pw_socket *s = v->groups[i].sockets[j];
-			for (size_t k = 0; k < s->n_holders; k++)
-				pids[n++] = s->holders[k].proc ? s->holders[k].proc->pid
-							       : s->holders[k].tid;
-		}
-	qsort(pids, n, sizeof(*pids), cmp_pid);
-	int printed = 0;
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || pids[i] != pids[i - 1]) {
-			fprintf(out, "%d\n", (int)pids[i]);
-			printed++;
-		}
-	free(pids);
-	return printed;
 }

@@ -10,22 +10,49 @@ failed=()
 
 step() { echo; echo "==== $*"; }
 
+# A build dir configured before cmocka (or libbpf, libsystemd) was installed
+# keeps its old answer, and `meson test --suite unit` then says "No tests
+# defined." and succeeds: always reconfigure, and insist on the unit tests.
 setup() { # dir [meson args...]
 	local dir=$1; shift
-	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" "$@" >/dev/null || return 1
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" -Dtests=enabled "$@" >/dev/null ||
+			meson setup --reconfigure "$dir" -Dtests=enabled "$@" || return 1
+	else
+		meson setup "$dir" -Dtests=enabled "$@" >/dev/null ||
+			meson setup "$dir" -Dtests=enabled "$@" || return 1
 	fi
 	meson compile -C "$dir" >/dev/null || meson compile -C "$dir"
+}
+
+# A suite that ran nothing is a failure, not a pass.
+unit_tests() { # builddir
+	local dir=$1 n out
+	n=$(meson test -C "$dir" --list --suite unit 2>/dev/null | grep -v "^ninja:" | grep -c .)
+	if [ "$n" -eq 0 ]; then
+		echo "check: no unit tests defined in $dir (is cmocka installed? tools/deps.sh test)"
+		return 1
+	fi
+	out=$(meson test -C "$dir" --suite unit --print-errorlogs 2>&1)
+	local rc=$?
+	echo "$out"
+	if grep -q "No tests defined" <<<"$out"; then
+		echo "check: meson ran no unit tests in $dir"
+		return 1
+	fi
+	return $rc
 }
 
 run_suite() { # label builddir
 	local label=$1 dir=$2
 	step "$label: unit tests"
-	meson test -C "$dir" --suite unit --print-errorlogs || failed+=("$label unit")
+	unit_tests "$dir" || failed+=("$label unit")
 	step "$label: end-to-end tests"
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "skipped: the end-to-end tests need root (network namespaces)"
+		failed+=("$label e2e (not root)")
 	else
+		# pytest exits 5 when it collected no tests: that fails too.
 		PORTWHO="$PWD/$dir/portwho" PW_HELPERS="$PWD/$dir/tests/helpers" \
 			/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e ||
 			failed+=("$label e2e")

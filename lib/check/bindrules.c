@@ -15,35 +15,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "check.h"
-#include "internal.h"
-
-/* A completion packs the three options of an existing socket. */
-#define C_RA 1u /* SO_REUSEADDR */
-#define C_RP 2u /* SO_REUSEPORT */
-#define C_V6 4u /* IPV6_V6ONLY */
-#define N_COMPLETIONS 8
-#define INFER_MAX 256 /* sockets taking part in inference (n^2 pairs) */
-
-enum kind {
-	K_NONE,	 /* does not overlap the candidate */
-	K_SHARE, /* overlaps, and the rules let both exist */
-	K_MATCH, /* UDP: an SO_REUSEPORT match ends the kernel's search (success) */
-	K_BLOCK, /* overlaps and conflicts */
-};
-
-struct sockinfo {
-	const struct pw_socket *s;
-	uint8_t dom0;	/* completions allowed by what was read */
-	uint8_t dom;	/* ... and by what the neighbours prove */
-	bool eligible;	/* its coexistence with others was checked by a bind */
-	unsigned kinds; /* bit per enum kind over dom, for the current candidate */
-	unsigned dflt;	/* the completion taken for the best answer */
-	enum kind dflt_kind;
-	enum pw_bind_rule dflt_rule;
-	enum pw_bind_rule block_rule; /* a rule under which it blocks, if any */
-	enum pw_bind_rule share_rule; /* a rule under which it shares, if any */
-};
+#include "bindrules-private.h"
 
 static const char *const rule_names[PW_RULE_MAX] = {
     [PW_RULE_EXCLUSIVE] = "exclusive",
@@ -75,13 +47,7 @@ const char *pw_bind_outcome_name(enum pw_bind_outcome o)
 
 /* ---- addresses as the kernel compares them ------------------------------ */
 
-struct view {
-	bool v4; /* IPv4, or IPv4-mapped IPv6 (the kernel treats both alike) */
-	bool any;
-	uint8_t b[16];
-};
-
-static void view_of(const struct pw_addr *a, struct view *v)
+void br_view_of(const struct pw_addr *a, struct view *v)
 {
 	static const uint8_t zero[16];
 	*v = (struct view){0};
@@ -116,7 +82,7 @@ static bool devices_overlap(uint32_t a, uint32_t b)
 
 /* ---- which sockets count ------------------------------------------------- */
 
-static bool is_tcp(uint8_t proto)
+bool br_is_tcp(uint8_t proto)
 {
 	return proto == IPPROTO_TCP;
 }
@@ -124,11 +90,11 @@ static bool is_tcp(uint8_t proto)
 /* Is s in the kernel's bind table for this port? Request sockets (SYN_RECV,
  * NEW_SYN_RECV) are not; everything else sock_diag shows is, including
  * TIME_WAIT, connections not yet accepted and bound-inactive sockets. */
-static bool counts(const struct pw_bind_candidate *c, const struct pw_socket *s)
+bool br_counts(const struct pw_bind_candidate *c, const struct pw_socket *s)
 {
 	if (s->proto != c->proto || s->lport != c->port)
 		return false;
-	if (is_tcp(s->proto))
+	if (br_is_tcp(s->proto))
 		return s->state != PW_ST_SYN_RECV && s->state != PW_ST_NEW_SYN_RECV;
 	return true;
 }
@@ -136,11 +102,11 @@ static bool counts(const struct pw_bind_candidate *c, const struct pw_socket *s)
 /* Sockets whose coexistence with each other went through a bind check:
  * listeners and bound sockets (TCP) and every UDP socket with a file.
  * Accepted connections and TIME_WAIT inherit the listener's port unchecked. */
-static bool eligible(const struct pw_socket *s)
+bool br_eligible(const struct pw_socket *s)
 {
 	if (!s->inode)
 		return false;
-	if (is_tcp(s->proto))
+	if (br_is_tcp(s->proto))
 		return s->state == PW_ST_LISTEN || s->state == PW_ST_BOUND_INACTIVE;
 	return true;
 }
@@ -152,7 +118,7 @@ static int opt_known(const struct pw_socket *s, int8_t v)
 	return v < 0 ? -1 : v > 0;
 }
 
-static uint8_t domain_of(const struct pw_socket *s)
+uint8_t br_domain_of(const struct pw_socket *s)
 {
 	int ra = opt_known(s, s->reuseaddr), rp = opt_known(s, s->reuseport);
 	int v6 = s->family == AF_INET6 ? (s->v6only < 0 ? -1 : s->v6only > 0) : 0;
@@ -187,20 +153,20 @@ static bool cand_overlaps(const struct pw_bind_candidate *c, const struct pw_soc
 	if (!devices_overlap(c->ifindex, s->ifindex))
 		return false;
 	struct view vc, vs;
-	view_of(&c->addr, &vc);
-	view_of(&s->laddr, &vs);
+	br_view_of(&c->addr, &vc);
+	br_view_of(&s->laddr, &vs);
 	return views_overlap(&vc, c->addr.family == AF_INET6 && c->v6only, &vs, k & C_V6);
 }
 
 /* inet_csk_bind_conflict (TCP) and udp_lib_lport_inuse (UDP) for one pair. */
-static enum kind judge(const struct pw_bind_candidate *c, const struct pw_socket *s, unsigned k,
-		       enum pw_bind_rule *rule)
+enum kind br_judge(const struct pw_bind_candidate *c, const struct pw_socket *s, unsigned k,
+		   enum pw_bind_rule *rule)
 {
 	bool ra = k & C_RA, rp = k & C_RP;
-	bool tw = is_tcp(s->proto) && s->state == PW_ST_TIME_WAIT;
+	bool tw = br_is_tcp(s->proto) && s->state == PW_ST_TIME_WAIT;
 	if (!cand_overlaps(c, s, k))
 		return K_NONE;
-	if (is_tcp(s->proto)) {
+	if (br_is_tcp(s->proto)) {
 		if (c->reuseaddr && ra && s->state != PW_ST_LISTEN) {
 			*rule = tw				   ? PW_RULE_TIME_WAIT
 				: s->state == PW_ST_BOUND_INACTIVE ? PW_RULE_LISTEN_RACE
@@ -235,12 +201,12 @@ static bool coexist(const struct pw_socket *a, unsigned ka, const struct pw_sock
 	if (!devices_overlap(a->ifindex, b->ifindex))
 		return true;
 	struct view va, vb;
-	view_of(&a->laddr, &va);
-	view_of(&b->laddr, &vb);
+	br_view_of(&a->laddr, &va);
+	br_view_of(&b->laddr, &vb);
 	if (!views_overlap(&va, ka & C_V6, &vb, kb & C_V6))
 		return true;
 	bool rp = (ka & C_RP) && (kb & C_RP) && a->uid == b->uid;
-	if (is_tcp(a->proto) && a->state == PW_ST_LISTEN && b->state == PW_ST_LISTEN)
+	if (br_is_tcp(a->proto) && a->state == PW_ST_LISTEN && b->state == PW_ST_LISTEN)
 		return rp; /* the second listen() re-checked against a listener */
 	return ((ka & C_RA) && (kb & C_RA)) || rp;
 }
@@ -248,7 +214,7 @@ static bool coexist(const struct pw_socket *a, unsigned ka, const struct pw_sock
 /* Arc consistency over the eligible sockets: drop completions of a socket
  * that no completion of some neighbour could have lived with. If the table
  * contradicts itself (options changed after bind), deduce nothing. */
-static void infer(struct sockinfo *si, size_t n)
+void br_infer(struct sockinfo *si, size_t n)
 {
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
@@ -286,13 +252,7 @@ static void infer(struct sockinfo *si, size_t n)
 	}
 }
 
-struct decision {
-	bool would_succeed;
-	bool certain;
-	bool order; /* UDP: the answer depends on the kernel's chain order */
-};
-
-static struct decision decide(const struct pw_bind_candidate *c, struct sockinfo *si, size_t n)
+struct decision br_decide(const struct pw_bind_candidate *c, struct sockinfo *si, size_t n)
 {
 	bool only_block = false, maybe_block = false, maybe_match = false, guess_block = false;
 	for (size_t i = 0; i < n; i++) {
@@ -303,7 +263,7 @@ static struct decision decide(const struct pw_bind_candidate *c, struct sockinfo
 			if (!(x->dom & (1u << k)))
 				continue;
 			enum pw_bind_rule rule = PW_RULE_EXCLUSIVE;
-			enum kind kd = judge(c, x->s, k, &rule);
+			enum kind kd = br_judge(c, x->s, k, &rule);
 			/* the blocking completion with the most options explains best
 			 * why even those would not do */
 			if (kd == K_BLOCK && (!(x->kinds & (1u << K_BLOCK)) ||
@@ -318,492 +278,20 @@ static struct decision decide(const struct pw_bind_candidate *c, struct sockinfo
 		}
 		x->dflt = default_completion(x->dom);
 		x->dflt_rule = PW_RULE_EXCLUSIVE;
-		x->dflt_kind = judge(c, x->s, x->dflt, &x->dflt_rule);
+		x->dflt_kind = br_judge(c, x->s, x->dflt, &x->dflt_rule);
 		only_block |= x->kinds == 1u << K_BLOCK;
 		maybe_block |= (x->kinds >> K_BLOCK) & 1;
 		maybe_match |= (x->kinds >> K_MATCH) & 1;
 		guess_block |= x->dflt_kind == K_BLOCK;
 	}
 	struct decision d = {.would_succeed = !guess_block};
-	bool certain_fail = only_block && (is_tcp(c->proto) || !maybe_match);
+	bool certain_fail = only_block && (br_is_tcp(c->proto) || !maybe_match);
 	bool certain_ok = !maybe_block;
 	d.certain = certain_fail || certain_ok;
 	if (d.certain)
 		d.would_succeed = certain_ok;
-	d.order = !is_tcp(c->proto) && maybe_block && maybe_match;
+	d.order = !br_is_tcp(c->proto) && maybe_block && maybe_match;
 	return d;
-}
-
-/* ---- words ----------------------------------------------------------------- */
-
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static int strv_take(struct strv *sv, char *s, bool dedup)
-{
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; dedup && i < sv->n; i++)
-		if (!strcmp(sv->v[i], s)) {
-			free(s);
-			return 0;
-		}
-	if (PW_GROW(sv->v, sv->cap, sv->n + 1) < 0) {
-		free(s);
-		return -ENOMEM;
-	}
-	sv->v[sv->n++] = s;
-	return 0;
-}
-
-__attribute__((format(printf, 1, 2))) static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, f);
-	int r = vasprintf(&s, f, ap);
-	va_end(ap);
-	return r < 0 ? NULL : s;
-}
-
-__attribute__((format(printf, 3, 4))) static int addf(struct strv *sv, bool dedup, const char *f,
-						      ...)
-{
-	va_list ap;
-	char *s;
-	va_start(ap, f);
-	int r = vasprintf(&s, f, ap);
-	va_end(ap);
-	return strv_take(sv, r < 0 ? NULL : s, dedup);
-}
-
-static void endpoint(const struct pw_socket *s, char *buf, size_t len)
-{
-	if (pw_endpoint_format(&s->laddr, s->lport, s->ifname, buf, len) < 0)
-		snprintf(buf, len, "?:%u", s->lport);
-}
-
-static void cand_endpoint(const struct pw_bind_candidate *c, char *buf, size_t len)
-{
-	if (pw_endpoint_format(&c->addr, c->port, NULL, buf, len) < 0)
-		snprintf(buf, len, "?:%u", c->port);
-}
-
-static const char *flag_words(bool ra, bool rp)
-{
-	static const char *const w[4] = {
-	    "neither SO_REUSEADDR nor SO_REUSEPORT", "SO_REUSEADDR (not SO_REUSEPORT)",
-	    "SO_REUSEPORT (not SO_REUSEADDR)", "both SO_REUSEADDR and SO_REUSEPORT"};
-	return w[ra | rp << 1];
-}
-
-/* The options of s as far as they are known: read, deduced, or not. */
-static const char *sock_flag_words(const struct sockinfo *x)
-{
-	uint8_t ra_rp = 0; /* completions projected onto (ra, rp) */
-	for (unsigned k = 0; k < N_COMPLETIONS; k++)
-		if (x->dom & (1u << k))
-			ra_rp |= (uint8_t)(1u << (k & 3));
-	if (ra_rp & (ra_rp - 1))
-		return "options portwho could not read";
-	unsigned k = (unsigned)__builtin_ctz(ra_rp);
-	return flag_words(k & C_RA, k & C_RP);
-}
-
-static bool was_inferred(const struct sockinfo *x)
-{
-	return x->dom != x->dom0;
-}
-
-static const char *state_of(const struct pw_socket *s)
-{
-	const char *n = pw_state_name(s->proto, s->state);
-	return n ? n : "?";
-}
-
-/* Why the two addresses overlap, from the socket's side. */
-static const char *overlap_words(const struct pw_bind_candidate *c, const struct pw_socket *s)
-{
-	struct view vc, vs;
-	view_of(&c->addr, &vc);
-	view_of(&s->laddr, &vs);
-	if (vc.v4 != vs.v4)
-		return vs.any && !vs.v4
-			   ? "it is bound to [::] without IPV6_V6ONLY, which also covers "
-			     "every IPv4 address"
-			   : "your [::] without IPV6_V6ONLY also covers IPv4, its address "
-			     "included";
-	if (vs.any && vc.any)
-		return "both are bound to the wildcard address";
-	if (vs.any)
-		return "it is bound to the wildcard address, which covers yours";
-	if (vc.any)
-		return "your wildcard address covers its address";
-	return "it is bound to the same address";
-}
-
-static int explain_block(const struct pw_bind_candidate *c, const struct sockinfo *x,
-			 enum pw_bind_rule rule, char **ret)
-{
-	const struct pw_socket *s = x->s;
-	const char *ov = overlap_words(c, s);
-	const char *mine = flag_words(c->reuseaddr, c->reuseport);
-	const char *its = sock_flag_words(x);
-	char *t = NULL;
-	switch (rule) {
-	case PW_RULE_REUSEPORT_UID:
-		t = fmt("%s; both sockets need SO_REUSEPORT and the same owner uid: the existing "
-			"one was created by uid %u, you would be uid %u",
-			ov, s->uid, c->uid);
-		break;
-	case PW_RULE_REUSEADDR_LISTENER:
-		t = fmt("%s; both have SO_REUSEADDR, but it is listening, and SO_REUSEADDR never "
-			"shares a port with a listener: only SO_REUSEPORT on both sockets, created "
-			"by the same uid, would",
-			ov);
-		break;
-	case PW_RULE_TIME_WAIT:
-		t = fmt("a TIME_WAIT leftover of a closed connection (Linux keeps it 60 s); %s. A "
-			"new bind gets past it only when both the old socket and the new one set "
-			"SO_REUSEADDR (or both SO_REUSEPORT): the old one had %s, yours would have "
-			"%s",
-			ov, its, mine);
-		break;
-	default:
-		if (is_tcp(c->proto))
-			t = fmt("%s; TCP shares a port only when both sockets set SO_REUSEADDR "
-				"(and the existing one is not listening) or both set SO_REUSEPORT "
-				"with the same owner uid: it has %s, yours would have %s",
-				ov, its, mine);
-		else
-			t = fmt(
-			    "%s; UDP shares a port only when both sockets set SO_REUSEADDR, "
-			    "or both set SO_REUSEPORT with the same owner uid: it has %s, yours "
-			    "would have %s",
-			    ov, its, mine);
-		break;
-	}
-	if (!t)
-		return -ENOMEM;
-	if (x->kinds == 1u << K_BLOCK && (x->dom & (x->dom - 1))) {
-		char *u = fmt("%s; whatever its options are, it blocks", t);
-		free(t);
-		if (!(t = u))
-			return -ENOMEM;
-	}
-	if (was_inferred(x)) {
-		char *u = fmt("%s (its options are deduced from the sockets it shares the port "
-			      "with, not read)",
-			      t);
-		free(t);
-		t = u;
-	}
-	*ret = t;
-	return t ? 0 : -ENOMEM;
-}
-
-/* The option values of x under which it does not block: "SO_REUSEADDR" etc. */
-static const char *unless_words(const struct pw_bind_candidate *c, const struct sockinfo *x)
-{
-	uint8_t pass = 0;
-	for (unsigned k = 0; k < N_COMPLETIONS; k++) {
-		enum pw_bind_rule r;
-		if ((x->dom & (1u << k)) && judge(c, x->s, k, &r) != K_BLOCK)
-			pass |= (uint8_t)(1u << k);
-	}
-	/* Name the single option whose value decides, when there is one. */
-	static const struct {
-		unsigned bit;
-		const char *words;
-	} opts[] = {
-	    {C_RA, "it was created with SO_REUSEADDR"},
-	    {C_RP, "it was created with SO_REUSEPORT"},
-	    {C_V6, "it is IPv6-only (IPV6_V6ONLY, which portwho could not read for this "
-		   "socket)"},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
-		bool decides = true;
-		for (unsigned k = 0; k < N_COMPLETIONS && decides; k++)
-			if (x->dom & (1u << k))
-				decides = !!(pass & (1u << k)) == !!(k & opts[i].bit);
-		if (decides)
-			return opts[i].words;
-	}
-	bool ra_or_rp = true;
-	for (unsigned k = 0; k < N_COMPLETIONS && ra_or_rp; k++)
-		if (x->dom & (1u << k))
-			ra_or_rp = !!(pass & (1u << k)) == !!(k & (C_RA | C_RP));
-	return ra_or_rp ? "it was created with SO_REUSEADDR or SO_REUSEPORT"
-			: "its socket options allow it";
-}
-
-static int explain_share(const struct pw_bind_candidate *c, const struct sockinfo *x,
-			 enum pw_bind_rule rule, char **ret)
-{
-	const struct pw_socket *s = x->s;
-	char *t = NULL;
-	switch (rule) {
-	case PW_RULE_TIME_WAIT:
-		t = fmt("a TIME_WAIT leftover; it does not block because both the old socket and "
-			"yours set %s",
-			c->reuseaddr && (x->dflt & C_RA) ? "SO_REUSEADDR" : "SO_REUSEPORT");
-		break;
-	case PW_RULE_LISTEN_RACE:
-		t = fmt("both set SO_REUSEADDR and neither listens yet, so both binds work, but "
-			"only the first of the two to call listen() succeeds%s",
-			c->listen ? "; yours would listen first, and it could then never listen"
-				  : "");
-		break;
-	case PW_RULE_REUSEADDR_SHARED:
-		if (is_tcp(s->proto))
-			t = fmt("both set SO_REUSEADDR and it is not listening (%s), so it does "
-				"not block",
-				state_of(s));
-		else
-			t = fmt(
-			    "both set SO_REUSEADDR, so both may bind; but unicast datagrams "
-			    "then reach only the socket bound last (yours), while multicast and "
-			    "broadcast reach both");
-		break;
-	default: {
-		struct view vc, vs;
-		view_of(&c->addr, &vc);
-		view_of(&s->laddr, &vs);
-		bool same = c->addr.family == s->family && vc.v4 == vs.v4 &&
-			    !memcmp(vc.b, vs.b, 16) && c->ifindex == s->ifindex &&
-			    (c->addr.family == AF_INET ||
-			     (c->v6only && c->addr.family == AF_INET6) == !!(x->dflt & C_V6));
-		bool joins =
-		    same && (is_tcp(s->proto) ? s->state == PW_ST_LISTEN && c->listen : true);
-		if (joins)
-			t = fmt(
-			    "both set SO_REUSEPORT with the same owner uid (%u): yours would join "
-			    "its group, and the kernel spreads new %s across the group by a flow "
-			    "hash",
-			    s->uid, is_tcp(s->proto) ? "connections" : "datagrams");
-		else
-			t = fmt(
-			    "both set SO_REUSEPORT with the same owner uid (%u), so they may "
-			    "share the port%s",
-			    s->uid,
-			    same ? ""
-				 : "; where the addresses differ, the more specific one receives "
-				   "first");
-		break;
-	}
-	}
-	*ret = t;
-	return t ? 0 : -ENOMEM;
-}
-
-static const char *short_rule(enum pw_bind_rule r)
-{
-	switch (r) {
-	case PW_RULE_REUSEADDR_LISTENER:
-		return "it listens, and SO_REUSEADDR does not share a port with a listener";
-	case PW_RULE_REUSEPORT_UID:
-		return "SO_REUSEPORT needs the same owner uid on both sockets";
-	case PW_RULE_TIME_WAIT:
-		return "a TIME_WAIT leftover; SO_REUSEADDR on both the old and the new socket "
-		       "gets through";
-	default:
-		return "SO_REUSEADDR or SO_REUSEPORT is not set on both sockets";
-	}
-}
-
-static const char *share_short(enum pw_bind_rule r, bool tcp)
-{
-	switch (r) {
-	case PW_RULE_TIME_WAIT:
-		return "a TIME_WAIT leftover that both sides' SO_REUSEADDR (or SO_REUSEPORT) "
-		       "lets through";
-	case PW_RULE_LISTEN_RACE:
-		return "both set SO_REUSEADDR and neither listens yet; only the first to listen() "
-		       "will";
-	case PW_RULE_REUSEADDR_SHARED:
-		return tcp ? "both set SO_REUSEADDR and it is not listening"
-			   : "both set SO_REUSEADDR; unicast then reaches only the socket bound "
-			     "last";
-	default:
-		return "both set SO_REUSEPORT with the same owner uid";
-	}
-}
-
-/* ---- advice ---------------------------------------------------------------- */
-
-static bool variant_ok(const struct pw_bind_candidate *v, struct sockinfo *si, size_t n)
-{
-	struct decision d = decide(v, si, n);
-	return d.certain && d.would_succeed;
-}
-
-static int advise_candidate(const struct pw_bind_candidate *c, struct sockinfo *si, size_t n,
-			    struct strv *adv)
-{
-	/* Facts about the blockers first: trying variants rewrites si's verdicts. */
-	uint32_t uid = 0;
-	bool uid_only = true, blocked = false, specific = true;
-	for (size_t i = 0; i < n; i++) {
-		if (!(si[i].kinds & (1u << K_BLOCK)))
-			continue;
-		struct view vs;
-		view_of(&si[i].s->laddr, &vs);
-		specific &= !vs.any && si[i].s->inode; /* not connections or TIME_WAIT */
-		uid_only &=
-		    si[i].block_rule == PW_RULE_REUSEPORT_UID && (!blocked || si[i].s->uid == uid);
-		uid = si[i].s->uid;
-		blocked = true;
-	}
-	struct view vc;
-	view_of(&c->addr, &vc);
-
-	struct pw_bind_candidate v;
-	bool ra_ok = false, rp_ok = false;
-	int r = 0;
-	if (!c->reuseaddr) {
-		v = *c;
-		v.reuseaddr = true;
-		if ((ra_ok = variant_ok(&v, si, n)))
-			r = addf(adv, true,
-				 "set SO_REUSEADDR on your socket (--reuseaddr): the bind "
-				 "then succeeds");
-	}
-	if (r >= 0 && !c->reuseport) {
-		v = *c;
-		v.reuseport = true;
-		if ((rp_ok = variant_ok(&v, si, n)))
-			r = addf(adv, true,
-				 "set SO_REUSEPORT on your socket (--reuseport): the bind "
-				 "then succeeds");
-	}
-	if (r >= 0 && !c->reuseaddr && !c->reuseport && !ra_ok && !rp_ok) {
-		v = *c;
-		v.reuseaddr = v.reuseport = true;
-		if (variant_ok(&v, si, n))
-			r = addf(adv, true,
-				 "set both SO_REUSEADDR and SO_REUSEPORT on your socket: "
-				 "the bind then succeeds");
-	}
-	if (r >= 0 && c->addr.family == AF_INET6 && vc.any && !vc.v4 && !c->v6only) {
-		v = *c;
-		v.v6only = true;
-		if (variant_ok(&v, si, n))
-			r = addf(adv, true,
-				 "set IPV6_V6ONLY on your [::] socket (--v6only) so it "
-				 "does not claim the IPv4 addresses others hold");
-	}
-	if (r >= 0 && blocked && uid_only && uid != c->uid) {
-		v = *c;
-		v.uid = uid;
-		if (variant_ok(&v, si, n))
-			r = addf(adv, true,
-				 "create your socket as uid %u (--user), the owner of the "
-				 "SO_REUSEPORT socket(s) in the way: a group has one owner "
-				 "uid",
-				 uid);
-	}
-	if (r >= 0 && blocked && specific && vc.any)
-		r = addf(adv, true,
-			 "bind a specific address instead of the wildcard: the sockets "
-			 "in the way hold specific addresses only");
-	(void)decide(c, si, n); /* restore the candidate's own verdicts */
-	return r;
-}
-
-static int advise_holders(const struct pw_socket *s, struct strv *adv)
-{
-	char ep[96];
-	endpoint(s, ep, sizeof(ep));
-	if (!s->inode) {
-		if (s->state == PW_ST_TIME_WAIT)
-			return 0; /* handled with its own advice */
-		return addf(adv, true,
-			    "%s is a connection no process holds (%s: not yet accepted, "
-			    "or closing); it goes when its listener accepts it or it "
-			    "finishes",
-			    ep, state_of(s));
-	}
-	if (!s->n_holders) {
-		if (s->kernel_owner)
-			return addf(adv, true,
-				    "%s belongs to the kernel (%s): remove or reconfigure "
-				    "that, or pick another port",
-				    ep, s->kernel_owner);
-		return addf(adv, true,
-			    "no visible process holds %s: run as root to see every "
-			    "holder",
-			    ep);
-	}
-	int r = 0;
-	for (size_t i = 0; i < s->n_holders && r >= 0; i++) {
-		const struct pw_process *p = s->holders[i].proc;
-		if (!p)
-			continue;
-		bool seen = false; /* one line per process, not per fd */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = s->holders[j].proc == p;
-		if (seen)
-			continue;
-		_cleanup_free_ char *comm = pw_escape_text(p->comm ? p->comm : "?");
-		if (!comm)
-			return -ENOMEM;
-		if (p->unit)
-			r = addf(adv, true, "stop %s (PID %d, unit %s), which holds %s", comm,
-				 p->pid, p->unit, ep);
-		else
-			r = addf(adv, true, "stop %s (PID %d), which holds %s", comm, p->pid, ep);
-	}
-	return r;
-}
-
-static int advise_existing(const struct pw_bind_candidate *c, struct sockinfo *si, size_t n,
-			   struct strv *adv)
-{
-	int r = 0;
-	bool tw = false, tw_needs_old = false;
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		const struct sockinfo *x = &si[i];
-		if (!(x->kinds & (1u << K_BLOCK)))
-			continue;
-		if (x->block_rule == PW_RULE_TIME_WAIT) {
-			tw = true;
-			tw_needs_old |= !(x->dflt & C_RA);
-			continue;
-		}
-		r = advise_holders(x->s, adv);
-		if (r < 0)
-			break;
-		if (x->kinds != 1u << K_BLOCK)
-			continue; /* may not block: the uncertainty is explained instead */
-		if (x->block_rule == PW_RULE_EXCLUSIVE && x->s->state != PW_ST_LISTEN &&
-		    c->reuseaddr && !(x->dflt & C_RA))
-			r = addf(adv, true,
-				 "the existing socket would need SO_REUSEADDR too: restart "
-				 "its program with that option");
-		else if ((x->block_rule == PW_RULE_EXCLUSIVE ||
-			  x->block_rule == PW_RULE_REUSEADDR_LISTENER) &&
-			 x->s->state == PW_ST_LISTEN)
-			r = addf(adv, true,
-				 "to share a port with a listener, both sockets need "
-				 "SO_REUSEPORT and one owner uid (a load-balanced group)");
-	}
-	if (r >= 0 && tw) {
-		r = addf(adv, true,
-			 "wait for the TIME_WAIT leftover(s) to expire (60 s after the "
-			 "connection closed)");
-		if (r >= 0)
-			r = addf(adv, true,
-				 tw_needs_old
-				     ? "or set SO_REUSEADDR on both sides, the server that "
-				       "left them behind and the new socket: then a restart "
-				       "gets through at once"
-				     : "or set SO_REUSEADDR on the new socket too: the old "
-				       "one had it, and SO_REUSEADDR on both sides gets "
-				       "through");
-	}
-	return r;
 }
 
 /* ---- the prediction -------------------------------------------------------- */
@@ -845,19 +333,19 @@ static int fill_lists(const struct pw_bind_candidate *c, struct sockinfo *si, si
 						       .rule = x->block_rule,
 						       .outcome =
 							   only ? PW_BIND_BLOCKS : PW_BIND_MAYBE,
-						       .inferred = was_inferred(x)};
-			r = explain_block(c, x, x->block_rule, &e->explanation);
+						       .inferred = br_was_inferred(x)};
+			r = br_explain_block(c, x, x->block_rule, &e->explanation);
 			if (r >= 0 && !only) {
 				char ep[96];
-				endpoint(x->s, ep, sizeof(ep));
+				br_endpoint(x->s, ep, sizeof(ep));
 				char *t =
-				    fmt("%s; portwho could not read all of its options, so it "
-					"blocks unless %s",
-					e->explanation, unless_words(c, x));
+				    br_fmt("%s; portwho could not read all of its options, so it "
+					   "blocks unless %s",
+					   e->explanation, br_unless_words(c, x));
 				free(e->explanation);
 				e->explanation = t;
-				r = t ? addf(unc, false, "%s (%s, uid %u) blocks unless %s", ep,
-					     state_of(x->s), x->s->uid, unless_words(c, x))
+				r = t ? br_addf(unc, false, "%s (%s, uid %u) blocks unless %s", ep,
+						br_state_of(x->s), x->s->uid, br_unless_words(c, x))
 				      : -ENOMEM;
 			}
 		} else if (x->kinds & (1u << K_SHARE | 1u << K_MATCH)) {
@@ -865,8 +353,8 @@ static int fill_lists(const struct pw_bind_candidate *c, struct sockinfo *si, si
 			*e = (struct pw_bind_conflict){.sock = x->s,
 						       .rule = x->share_rule,
 						       .outcome = PW_BIND_SHARES,
-						       .inferred = was_inferred(x)};
-			r = explain_share(c, x, x->share_rule, &e->explanation);
+						       .inferred = br_was_inferred(x)};
+			r = br_explain_share(c, x, x->share_rule, &e->explanation);
 		} else {
 			continue;
 		}
@@ -897,14 +385,14 @@ static char *make_why(const struct pw_bind_candidate *c, const struct pw_bind_pr
 		      bool eacces, bool order, size_t n_counted)
 {
 	char ep[96], mine[96];
-	cand_endpoint(c, mine, sizeof(mine));
+	br_cand_endpoint(c, mine, sizeof(mine));
 	if (eacces)
-		return fmt("port %u is below ip_unprivileged_port_start (%d) and uid %u lacks "
-			   "CAP_NET_BIND_SERVICE",
-			   c->port, c->unprivileged_port_start, c->uid);
+		return br_fmt("port %u is below ip_unprivileged_port_start (%d) and uid %u lacks "
+			      "CAP_NET_BIND_SERVICE",
+			      c->port, c->unprivileged_port_start, c->uid);
 	const struct pw_bind_conflict *h = headline_conflict(p);
 	if (!p->would_succeed && h) {
-		endpoint(h->sock, ep, sizeof(ep));
+		br_endpoint(h->sock, ep, sizeof(ep));
 		const char *more = "";
 		char buf[48] = "";
 		if (p->n_conflicts > 1) {
@@ -912,34 +400,35 @@ static char *make_why(const struct pw_bind_candidate *c, const struct pw_bind_pr
 			more = buf;
 		}
 		if (order)
-			return fmt("%s %s blocks it%s, but another socket's SO_REUSEPORT match may "
-				   "be met first: the kernel's answer depends on bind order",
-				   ep, state_of(h->sock), more);
+			return br_fmt(
+			    "%s %s blocks it%s, but another socket's SO_REUSEPORT match may "
+			    "be met first: the kernel's answer depends on bind order",
+			    ep, br_state_of(h->sock), more);
 		if (h->outcome == PW_BIND_MAYBE)
-			return fmt("%s %s blocks it%s unless its unread options allow sharing", ep,
-				   state_of(h->sock), more);
+			return br_fmt("%s %s blocks it%s unless its unread options allow sharing",
+				      ep, br_state_of(h->sock), more);
 		if (h->rule == PW_RULE_REUSEPORT_UID)
-			return fmt("%s %s blocks it%s: SO_REUSEPORT needs the same owner uid "
-				   "(it: %u, you: %u)",
-				   ep, state_of(h->sock), more, h->sock->uid, c->uid);
-		return fmt("%s %s blocks it%s: %s", ep, state_of(h->sock), more,
-			   short_rule(h->rule));
+			return br_fmt("%s %s blocks it%s: SO_REUSEPORT needs the same owner uid "
+				      "(it: %u, you: %u)",
+				      ep, br_state_of(h->sock), more, h->sock->uid, c->uid);
+		return br_fmt("%s %s blocks it%s: %s", ep, br_state_of(h->sock), more,
+			      br_short_rule(h->rule));
 	}
 	if (p->n_shared) {
 		const struct pw_bind_conflict *e = &p->shared[0];
-		endpoint(e->sock, ep, sizeof(ep));
+		br_endpoint(e->sock, ep, sizeof(ep));
 		char more[48] = "";
 		if (p->n_shared > 1)
 			snprintf(more, sizeof(more), " (and %zu more)", p->n_shared - 1);
-		return fmt("it may share the port with %s %s%s: %s%s", ep, state_of(e->sock), more,
-			   share_short(e->rule, is_tcp(c->proto)),
-			   p->certain ? "" : " (uncertain: see below)");
+		return br_fmt("it may share the port with %s %s%s: %s%s", ep, br_state_of(e->sock),
+			      more, br_share_short(e->rule, br_is_tcp(c->proto)),
+			      p->certain ? "" : " (uncertain: see below)");
 	}
 	if (n_counted)
-		return fmt("no socket on port %u/%s overlaps %s%s", c->port,
-			   pw_proto_name(c->proto), mine, p->certain ? "" : " (uncertain)");
-	return fmt("nothing is bound to port %u/%s in this namespace", c->port,
-		   pw_proto_name(c->proto));
+		return br_fmt("no socket on port %u/%s overlaps %s%s", c->port,
+			      pw_proto_name(c->proto), mine, p->certain ? "" : " (uncertain)");
+	return br_fmt("nothing is bound to port %u/%s in this namespace", c->port,
+		      pw_proto_name(c->proto));
 }
 
 int pw_bind_predict(const struct pw_bind_candidate *c, const struct pw_socket *const *socks,
@@ -953,15 +442,15 @@ int pw_bind_predict(const struct pw_bind_candidate *c, const struct pw_socket *c
 		goto fail;
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!socks[i] || !counts(c, socks[i]))
+		if (!socks[i] || !br_counts(c, socks[i]))
 			continue;
-		si[m] = (struct sockinfo){.s = socks[i], .eligible = eligible(socks[i])};
-		si[m].dom0 = si[m].dom = domain_of(socks[i]);
+		si[m] = (struct sockinfo){.s = socks[i], .eligible = br_eligible(socks[i])};
+		si[m].dom0 = si[m].dom = br_domain_of(socks[i]);
 		m++;
 	}
-	infer(si, m);
+	br_infer(si, m);
 
-	struct decision d = decide(c, si, m);
+	struct decision d = br_decide(c, si, m);
 	bool eacces = c->port && c->port < c->unprivileged_port_start && !c->can_bind_privileged;
 	p.would_succeed = d.would_succeed && !eacces;
 	p.certain = d.certain || eacces;
@@ -971,55 +460,55 @@ int pw_bind_predict(const struct pw_bind_candidate *c, const struct pw_socket *c
 	if (r < 0)
 		goto fail;
 	if (d.order) {
-		r = addf(&unc, false,
-			 "UDP: the kernel stops at the first overlapping socket it meets that "
-			 "matches by SO_REUSEPORT, so with both kinds here the answer depends "
-			 "on which was bound last");
+		r = br_addf(&unc, false,
+			    "UDP: the kernel stops at the first overlapping socket it meets that "
+			    "matches by SO_REUSEPORT, so with both kinds here the answer depends "
+			    "on which was bound last");
 		if (r < 0)
 			goto fail;
 	}
 
 	if (eacces) {
-		r = addf(&adv, true,
-			 "port %u needs CAP_NET_BIND_SERVICE: grant it (setcap "
-			 "cap_net_bind_service=+ep PROGRAM, or AmbientCapabilities="
-			 "CAP_NET_BIND_SERVICE in its systemd unit), use a port of %d or above, "
-			 "or lower net.ipv4.ip_unprivileged_port_start in this namespace",
-			 c->port, c->unprivileged_port_start);
+		r = br_addf(&adv, true,
+			    "port %u needs CAP_NET_BIND_SERVICE: grant it (setcap "
+			    "cap_net_bind_service=+ep PROGRAM, or AmbientCapabilities="
+			    "CAP_NET_BIND_SERVICE in its systemd unit), use a port of %d or above, "
+			    "or lower net.ipv4.ip_unprivileged_port_start in this namespace",
+			    c->port, c->unprivileged_port_start);
 		if (r >= 0 && !d.would_succeed)
-			r = addf(&adv, true,
-				 "even with the capability the bind would then fail with "
-				 "EADDRINUSE: see the sockets in the way");
+			r = br_addf(&adv, true,
+				    "even with the capability the bind would then fail with "
+				    "EADDRINUSE: see the sockets in the way");
 		if (r < 0)
 			goto fail;
 	}
 	if (p.n_conflicts) {
-		r = advise_candidate(c, si, m, &adv);
+		r = br_advise_candidate(c, si, m, &adv);
 		if (r >= 0)
-			r = advise_existing(c, si, m, &adv);
+			r = br_advise_existing(c, si, m, &adv);
 		if (r >= 0 && !d.certain)
-			r = addf(&adv, true,
-				 "run as root so portwho can read the options of the "
-				 "sockets in the way (BPF), or let the trial settle it "
-				 "(without --no-trial)");
+			r = br_addf(&adv, true,
+				    "run as root so portwho can read the options of the "
+				    "sockets in the way (BPF), or let the trial settle it "
+				    "(without --no-trial)");
 		if (r < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < p.n_shared; i++) {
 		const struct pw_bind_conflict *e = &p.shared[i];
 		char ep[96];
-		endpoint(e->sock, ep, sizeof(ep));
+		br_endpoint(e->sock, ep, sizeof(ep));
 		if (e->rule == PW_RULE_LISTEN_RACE)
-			r = addf(&adv, true,
-				 "watch out: %s is bound with SO_REUSEADDR too; of the two, "
-				 "only the first to listen() will listen",
-				 ep);
-		else if (e->rule == PW_RULE_REUSEADDR_SHARED && !is_tcp(c->proto))
-			r = addf(&adv, true,
-				 "watch out: with SO_REUSEADDR duplicates, unicast to %s "
-				 "reaches only the socket bound last; for load balancing "
-				 "use SO_REUSEPORT on every socket",
-				 ep);
+			r = br_addf(&adv, true,
+				    "watch out: %s is bound with SO_REUSEADDR too; of the two, "
+				    "only the first to listen() will listen",
+				    ep);
+		else if (e->rule == PW_RULE_REUSEADDR_SHARED && !br_is_tcp(c->proto))
+			r = br_addf(&adv, true,
+				    "watch out: with SO_REUSEADDR duplicates, unicast to %s "
+				    "reaches only the socket bound last; for load balancing "
+				    "use SO_REUSEPORT on every socket",
+				    ep);
 		if (r < 0)
 			goto fail;
 	}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pure parsers for containers: which runtime's cgroup a process lives in
- * (/proc/PID/cgroup, cgroupfs and systemd layouts), the NSpid line of
- * /proc/PID/status, nspawn's --machine= and the runtime's stop command.
+ * (/proc/PID/cgroup, cgroupfs and systemd layouts), nspawn's --machine=
+ * and the runtime's stop command.
  * No I/O here: container.c reads, these decide.
  */
 #include <stdio.h>
@@ -226,30 +226,6 @@ int pw_parse_cgroup_container(const char *buf, struct pw_container *ret)
 		line = *eol ? eol + 1 : eol;
 	}
 	return -ENOENT;
-}
-
-int pw_parse_status_nspid(const char *buf, pid_t *ret)
-{
-	const char *p = strstr(buf, "\nNSpid:");
-	if (!p)
-		return -ENOENT;
-	p += 7;
-	const char *eol = strchr(p, '\n');
-	if (!eol)
-		eol = p + strlen(p);
-	long last = -1;
-	while (p < eol) {
-		char *e;
-		long v = strtol(p, &e, 10);
-		if (e == p)
-			break;
-		last = v;
-		p = e;
-	}
-	if (last <= 0)
-		return -EINVAL;
-	*ret = (pid_t)last;
-	return 0;
 }
 
 /* systemd-nspawn's machine name: -M NAME, --machine NAME, --machine=NAME,

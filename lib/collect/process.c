@@ -11,7 +11,9 @@
 #include "internal.h"
 
 #define STAT_MAX (4u << 10)
-#define STATUS_MAX (4u << 10) /* Uid: comes long before the Groups: line */
+/* NSpid: comes after Groups:, which may be long; the file is read to its
+ * end in 4 KiB steps, so the bound costs nothing for ordinary processes */
+#define STATUS_MAX (64u << 10)
 #define CMDLINE_MAX (256u << 10)
 #define CGROUP_MAX (64u << 10)
 #define ENVIRON_MAX (1u << 20)
@@ -116,8 +118,10 @@ static bool looks_like_systemd(const struct pw_process *p)
 {
 	if (p->comm && strcmp(p->comm, "systemd") == 0)
 		return true;
-	return p->pid == 1 && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
-			       starts_with(p->cmdline, "/usr/lib/systemd/systemd"));
+	/* the init of the host, or of a container's PID namespace */
+	bool init = p->pid == 1 || p->nspid == 1;
+	return init && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
+			starts_with(p->cmdline, "/usr/lib/systemd/systemd"));
 }
 
 static bool is_gone(int r)
@@ -196,7 +200,8 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 	r = pw_parse_status_euid(buf, &p->uid);
 	if (r < 0)
 		return r;
-	(void)pw_parse_status_nspid(buf, &p->nspid); /* stays 0 without NSpid */
+	if (pw_parse_status_nspid(buf, &p->nspid) < 0)
+		p->nspid = 0; /* unknown: an old kernel, or a Groups: line too long */
 	free(buf);
 	buf = NULL;
 

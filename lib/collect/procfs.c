@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -95,16 +96,57 @@ struct worker {
 	int err;
 };
 
-static int add_rec(struct pw_walk *o, uint32_t inode, pid_t pid, pid_t tid, int fd)
+static int add_rec(struct pw_walk *o, uint32_t inode, pid_t pid, pid_t tid, int fd, uint8_t via)
 {
 	if (PW_GROW(o->recs, o->cap_recs, o->n_recs + 1) < 0)
 		return -ENOMEM;
-	o->recs[o->n_recs++] = (struct pw_fdrec){ inode, pid, tid, fd };
+	o->recs[o->n_recs++] = (struct pw_fdrec){ inode, pid, tid, fd, via };
 	return 0;
 }
 
-/* Walk one fd directory (already opened); append socket fds. */
-static int scan_fd_dir(struct worker *wk, int dfd, pid_t pid, pid_t tid)
+static void note_hidden(struct pw_walk *o, pid_t pid)
+{
+	o->hidden++;
+	if (!o->hidden_min || pid < o->hidden_min)
+		o->hidden_min = pid;
+}
+
+#define RING_LINK "anon_inode:[io_uring]"
+#define FDINFO_MAX (1u << 20) /* a ring may register thousands of files */
+
+/* The sockets registered with the io_uring that is fd of pid (tid's
+ * private table when tid != pid), as PW_VIA_IO_URING records. -EACCES or
+ * -EAGAIN when the table could not be read; -ENOENT/-ESRCH when gone. */
+static int read_ring(int procfd, pid_t pid, pid_t tid, int fd, struct pw_walk *o)
+{
+	char path[80];
+	if (tid == pid)
+		snprintf(path, sizeof(path), "%d/fdinfo/%d", pid, fd);
+	else
+		snprintf(path, sizeof(path), "%d/task/%d/fdinfo/%d", pid, tid, fd);
+	int r = -EAGAIN;
+	/* the kernel skips the table while the ring's lock is taken: retry */
+	for (int tries = 0; tries < 5 && r == -EAGAIN; tries++) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len;
+		r = pw_read_file_at(procfd, path, FDINFO_MAX, &buf, &len);
+		if (r < 0)
+			return r == -EPERM ? -EACCES : r;
+		_cleanup_free_ uint32_t *inodes = NULL;
+		size_t n = 0;
+		r = pw_parse_uring_files(buf, len, &inodes, &n);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			if (add_rec(o, inodes[i], pid, tid, -1, PW_VIA_IO_URING) < 0)
+				return -ENOMEM;
+		if (r == -EAGAIN)
+			sched_yield();
+	}
+	return r;
+}
+
+/* Walk one fd directory (already opened); append socket fds and the
+ * sockets of io_uring rings. *ring_unread: a ring's table was refused. */
+static int scan_fd_dir(struct worker *wk, int dfd, pid_t pid, pid_t tid, bool *ring_unread)
 {
 	char link[64];
 	for (;;) {
@@ -121,16 +163,25 @@ static int scan_fd_dir(struct worker *wk, int dfd, pid_t pid, pid_t tid)
 			ssize_t l = readlinkat(dfd, d->d_name, link, sizeof(link) - 1);
 			if (l < 0 && (errno == EACCES || errno == EPERM))
 				return -EACCES; /* listable but not readable (protected init) */
+			long fd;
+			if (l == sizeof(RING_LINK) - 1 && !memcmp(link, RING_LINK, (size_t)l) &&
+			    parse_uint(d->d_name, INT32_MAX, &fd) == 0) {
+				int r = read_ring(wk->w->procfd, pid, tid, (int)fd, &wk->out);
+				if (r == -ENOMEM)
+					return r;
+				if (r == -EACCES || r == -EAGAIN)
+					*ring_unread = true;
+				continue;
+			}
 			/* "socket:[N]": anything shorter or else is not a socket */
 			if (l < 9 || link[0] != 's' || link[1] != 'o' || link[6] != ':')
 				continue;
 			uint32_t inode;
 			if (pw_parse_socket_link(link, (size_t)l, &inode) < 0)
 				continue;
-			long fd;
 			if (parse_uint(d->d_name, INT32_MAX, &fd) < 0)
 				continue;
-			if (add_rec(&wk->out, inode, pid, tid, (int)fd) < 0)
+			if (add_rec(&wk->out, inode, pid, tid, (int)fd, PW_VIA_FD) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -176,7 +227,7 @@ static void record_netns(struct worker *wk, pid_t pid)
 
 /* Threads with their own fd table (unshare(CLONE_FILES)) are visible only
  * under /proc/PID/task/TID/fd. */
-static int scan_private_tables(struct worker *wk, pid_t pid)
+static int scan_private_tables(struct worker *wk, pid_t pid, bool *ring_unread)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "%d/task", pid);
@@ -203,7 +254,7 @@ static int scan_private_tables(struct worker *wk, pid_t pid)
 		_cleanup_close_ int dfd = openat(tfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			continue;
-		r = scan_fd_dir(wk, dfd, pid, tid);
+		r = scan_fd_dir(wk, dfd, pid, tid, ring_unread);
 	}
 	free(tids);
 	return r;
@@ -218,7 +269,7 @@ static int scan_pid(struct worker *wk, pid_t pid)
 	if (dfd < 0) {
 		if (errno == EACCES || errno == EPERM) {
 			if (!is_kernel_thread(w->procfd, pid))
-				wk->out.hidden++;
+				note_hidden(&wk->out, pid);
 		} else if (errno == ENOENT || errno == ESRCH) {
 			wk->out.vanished++;
 		}
@@ -226,15 +277,19 @@ static int scan_pid(struct worker *wk, pid_t pid)
 	}
 	if (w->want_netns)
 		record_netns(wk, pid);
-	int r = scan_fd_dir(wk, dfd, pid, pid);
+	bool ring_unread = false;
+	int r = scan_fd_dir(wk, dfd, pid, pid, &ring_unread);
 	if (r == -EACCES) {
-		wk->out.hidden++;
+		note_hidden(&wk->out, pid);
 		return 0;
 	}
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
 	wk->out.processes++;
-	return scan_private_tables(wk, pid);
+	r = scan_private_tables(wk, pid, &ring_unread);
+	if (ring_unread)
+		note_hidden(&wk->out, pid); /* an io_uring table we could not read */
+	return r;
 }
 
 static void *worker_main(void *arg)
@@ -260,6 +315,7 @@ static void *worker_main(void *arg)
 void pw_walk_free(struct pw_walk *w)
 {
 	free(w->recs);
+	free(w->visited);
 	for (size_t i = 0; i < w->n_ns; i++)
 		free(w->ns[i].path);
 	free(w->ns);
@@ -284,6 +340,8 @@ static int merge(struct pw_walk *dst, struct pw_walk *src)
 			free(src->ns[i].path);
 	}
 	src->n_ns = 0;
+	if (src->hidden_min && (!dst->hidden_min || src->hidden_min < dst->hidden_min))
+		dst->hidden_min = src->hidden_min;
 	dst->hidden += src->hidden;
 	dst->vanished += src->vanished;
 	dst->processes += src->processes;
@@ -352,6 +410,72 @@ static int procfs_walk(const struct pw_walk_opts *o, struct pw_walk *out)
 			free(wks[i].dbuf);
 	}
 	return r < 0 ? r : 0;
+}
+
+int pw_proc_list_pids(int procfd, pid_t **ret, size_t *ret_n)
+{
+	_cleanup_free_ char *dbuf = malloc(DENTS_BUF);
+	if (!dbuf)
+		return -ENOMEM;
+	if (lseek(procfd, 0, SEEK_SET) < 0)
+		return -errno;
+	return list_numeric(procfd, dbuf, ret, ret_n);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int pw_walk_complete(int procfd, const pid_t *before, size_t n_before, struct pw_walk *w)
+{
+	_cleanup_free_ char *dbuf = malloc(DENTS_BUF);
+	_cleanup_free_ pid_t *todo = NULL;
+	size_t n_todo = 0, cap_todo = 0;
+	if (!dbuf)
+		return -ENOMEM;
+	struct walker wl = { .procfd = procfd, .self = getpid() };
+	wl.have_kcmp = syscall(SYS_kcmp, wl.self, wl.self, KCMP_FILES, 0, 0) == 0;
+	struct worker wk = { .w = &wl, .dbuf = dbuf };
+
+	/* processes the walk never visited: their fd tables through /proc */
+	if (w->visited_known) {
+		if (w->n_visited > 1)
+			qsort(w->visited, w->n_visited, sizeof(*w->visited), cmp_pid);
+		for (size_t i = 0; i < n_before; i++) {
+			if (w->n_visited && bsearch(&before[i], w->visited, w->n_visited,
+						    sizeof(*w->visited), cmp_pid))
+				continue;
+			if (PW_GROW(todo, cap_todo, n_todo + 1) < 0)
+				return -ENOMEM;
+			todo[n_todo++] = before[i];
+		}
+		wl.pids = todo;
+		wl.n_pids = n_todo;
+		worker_main(&wk);
+		w->unvisited_hidden += wk.out.hidden;
+	}
+
+	/* io_uring rings the walk found but could not read */
+	size_t k = 0;
+	for (size_t i = 0; i < w->n_recs && wk.err >= 0; i++) {
+		struct pw_fdrec rec = w->recs[i];
+		if (rec.via != PW_FDREC_RING) {
+			w->recs[k++] = rec;
+			continue;
+		}
+		int r = read_ring(procfd, rec.pid, rec.tid, rec.fd, &wk.out);
+		if (r == -ENOMEM)
+			wk.err = r;
+		else if (r == -EACCES || r == -EAGAIN)
+			note_hidden(&wk.out, rec.pid); /* counted once per ring */
+	}
+	if (wk.err >= 0)
+		w->n_recs = k;
+	int r = wk.err < 0 ? wk.err : merge(w, &wk.out);
+	pw_walk_free(&wk.out);
+	return r;
 }
 
 const struct pw_collector pw_collector_procfs = {

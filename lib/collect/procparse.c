@@ -132,6 +132,96 @@ int pw_parse_status_euid(const char *buf, uid_t *ret_uid)
 	return 0;
 }
 
+/* "NSpid:" line: the PID in the innermost namespace (the last number), the
+ * one the process itself gets from getpid(). -ENOENT without the line
+ * (kernels before 4.1), -EINVAL when malformed. */
+int pw_parse_status_nspid(const char *buf, pid_t *ret_pid)
+{
+	if (!buf)
+		return -EINVAL;
+	const char *line = buf;
+	while (strncmp(line, "NSpid:", 6) != 0) {
+		line = strchr(line, '\n');
+		if (!line)
+			return -ENOENT;
+		line++;
+	}
+	const char *p = line + 6;
+	uint64_t v = 0;
+	bool any = false;
+	for (;;) {
+		if (*p != '\t' && *p != ' ')
+			break;
+		while (*p == '\t' || *p == ' ')
+			p++;
+		const char *tok = p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == tok)
+			break;
+		if (parse_dec(tok, (size_t)(p - tok), INT32_MAX, &v) < 0 || v == 0)
+			return -EINVAL;
+		any = true;
+	}
+	/* the line must end where the kernel ended it, not where a read did */
+	if (!any || *p != '\n')
+		return -EINVAL;
+	if (ret_pid)
+		*ret_pid = (pid_t)v;
+	return 0;
+}
+
+/* ---- /proc/PID/fdinfo/RING (io_uring) --------------------------------- */
+
+/* Registered files are listed after "UserFiles:\tN" as "%5u: PATH", a
+ * socket's path being "socket:[INODE]"; the list ends at "UserBufs:". The
+ * kernel prints nothing of the ring's state when it cannot take the ring's
+ * lock at once: no "UserFiles:" line means "not read", -EAGAIN. */
+int pw_parse_uring_files(const char *buf, size_t len, uint32_t **ret, size_t *ret_n)
+{
+	if (!buf || !ret || !ret_n)
+		return -EINVAL;
+	const char *end = buf + len, *line = buf;
+	bool in_files = false, seen = false;
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	while (line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			break; /* a line cut by the read is not trusted */
+		size_t ll = (size_t)(eol - line);
+		if (ll >= 10 && !memcmp(line, "UserFiles:", 10)) {
+			in_files = seen = true;
+		} else if (in_files && line[0] != ' ' && !(line[0] >= '0' && line[0] <= '9')) {
+			in_files = false; /* "UserBufs:" or whatever comes next */
+		} else if (in_files) {
+			const char *p = line;
+			while (p < eol && *p == ' ')
+				p++;
+			const char *colon = memchr(p, ':', (size_t)(eol - p));
+			uint32_t ino;
+			uint64_t idx;
+			if (colon && parse_dec(p, (size_t)(colon - p), UINT32_MAX, &idx) == 0 &&
+			    colon + 2 <= eol && colon[1] == ' ' &&
+			    pw_parse_socket_link(colon + 2, (size_t)(eol - colon - 2), &ino) == 0) {
+				if (PW_GROW(v, cap, n + 1) < 0) {
+					free(v);
+					return -ENOMEM;
+				}
+				v[n++] = ino;
+			}
+		}
+		line = eol + 1;
+	}
+	if (!seen) {
+		free(v);
+		return -EAGAIN;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
 /* ---- /proc/PID/cgroup -------------------------------------------------- */
 
 /* Unit types that own cgroups (the others never hold processes). */
@@ -212,6 +302,14 @@ static int unit_from_path(const char *path, const char *end, char **ret_unit, bo
 
 	const char *p = path, *unit;
 	size_t n;
+	/* systemd-nspawn (and other container managers following systemd's
+	 * container interface) run the container's own tree below a "payload"
+	 * cgroup: the unit the process belongs to is the one inside, named by
+	 * the container's systemd. The innermost container wins. */
+	const char *c;
+	for (const char *q = path; next_component(&q, end, &c, &n);)
+		if (n == 7 && !memcmp(c, "payload", 7))
+			p = q;
 	if (!next_unit(&p, end, &unit, &n) || !is_unit_name(unit, n))
 		return -ENOENT;
 	bool user = false;

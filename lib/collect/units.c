@@ -35,6 +35,19 @@ bool pw_unit_name_valid(const char *s, const char *suffix)
 	return true;
 }
 
+bool pw_listen_pid_is_self(const struct pw_process *p)
+{
+	if (!p || p->listen_pid <= 0)
+		return false;
+	/* getpid() inside the process's own PID namespace; ours when unknown */
+	return p->listen_pid == (p->nspid > 0 ? p->nspid : p->pid);
+}
+
+bool pw_process_is_init(const struct pw_process *p)
+{
+	return p && (p->pid == 1 || p->nspid == 1);
+}
+
 /* The LISTEN_FDNAMES entry of fd when it names a socket unit, or NULL. */
 char *pw_listen_fdname_unit(const struct pw_process *p, int fd)
 {

@@ -148,6 +148,11 @@ const char *pw_confidence_name(enum pw_confidence c)
 	return NULL;
 }
 
+const char *pw_holder_via_name(enum pw_holder_via v)
+{
+	return v == PW_VIA_IO_URING ? "io_uring" : "fd";
+}
+
 const char *pw_opt_source_name(enum pw_opt_source s)
 {
 	switch (s) {

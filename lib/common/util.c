@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 
 #include "internal.h"
 
@@ -56,4 +58,13 @@ int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
 		*ret_len = len;
 	*ret = TAKE_PTR(buf);
 	return 0;
+}
+
+bool pw_have_cap(int cap)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2] = {0};
+	if (syscall(SYS_capget, &h, d) < 0)
+		return geteuid() == 0;
+	return d[cap / 32].effective & (1u << (cap % 32));
 }

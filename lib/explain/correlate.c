@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Join sockets (sock_diag) and holders (fd walk), group by (netns, proto,
+/* The middle phases of a snapshot: join sockets (sock_diag) and holders
+ * (fd walk), read the holders' process facts, group by (netns, proto,
  * port). Linear in sockets + fds apart from sorting. */
 #include <netinet/in.h>
 #include <pthread.h>
@@ -70,7 +71,7 @@ static bool map_get(const struct inode_map *m, uint32_t key, uint32_t *val)
 }
 
 struct match {
-	uint32_t sock;
+	uint32_t sock; /* index in snap->sockets */
 	struct pw_fdrec rec;
 };
 
@@ -151,10 +152,15 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 		pthread_join(th[i], NULL);
 }
 
-static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
+/* Join: which fd of which process holds which socket. Holders are laid out
+ * in socket order with no process yet (pw_process_facts fills that in). */
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret)
 {
 	struct pw_sockvec *sv = &snap->sockets;
+	if (sv->n > 1)
+		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
 	struct inode_map map = { 0 };
+	struct match *m = NULL;
 	int r = map_init(&map, sv->n);
 	if (r < 0)
 		goto out;
@@ -162,14 +168,12 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 		if (sv->v[i].inode)
 			map_put(&map, sv->v[i].inode, (uint32_t)i);
 
-	struct match *m = NULL;
 	size_t n = 0, cap = 0;
 	for (size_t i = 0; i < w->n_recs; i++) {
 		uint32_t idx;
 		if (!map_get(&map, w->recs[i].inode, &idx))
 			continue;
 		if (PW_GROW(m, cap, n + 1) < 0) {
-			free(m);
 			r = -ENOMEM;
 			goto out;
 		}
@@ -184,15 +188,39 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 			m[k++] = m[i];
 	n = k;
 
-	/* facts only for processes that hold a socket we will report */
-	pid_t *pids = malloc((n ? n : 1) * sizeof(*pids));
 	snap->holders = calloc(n ? n : 1, sizeof(*snap->holders));
-	if (!pids || !snap->holders) {
-		free(pids);
-		free(m);
+	if (!snap->holders) {
 		r = -ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct pw_socket *s = &sv->v[m[i].sock];
+		struct pw_holder *h = &snap->holders[i];
+		*h = (struct pw_holder){ NULL, m[i].rec.tid, m[i].rec.fd, m[i].rec.via };
+		if (!s->holders)
+			s->holders = h; /* matches are sorted by socket: one run each */
+		s->n_holders++;
+	}
+	snap->n_holders = n;
+	ret->matches = m;
+	ret->n = n;
+	m = NULL;
+out:
+	free(m);
+	free(map.keys);
+	free(map.vals);
+	return r;
+}
+
+/* Process facts, only for processes that hold a socket we will report; each
+ * holder then points at its process. */
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd)
+{
+	const struct match *m = j->matches;
+	size_t n = j->n;
+	pid_t *pids = malloc((n ? n : 1) * sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		pids[i] = m[i].rec.pid;
 	if (n > 1)
@@ -204,28 +232,20 @@ static int attach_holders(struct pw_snapshot *snap, const struct pw_walk *w, int
 	snap->procs = calloc(np ? np : 1, sizeof(*snap->procs));
 	if (!snap->procs) {
 		free(pids);
-		free(m);
-		r = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
 	read_facts(snap->procs, pids, np, procfd);
 	snap->n_procs = np;
 	free(pids);
+	for (size_t i = 0; i < n; i++)
+		snap->holders[i].proc = find_proc(snap, m[i].rec.pid);
+	return 0;
+}
 
-	for (size_t i = 0; i < n; i++) {
-		struct pw_socket *s = &sv->v[m[i].sock];
-		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ find_proc(snap, m[i].rec.pid), m[i].rec.tid, m[i].rec.fd };
-		if (!s->holders)
-			s->holders = h; /* matches are sorted by socket: one run each */
-		s->n_holders++;
-	}
-	snap->n_holders = n;
-	free(m);
-out:
-	free(map.keys);
-	free(map.vals);
-	return r;
+void pw_joined_free(struct pw_joined *j)
+{
+	free(j->matches);
+	*j = (struct pw_joined){ 0 };
 }
 
 static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, uint64_t netns)
@@ -236,7 +256,8 @@ static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, u
 	return NULL;
 }
 
-static int build_groups(struct pw_snapshot *snap)
+/* Group by (netns, proto, port), sockets already in display order. */
+int pw_group(struct pw_snapshot *snap)
 {
 	struct pw_sockvec *sv = &snap->sockets;
 	size_t ng = 0;
@@ -276,11 +297,10 @@ static int build_groups(struct pw_snapshot *snap)
 
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
 {
-	struct pw_sockvec *sv = &snap->sockets;
-	if (sv->n > 1)
-		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
-	int r = attach_holders(snap, w, procfd);
-	if (r < 0)
-		return r;
-	return build_groups(snap);
+	struct pw_joined j = { 0 };
+	int r = pw_join(snap, w, &j);
+	if (r >= 0)
+		r = pw_process_facts(snap, &j, procfd);
+	pw_joined_free(&j);
+	return r < 0 ? r : pw_group(snap);
 }

@@ -170,7 +170,7 @@ static bool is_socket_activate_tool(const struct pw_process *p)
  * fd lies in 3 .. 3+LISTEN_FDS-1. */
 static bool got_fd_from_activation(const struct pw_process *p, int fd)
 {
-	return p && p->listen_pid == p->pid && p->listen_fds > 0 && fd >= 3 &&
+	return p && pw_listen_pid_is_self(p) && p->listen_fds > 0 && fd >= 3 &&
 	       fd < 3 + p->listen_fds;
 }
 
@@ -191,16 +191,21 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 		sock_unit = fdname;
 	else if (sp && sp->unit && (guess = pw_socket_unit_guess(sp->unit)))
 		sock_unit = guess;
-	const char *user = (mgr && mgr->pid != 1) || (sp && sp->user_unit) ? "--user " : "";
+	const char *user = (mgr && !pw_process_is_init(mgr)) || (sp && sp->user_unit) ? "--user " : "";
 	struct pw_reason *r;
+	/* a container's systemd: its units are not this host's to stop */
+	char in[80] = "";
+	if (mgr && mgr->pid != 1 && mgr->nspid == 1)
+		snprintf(in, sizeof(in), "inside the container whose init is PID %d, ",
+			 (int)mgr->pid);
 
 	if (mgr && sp) {
 		r = add_reason(l, PW_R_SOCKET_ACTIVATION, PW_CONF_VERIFIED,
 			       "systemd (PID %d) holds %s for %s and handed it to %s (PID %d%s%s); "
-			       "this is normal: to free the port run systemctl %sstop %s%s%s",
+			       "this is normal: to free the port run %ssystemctl %sstop %s%s%s",
 			       (int)mgr->pid, ep, sock_unit ? sock_unit : "a socket unit",
 			       comm_of(sp), (int)sp->pid, sp->unit ? ", " : "",
-			       sp->unit ? sp->unit : "", user, sock_unit ? sock_unit : "",
+			       sp->unit ? sp->unit : "", in, user, sock_unit ? sock_unit : "",
 			       sock_unit && sp->unit ? " " : "", sp->unit ? sp->unit : "");
 		evidence(l, r, "PID %d has LISTEN_PID=%d LISTEN_FDS=%d%s%s; the socket is its fd %d",
 			 (int)sp->pid, (int)sp->listen_pid, sp->listen_fds,
@@ -261,16 +266,27 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {
 			r = add_reason(l, PW_R_HIDDEN, PW_CONF_INFERRED,
-				       st->privileged
-					       ? "%s belongs to a process whose fd table is protected "
-						 "even from root (uid %u created the socket); the BPF "
-						 "collector (--collector bpf) sees past that"
-					       : "%s belongs to a process this run could not inspect "
+				       !st->privileged
+					       ? "%s belongs to a process this run could not inspect "
 						 "(uid %u created the socket); run as root to see who "
-						 "holds it",
+						 "holds it"
+				       : st->hidden_unvisited
+					       ? "%s belongs to a process portwho could not read (uid %u "
+						 "created the socket): the kernel's task iterator never "
+						 "visited it and /proc refuses its fd table even to root"
+					       : "%s belongs to a process whose fd table (or io_uring "
+						 "file table) is protected even from root (uid %u created "
+						 "the socket)",
 				       ep, s->uid);
-			evidence(l, r, "%u process%s could not be inspected", st->hidden_processes,
-				 st->hidden_processes == 1 ? "" : "es");
+			evidence(l, r, "%u process%s could not be inspected%s", st->hidden_processes,
+				 st->hidden_processes == 1 ? "" : "es",
+				 st->hidden_pid == 1 ? ", among them PID 1" : "");
+			if (st->hidden_unvisited)
+				evidence(l, r,
+					 "%u process%s listed in /proc %s not visited by the BPF "
+					 "task iterator",
+					 st->hidden_unvisited, st->hidden_unvisited == 1 ? "" : "es",
+					 st->hidden_unvisited == 1 ? "was" : "were");
 		}
 		cover(l, r, s);
 		return;
@@ -302,9 +318,18 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 		r = add_reason(l, PW_R_SINGLE, PW_CONF_VERIFIED, "%s (PID %d%s%s) holds %s%s",
 			       comm_of(p0), p0 ? (int)p0->pid : 0, p0 && p0->unit ? ", " : "",
 			       p0 && p0->unit ? p0->unit : "", ep,
-			       s->n_holders > 1 ? " on several fds" : "");
-		evidence(l, r, "inode %u is fd %d of PID %d", s->inode, s->holders[0].fd,
-			 p0 ? (int)p0->pid : 0);
+			       s->n_holders > 1 ? " on several fds"
+			       : s->holders[0].via == PW_VIA_IO_URING
+				       ? " as a fixed file registered with its io_uring (no fd)"
+				       : "");
+		if (s->holders[0].via == PW_VIA_IO_URING)
+			evidence(l, r,
+				 "inode %u is a fixed file registered with an io_uring of PID %d "
+				 "(no fd: ss and lsof cannot see it)",
+				 s->inode, p0 ? (int)p0->pid : 0);
+		else
+			evidence(l, r, "inode %u is fd %d of PID %d", s->inode, s->holders[0].fd,
+				 p0 ? (int)p0->pid : 0);
 		if (s->holders[0].tid != (p0 ? p0->pid : 0))
 			evidence(l, r, "found in the private fd table of thread %d",
 				 (int)s->holders[0].tid);

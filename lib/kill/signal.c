@@ -30,13 +30,7 @@ int pw_caller_read(struct pw_caller *ret)
 	uid_t r, e, s;
 	if (getresuid(&r, &e, &s) < 0)
 		return -errno;
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct d[2] = {0};
-	bool cap;
-	if (syscall(SYS_capget, &h, d) < 0)
-		cap = e == 0;
-	else
-		cap = d[CAP_KILL / 32].effective & (1u << (CAP_KILL % 32));
+	bool cap = pw_have_cap(CAP_KILL);
 	*ret = (struct pw_caller){.pid = getpid(), .ruid = r, .euid = e, .cap_kill = cap};
 	return 0;
 }
@@ -253,13 +247,16 @@ enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct
 {
 	if (p->pid == 1)
 		return PW_KV_PID1;
+	/* a container's init (PID 1 as it sees itself) in a container portwho
+	 * knows: the runtime restarts or tears the container down around it; its
+	 * own stop command is the way */
+	if (p->container && p->nspid == 1 && p->pid != c->pid)
+		return PW_KV_CONTAINER;
+	/* never PID 1, also as the process sees itself: a container's init */
+	if (pw_process_is_init(p))
+		return PW_KV_PID1;
 	if (p->pid == c->pid)
 		return PW_KV_SELF;
-	/* a container's init: the runtime restarts or tears down the container
-	 * around it; its own stop command is the way (PID rules use the PID the
-	 * process sees itself) */
-	if (p->container && p->nspid == 1)
-		return PW_KV_CONTAINER;
 	if (p->is_systemd)
 		return PW_KV_MANAGER;
 	if (!p->facts_read || f->gone)
@@ -369,22 +366,23 @@ static const struct pw_process *manager_of(const struct pw_socket *s)
 
 static bool got_fd_from_activation(const struct pw_process *p, int fd)
 {
-	return p->listen_pid == p->pid && p->listen_fds > 0 && fd >= 3 && fd < 3 + p->listen_fds;
+	return pw_listen_pid_is_self(p) && p->listen_fds > 0 && fd >= 3 && fd < 3 + p->listen_fds;
 }
 
 /* The stop group of one manager (system, or one user's); created on demand. */
 static int stop_group(struct pw_kill_plan *plan, size_t *cap, bool user, uid_t uid, const char *who,
-		      size_t *ret)
+		      pid_t container, size_t *ret)
 {
 	for (size_t i = 0; i < plan->n_stops; i++)
-		if (plan->stops[i].user == user && (!user || plan->stops[i].uid == uid)) {
+		if (plan->stops[i].user == user && (!user || plan->stops[i].uid == uid) &&
+		    plan->stops[i].container == container) {
 			*ret = i;
 			return 0;
 		}
 	if (PW_GROW(plan->stops, *cap, plan->n_stops + 1) < 0)
 		return -ENOMEM;
 	struct pw_unit_stop *st = &plan->stops[plan->n_stops];
-	*st = (struct pw_unit_stop){.user = user, .uid = user ? uid : 0};
+	*st = (struct pw_unit_stop){.user = user, .uid = user ? uid : 0, .container = container};
 	if (user) {
 		int r = who ? asprintf(&st->who, "%s", who) : asprintf(&st->who, "%u", uid);
 		if (r < 0) {
@@ -442,9 +440,16 @@ static int plan_units_of_socket(struct pw_kill_plan *plan, size_t si, size_t *ca
 		if (t && t->verdict == PW_KV_UNIT)
 			owner = t->proc;
 	}
-	bool user = mgr ? mgr->pid != 1 : owner->user_unit;
+	/* a unit inside a container belongs to the container's systemd: never
+	 * to this host's, which may have a unit of the same name */
+	pid_t container = 0;
+	if (mgr && mgr->pid != 1 && mgr->nspid == 1)
+		container = mgr->pid;
+	else if (owner->nspid > 0 && owner->nspid != owner->pid)
+		container = -1;
+	bool user = mgr ? !pw_process_is_init(mgr) : owner->user_unit;
 	size_t gi;
-	int r = stop_group(plan, cap, user, owner->uid, owner->user, &gi);
+	int r = stop_group(plan, cap, user, owner->uid, owner->user, container, &gi);
 	if (r < 0)
 		return r;
 	struct pw_unit_stop *st = &plan->stops[gi];
@@ -523,6 +528,31 @@ static int stop_command(struct pw_unit_stop *st, const struct pw_caller *c)
 {
 	if (!st->n_units)
 		return 0;
+	if (st->container) {
+		/* systemctl here would talk to this host's manager */
+		free(st->hint);
+		st->hint = NULL;
+		size_t len;
+		FILE *f = open_memstream(&st->hint, &len);
+		if (!f)
+			return -ENOMEM;
+		int r = 0;
+		if (st->container > 0)
+			fprintf(f, "inside the container whose init is PID %d: systemctl%s stop",
+				(int)st->container, st->user ? " --user" : "");
+		else
+			fprintf(f, "inside the holder's container: systemctl%s stop",
+				st->user ? " --user" : "");
+		for (size_t i = 0; i < st->n_units && r == 0; i++)
+			r = cmd_add(f, st->units[i]);
+		if (fclose(f) != 0 && r == 0)
+			r = -ENOMEM;
+		if (r < 0) {
+			free(st->hint);
+			st->hint = NULL;
+		}
+		return r;
+	}
 	size_t len;
 	FILE *f = open_memstream(&st->command, &len);
 	if (!f)
@@ -738,8 +768,8 @@ static int open_bus(const struct pw_unit_stop *st, uid_t caller_euid, sd_bus **r
 
 int pw_unit_stop_run(const struct pw_unit_stop *st, uid_t caller_euid, char **ret_error)
 {
-	if (!st->n_units)
-		return -ENOENT;
+	if (!st->n_units || st->container)
+		return -ENOENT; /* a container's units are not this host's to stop */
 	sd_bus *bus = NULL;
 	int r = open_bus(st, caller_euid, &bus);
 	if (r < 0) {

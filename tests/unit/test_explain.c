@@ -369,6 +369,90 @@ static void test_kernel_versus_hidden(void **state)
 	done(g);
 }
 
+/* Holders the collection side names (issue 9 cases 1, 5, 7). */
+static bool has_evidence(const struct pw_reason *r, const char *needle)
+{
+	for (size_t i = 0; i < r->n_evidence; i++)
+		if (strstr(r->evidence[i], needle))
+			return true;
+	return false;
+}
+
+static void test_container_uring_unvisited(void **state)
+{
+	(void)state;
+	struct world w;
+	/* a container's systemd (host PID 4100, PID 1 inside) activated a
+	 * service whose LISTEN_PID is its PID inside (52), not 4180 */
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET6, "::", 7777, PW_ST_LISTEN, 900);
+	struct pw_process *init = proc(&w, 4100, 4090, "systemd");
+	init->nspid = 1;
+	init->is_systemd = true;
+	struct pw_process *svc = proc(&w, 4180, 4100, "sleep");
+	svc->nspid = 52;
+	svc->listen_pid = 52;
+	svc->listen_fds = 1;
+	svc->unit = (char *)"echo-demo.service";
+	hold(&w, s, init, 32);
+	hold(&w, s, svc, 3);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	const struct pw_reason *r = &g->reasons[0];
+	assert_int_equal(r->kind, PW_R_SOCKET_ACTIVATION);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(r->summary, "inside the container whose init is PID 4100, systemctl "
+					   "stop echo-demo.socket echo-demo.service"));
+	assert_null(strstr(r->summary, "--user"));
+	assert_true(has_evidence(r, "LISTEN_PID=52"));
+	done(g);
+
+	/* the same LISTEN_PID in a process that is not PID 52 anywhere: not
+	 * activation */
+	world_init(&w, true, 0);
+	s = sock(&w, IPPROTO_TCP, AF_INET6, "::", 7777, PW_ST_LISTEN, 900);
+	struct pw_process *a = proc(&w, 4179, 4100, "a");
+	a->nspid = 51;
+	struct pw_process *b = proc(&w, 4180, 4179, "b");
+	b->nspid = 53;
+	b->listen_pid = 52;
+	b->listen_fds = 1;
+	hold(&w, s, a, 3);
+	hold(&w, s, b, 3);
+	g = explain(&w);
+	assert_null(find(g, PW_R_SOCKET_ACTIVATION));
+	done(g);
+
+	/* a fixed file of an io_uring: a holder without an fd */
+	world_init(&w, true, 0);
+	s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 9000, PW_ST_LISTEN, 910);
+	struct pw_process *u = proc(&w, 777, 1, "uringhold");
+	hold(&w, s, u, -1);
+	w.hold[0][0].via = PW_VIA_IO_URING;
+	g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_SINGLE);
+	assert_int_equal(g->reasons[0].confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(g->reasons[0].summary, "io_uring"));
+	assert_true(has_evidence(&g->reasons[0], "registered with an io_uring of PID 777"));
+	assert_false(has_evidence(&g->reasons[0], "fd -1"));
+	done(g);
+
+	/* root, BPF: PID 1 was never visited and /proc refused it: hidden, why */
+	world_init(&w, true, 1);
+	w.snap.stats.hidden_unvisited = 1;
+	w.snap.stats.hidden_pid = 1;
+	sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 2024, PW_ST_LISTEN, 920);
+	g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	assert_int_equal(g->reasons[0].kind, PW_R_HIDDEN);
+	assert_int_equal(g->reasons[0].confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(g->reasons[0].summary, "task iterator never visited it"));
+	assert_true(has_evidence(&g->reasons[0], "among them PID 1"));
+	assert_true(has_evidence(&g->reasons[0], "not visited by the BPF task iterator"));
+	done(g);
+}
+
 static void test_connections(void **state)
 {
 	(void)state;
@@ -400,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_forked_siblings),
 		cmocka_unit_test(test_passed),
 		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_container_uring_unvisited),
 		cmocka_unit_test(test_activation_fd_out_of_range_is_passed),
 		cmocka_unit_test(test_reuseport_inferred_and_verified),
 		cmocka_unit_test(test_udp_reuseaddr_duplicate),

@@ -97,6 +97,48 @@ static void done(struct world *w)
 	pw_kill_plan_free(&w->plan);
 }
 
+/* ---- containers ------------------------------------------------------------- */
+
+/* A real systemd as PID 1 of a container (systemd-nspawn --boot): host PID
+ * 4100, NSpid 1; its socket-activated service is host PID 4180, NSpid 52,
+ * LISTEN_PID=52. Neither is signalled, and the units are the container's:
+ * no systemctl command for this host's manager, a hint instead. */
+static void test_container_init_and_units(void **state)
+{
+	(void)state;
+	struct pw_kill_env env = {.caller = ROOT_CALLER};
+	struct pw_target_facts alive = {0};
+	struct pw_process cinit = {.pid = 4100, .nspid = 1, .comm = "init", .facts_read = true};
+	assert_int_equal(pw_kill_verdict_of(&cinit, &alive, false, &env.caller), PW_KV_PID1);
+
+	struct world w;
+	world_init(&w);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, 7777, 901);
+	struct pw_process *init = proc(&w, 4100, 4090, "systemd", 0, "init.scope");
+	init->nspid = 1;
+	init->is_systemd = true;
+	struct pw_process *svc = proc(&w, 4180, 4100, "sleep", 0, "echo-demo.service");
+	svc->nspid = 52;
+	svc->listen_pid = 52;
+	svc->listen_fds = 1;
+	hold(&w, s, init, 44);
+	hold(&w, s, svc, 3);
+	decide(&w);
+	assert_int_equal(target(&w, 4100)->verdict, PW_KV_PID1);
+	assert_int_equal(target(&w, 4180)->verdict, PW_KV_UNIT);
+	assert_int_equal(w.plan.n_stops, 1);
+	const struct pw_unit_stop *st = &w.plan.stops[0];
+	assert_false(st->user);
+	assert_int_equal(st->container, 4100);
+	assert_null(st->command);
+	assert_string_equal(st->hint, "inside the container whose init is PID 4100: systemctl stop "
+				      "echo-demo.socket echo-demo.service");
+	char *err = NULL;
+	assert_int_equal(pw_unit_stop_run(st, 0, &err), -ENOENT);
+	assert_null(err);
+	done(&w);
+}
+
 /* ---- single decisions -------------------------------------------------------- */
 
 static void test_pid1_manager_self_never(void **state)
@@ -545,6 +587,7 @@ int main(void)
 	    cmocka_unit_test(test_mixed_order),
 	    cmocka_unit_test(test_gone_in_plan),
 	    cmocka_unit_test(test_kernel_and_hidden),
+	    cmocka_unit_test(test_container_init_and_units),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,89 @@ static void test_cgroup_v2(void **state)
 	assert_int_equal(pw_parse_cgroup_unit(NULL, NULL, NULL), -EINVAL);
 }
 
+/* systemd-nspawn: the container's own tree lives below "payload" */
+static void test_cgroup_container(void **state)
+{
+	(void)state;
+	check_unit("0::/machine.slice/machine-demo.scope/payload/system.slice/echo-demo.service\n",
+		   "echo-demo.service", false);
+	check_unit("0::/user.slice/user-0.slice/session-3.scope/payload/system.slice/"
+		   "echo-demo.service\n",
+		   "echo-demo.service", false);
+	check_unit("0::/pw-x/payload/init.scope\n", "init.scope", false);
+	check_unit("0::/machine.slice/machine-demo.scope/supervisor\n", "machine-demo.scope", false);
+	/* hybrid hierarchy: the v1 name=systemd line carries the same path */
+	check_unit("12:pids:/payload/system.slice/a.service\n"
+		   "1:name=systemd:/machine.slice/m.scope/payload/system.slice/echo-demo.service\n"
+		   "0::/\n",
+		   "echo-demo.service", false);
+	/* a container in a container: the innermost names the unit */
+	check_unit("0::/a.scope/payload/system.slice/b.scope/payload/system.slice/c.service\n",
+		   "c.service", false);
+	check_unit("0::/x.slice/payload/user.slice/user@1000.service/app.slice/d.service\n",
+		   "d.service", true);
+	check_unit("0::/m.scope/payload\n", NULL, false);
+}
+
+static void test_status_nspid(void **state)
+{
+	(void)state;
+	pid_t pid = 0;
+	assert_int_equal(pw_parse_status_nspid("Name:\tsleep\nNStgid:\t4180\t52\n"
+					       "NSpid:\t4180\t52\nNSpgid:\t4180\t52\n",
+					       &pid),
+			 0);
+	assert_int_equal(pid, 52);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t812\n", &pid), 0);
+	assert_int_equal(pid, 812);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t4100\t1\n", &pid), 0);
+	assert_int_equal(pid, 1);
+	assert_int_equal(pw_parse_status_nspid("Name:\tx\nUid:\t0\t0\t0\t0\n", &pid), -ENOENT);
+	/* cut by the read, empty, junk, zero: never a made-up PID */
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t4180\t5", &pid), -EINVAL);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\n", &pid), -EINVAL);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t12x\n", &pid), -EINVAL);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t0\n", &pid), -EINVAL);
+	assert_int_equal(pw_parse_status_nspid("NSpid:\t99999999999\n", &pid), -EINVAL);
+	assert_int_equal(pw_parse_status_nspid(NULL, &pid), -EINVAL);
+}
+
+static void check_uring(const char *fdinfo, int want_r, size_t want_n, const uint32_t *want)
+{
+	uint32_t *v = NULL;
+	size_t n = 0;
+	int r = pw_parse_uring_files(fdinfo, strlen(fdinfo), &v, &n);
+	assert_int_equal(r, want_r);
+	if (r == 0) {
+		assert_int_equal(n, want_n);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(v[i], want[i]);
+	}
+	free(v);
+}
+
+/* /proc/PID/fdinfo of an io_uring as kernel 6.18 prints it */
+static void test_uring_fdinfo(void **state)
+{
+	(void)state;
+	static const uint32_t one[] = {76896};
+	check_uring("pos:\t0\nflags:\t02000002\nSqThread:\t-1\nUserFiles:\t1\n"
+		    "    0: socket:[76896]\nUserBufs:\t0\nPollList:\n",
+		    0, 1, one);
+	static const uint32_t two[] = {11, 4000000000u};
+	check_uring("UserFiles:\t5\n    0: /tmp/socket:[99]\n    1: socket:[11]\n"
+		    "    3: pipe:[77]\n12345: socket:[4000000000]\nUserBufs:\t0\n"
+		    "    7: socket:[55]\n",
+		    0, 2, two);
+	check_uring("UserFiles:\t0\nUserBufs:\t0\n", 0, 0, NULL);
+	/* the kernel printed no table (the ring's lock was taken) */
+	check_uring("pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t9\n", -EAGAIN, 0, NULL);
+	/* a last line cut by the read is not trusted */
+	static const uint32_t cut[] = {11};
+	check_uring("UserFiles:\t2\n    0: socket:[11]\n    1: socket:[12", 0, 1, cut);
+	check_uring("UserFiles:\t1\n    0: socket:[1x]\n    1:socket:[3]\n", 0, 0, NULL);
+}
+
 static void test_cgroup_v1(void **state)
 {
 	(void)state;
@@ -674,6 +757,9 @@ int main(void)
 		cmocka_unit_test(test_status_euid),
 		cmocka_unit_test(test_cgroup_v2),
 		cmocka_unit_test(test_cgroup_v1),
+		cmocka_unit_test(test_cgroup_container),
+		cmocka_unit_test(test_status_nspid),
+		cmocka_unit_test(test_uring_fdinfo),
 		cmocka_unit_test(test_environ),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_socket_link),

@@ -50,7 +50,25 @@ static __always_inline __u32 nr_in(struct pid *pid, __u32 level, __u64 ns)
 	return (__u32)u.nr;
 }
 
-static __always_inline void new_task(struct task_struct *task, __u32 ktid)
+#define ANON_INODE_FS_MAGIC 0x09041934u
+
+/* An io_uring instance: an anon inode file named "[io_uring]" */
+static __always_inline bool is_uring(struct file *file)
+{
+	const unsigned char *name;
+	char n[11];
+
+	if (BPF_CORE_READ(file, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
+		return false;
+	name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (!name || bpf_probe_read_kernel(n, sizeof(n), name))
+		return false;
+	return n[0] == '[' && n[1] == 'i' && n[2] == 'o' && n[3] == '_' && n[4] == 'u' &&
+	       n[5] == 'r' && n[6] == 'i' && n[7] == 'n' && n[8] == 'g' && n[9] == ']' &&
+	       n[10] == 0;
+}
+
+static __always_inline void new_task(struct seq_file *seq, struct task_struct *task, __u32 ktid)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct pid *cpid = BPF_CORE_READ(cur, thread_pid);
@@ -69,8 +87,14 @@ static __always_inline void new_task(struct task_struct *task, __u32 ktid)
 	}
 	pw_ff_tgid = tgid;
 	pw_ff_tid = tid;
-	if (tid == tgid)
+	if (tid == tgid) {
+		struct pw_ff_rec v = { .tgid = tgid, .tid = tid, .fd = PW_FF_VISIT };
+
 		pw_ff_processes++;
+		/* lost if this object is retried: the process is then walked
+		 * again through /proc, which only costs time */
+		bpf_seq_write(seq, &v, sizeof(v));
+	}
 	netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	if (netns)
 		bpf_map_update_elem(&pw_ff_netns, &netns, &tgid, BPF_NOEXIST);
@@ -90,14 +114,21 @@ int pw_fd_file(struct pw_iter_task_file *ctx)
 	if (ktid != pw_ff_last_tid) {
 		pw_ff_last_tid = ktid;
 		pw_ff_tgid = 0;
-		new_task(task, ktid);
+		new_task(ctx->meta->seq, task, ktid);
 	}
-	if (!pw_ff_tgid || !bpf_sock_from_file(file))
+	if (!pw_ff_tgid)
 		return 0;
 	r.tgid = pw_ff_tgid;
 	r.tid = pw_ff_tid;
-	r.fd = ctx->fd;
-	r.inode = (__u32)BPF_CORE_READ(file, f_inode, i_ino);
+	if (bpf_sock_from_file(file)) {
+		r.fd = ctx->fd;
+		r.inode = (__u32)BPF_CORE_READ(file, f_inode, i_ino);
+	} else if (is_uring(file)) {
+		r.fd = ctx->fd | PW_FD_RING_FLAG;
+		r.inode = 0;
+	} else {
+		return 0;
+	}
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

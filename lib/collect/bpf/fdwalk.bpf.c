@@ -31,6 +31,7 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define SOCKFS_MAGIC 0x534F434Bu
+#define ANON_INODE_FS_MAGIC 0x09041934u
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
@@ -104,12 +105,27 @@ static __always_inline __u32 nr_in_view(const struct nsview *v, __u64 pid)
 	return (__u32)u.nr;
 }
 
+/* An io_uring instance: an anon inode file named "[io_uring]" (its own
+ * inode since 6.7, the shared anon inode before: the name decides). */
+static __always_inline bool is_uring(__u64 fp)
+{
+	const unsigned char *name = KCAST(fp, file)->f_path.dentry->d_name.name;
+	char n[11];
+
+	if (!name || bpf_probe_read_kernel(n, sizeof(n), name))
+		return false;
+	return n[0] == '[' && n[1] == 'i' && n[2] == 'o' && n[3] == '_' && n[4] == 'u' &&
+	       n[5] == 'r' && n[6] == 'i' && n[7] == 'n' && n[8] == 'g' && n[9] == ']' &&
+	       n[10] == 0;
+}
+
 static long bit_cb(__u32 b, struct wctx *c)
 {
 	struct scratch *s = c->s;
 	struct inode *ino;
 	__u64 fp;
-	__u32 k;
+	__u32 k, fd, inum;
+	unsigned long magic;
 
 	if (b >= 64 || !s)
 		return 1;
@@ -119,13 +135,23 @@ static long bit_cb(__u32 b, struct wctx *c)
 	if (!fp)
 		return 0;
 	ino = KCAST(fp, file)->f_inode;
-	if (!ino || ino->i_sb->s_magic != SOCKFS_MAGIC)
+	if (!ino)
 		return 0;
+	magic = ino->i_sb->s_magic;
+	if (magic == SOCKFS_MAGIC) {
+		fd = c->word * 64 + b;
+		inum = (__u32)ino->i_ino;
+	} else if (magic == ANON_INODE_FS_MAGIC && is_uring(fp)) {
+		fd = (c->word * 64 + b) | PW_FD_RING_FLAG;
+		inum = 0;
+	} else {
+		return 0;
+	}
 	k = c->k;
 	if (k >= 64)
 		return 1;
-	s->rec[k].fd = c->word * 64 + b;
-	s->rec[k].inode = (__u32)ino->i_ino;
+	s->rec[k].fd = fd;
+	s->rec[k].inode = inum;
 	c->k = k + 1;
 	return 0;
 }

@@ -29,9 +29,12 @@ struct pw_fd_hdr {
 };
 
 struct pw_fd_rec {
-	__u32 fd;
+	__u32 fd; /* | PW_FD_RING_FLAG: an io_uring, inode 0 */
 	__u32 inode;
 };
+/* An io_uring's fd: its file table (fixed files) is read by userspace from
+ * /proc/PID/fdinfo/FD. Bit 31 is above any fd and any magic. */
+#define PW_FD_RING_FLAG 0x80000000u
 
 struct pw_fd_resume {
 	__u32 magic;
@@ -43,9 +46,12 @@ struct pw_fd_resume {
 struct pw_ff_rec {
 	__u32 tgid;
 	__u32 tid;
-	__u32 fd;
+	__u32 fd; /* | PW_FD_RING_FLAG: an io_uring; PW_FF_VISIT: a process seen */
 	__u32 inode;
 };
+/* fd of the record written once per process when its first file is seen:
+ * the walk knows which processes it visited (not those without files) */
+#define PW_FF_VISIT 0xffffffffu
 
 /* Socket options (sockopts.bpf.c, iter/tcp + iter/udp): one per socket. */
 struct pw_sk_rec {

@@ -387,8 +387,12 @@ static int parse_fdwalk(const struct buf *b, struct collect *c, bool count)
 			have = true;
 			if (!count)
 				continue;
-			if (tid == tgid)
+			if (tid == tgid) {
 				w->processes++;
+				if (GROW(w->visited, w->cap_visited, w->n_visited + 1) < 0)
+					return -ENOMEM;
+				w->visited[w->n_visited++] = (pid_t)tgid;
+			}
 			if (c->want_netns && h.netns && add_ns(c, h.netns, (pid_t)tgid) < 0)
 				return -ENOMEM;
 		} else if (word == PW_FD_RESUME_MAGIC) {
@@ -406,8 +410,13 @@ static int parse_fdwalk(const struct buf *b, struct collect *c, bool count)
 			off += sizeof(r);
 			if (!have)
 				return -EBADMSG;
+			bool ring = r.fd & PW_FD_RING_FLAG;
 			w->recs[w->n_recs++] = (struct pw_fdrec){
-				.inode = r.inode, .pid = (pid_t)tgid, .tid = (pid_t)tid, .fd = (int)r.fd
+				.inode = r.inode,
+				.pid = (pid_t)tgid,
+				.tid = (pid_t)tid,
+				.fd = (int)(r.fd & ~PW_FD_RING_FLAG),
+				.via = ring ? PW_FDREC_RING : PW_VIA_FD,
 			};
 		}
 	}
@@ -531,8 +540,20 @@ static int walk_task_file(struct collect *c)
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		struct pw_ff_rec x;
 		memcpy(&x, b.p + i * sizeof(x), sizeof(x));
+		if (x.fd == PW_FF_VISIT) {
+			if (GROW(w->visited, w->cap_visited, w->n_visited + 1) < 0)
+				r = -ENOMEM;
+			else
+				w->visited[w->n_visited++] = (pid_t)x.tgid;
+			continue;
+		}
+		bool ring = x.fd & PW_FD_RING_FLAG;
 		w->recs[w->n_recs++] = (struct pw_fdrec){
-			.inode = x.inode, .pid = (pid_t)x.tgid, .tid = (pid_t)x.tid, .fd = (int)x.fd
+			.inode = x.inode,
+			.pid = (pid_t)x.tgid,
+			.tid = (pid_t)x.tid,
+			.fd = (int)(x.fd & ~PW_FD_RING_FLAG),
+			.via = ring ? PW_FDREC_RING : PW_VIA_FD,
 		};
 	}
 	free(b.p);
@@ -568,28 +589,36 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 	struct collect c = { .out = out, .want_netns = o->want_netns };
 	int r = -EOPNOTSUPP;
 
+	size_t n_visited = out->n_visited;
 	if (walker_choice != PW_BPF_WALKER_TASK_FILE) {
 		r = load_fdwalk();
 		if (r >= 0)
 			r = walk_task(o, &c);
-		if (r >= 0)
+		if (r >= 0) {
 			walker_last = "task";
+			out->visited_known = true;
+		}
 	}
 	if (r == -EOPNOTSUPP && walker_choice != PW_BPF_WALKER_TASK) {
 		out->n_recs = n_recs;
+		out->n_visited = n_visited;
 		out->processes = processes;
 		c.n_ns = c.n_res = 0;
 		r = load_fdfile();
 		if (r >= 0)
 			r = walk_task_file(&c);
-		if (r >= 0)
+		if (r >= 0) {
 			walker_last = "task_file";
+			out->visited_known = true;
+		}
 	}
 	if (r >= 0)
 		r = flush_ns(&c);
 	if (r < 0) {
 		out->n_recs = n_recs;
 		out->n_ns = n_ns;
+		out->n_visited = n_visited;
+		out->visited_known = false;
 		out->processes = processes;
 	}
 	free(c.ns);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -30,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpf/pw-bpf.h"
+#include "bpf/pw-bpf.h" /* lib/collect/bpf/pw-bpf.h */
 #include "internal.h"
 
 static unsigned passed, failed;
@@ -62,6 +63,7 @@ static void walk_clear(struct pw_walk *w)
 		free(w->ns[i].path);
 	free(w->ns);
 	free(w->recs);
+	free(w->visited);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -571,6 +573,10 @@ static void check_walkers_agree(void)
 	int s[3];
 	for (int i = 0; i < 3; i++)
 		s[i] = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* an io_uring: both walkers mark it for userspace to read its table */
+	struct io_uring_params up;
+	memset(&up, 0, sizeof(up));
+	int ring = (int)syscall(SYS_io_uring_setup, 4, &up);
 	struct pw_walk a = { 0 }, b = { 0 };
 	struct pw_walk_opts wo = { .proc_root = "/proc", .want_netns = true };
 	pw_bpf_set_walker(PW_BPF_WALKER_TASK_FILE);
@@ -582,14 +588,30 @@ static void check_walkers_agree(void)
 	pw_bpf_set_walker(PW_BPF_WALKER_AUTO);
 	size_t mine_a = 0, mine_b = 0, same = 0;
 	for (size_t i = 0; i < a.n_recs; i++) {
-		if (a.recs[i].pid != getpid())
+		if (a.recs[i].pid != getpid() || a.recs[i].via != PW_VIA_FD)
 			continue;
 		mine_a++;
 		same += count_rec(&b, a.recs[i].inode, a.recs[i].pid, a.recs[i].tid,
 				  a.recs[i].fd) == 1;
 	}
 	for (size_t i = 0; i < b.n_recs; i++)
-		mine_b += b.recs[i].pid == getpid();
+		mine_b += b.recs[i].pid == getpid() && b.recs[i].via == PW_VIA_FD;
+	size_t ring_a = 0, ring_b = 0, me_a = 0, me_b = 0;
+	for (size_t i = 0; i < a.n_recs; i++)
+		ring_a += a.recs[i].pid == getpid() && a.recs[i].via == PW_FDREC_RING &&
+			  a.recs[i].fd == ring && a.recs[i].inode == 0;
+	for (size_t i = 0; i < b.n_recs; i++)
+		ring_b += b.recs[i].pid == getpid() && b.recs[i].via == PW_FDREC_RING &&
+			  b.recs[i].fd == ring && b.recs[i].inode == 0;
+	for (size_t i = 0; i < a.n_visited; i++)
+		me_a += a.visited[i] == getpid();
+	for (size_t i = 0; i < b.n_visited; i++)
+		me_b += b.visited[i] == getpid();
+	check(ring >= 0 && ring_a == 1 && ring_b == 1,
+	      "both walkers mark our io_uring (fd %d) once: task_file %zu, task %zu", ring, ring_a,
+	      ring_b);
+	check(a.visited_known && b.visited_known && me_a == 1 && me_b == 1,
+	      "both walkers list our PID as visited once: task_file %zu, task %zu", me_a, me_b);
 	check(ra == 0 && rb == 0 && na && nb && !strcmp(na, "task_file") && !strcmp(nb, "task") &&
 		      mine_a >= 3 && mine_a == mine_b && same == mine_a,
 	      "task_file (%d) and task (%d) walkers agree on our %zu/%zu socket fds", ra, rb,
@@ -606,6 +628,8 @@ static void check_walkers_agree(void)
 	walk_clear(&b);
 	for (int i = 0; i < 3; i++)
 		close(s[i]);
+	if (ring >= 0)
+		close(ring);
 }
 
 static int bench(const char *walker, int threads, bool walk, bool sockopts, int repeat)

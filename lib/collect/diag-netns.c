@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sockets phase of a snapshot, one network namespace after the other:
+ * enter it, dump what the request asks (diag.c), drop what the kernel
+ * filter could not express, name interfaces, note kernel owners, read socket
+ * options at the level asked, and its port sysctls.
+ */
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static bool spec_wants(const struct pw_query *q, const struct pw_socket *s)
+{
+	if (q->families) {
+		unsigned fam = s->family == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6;
+		if (!(q->families & fam))
+			return false;
+	}
+	if (!q->n_specs)
+		return true;
+	for (size_t i = 0; i < q->n_specs; i++)
+		if (pw_portspec_match(&q->specs[i], s->proto, &s->laddr, s->lport, s->v6only == 1))
+			return true;
+	return false;
+}
+
+/* Everything of one namespace, with the calling thread already inside it. */
+static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
+{
+	struct pw_snapshot *snap = c->snap;
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int e = -errno;
+		mnl_socket_close(nl);
+		return e;
+	}
+	size_t first = snap->sockets.n;
+	int r = 0;
+	const struct pw_diag_request *rq = &c->req;
+	for (size_t i = 0; i < rq->n_dumps && r >= 0; i++) {
+		const struct pw_diag_dumpspec *d = &rq->dumps[i];
+		bool intr = false;
+		r = pw_diag_dump(nl, d->family, d->proto, d->states, rq->sport, rq->bc, rq->bc_len,
+				 netns, &snap->sockets, &intr);
+		if (intr)
+			snap->stats.dump_interrupted = true;
+	}
+	mnl_socket_close(nl);
+	if (r < 0)
+		return r;
+
+	/* drop what the kernel filter could not express (addresses, families) */
+	size_t k = first;
+	for (size_t i = first; i < snap->sockets.n; i++)
+		if (spec_wants(c->q, &snap->sockets.v[i]))
+			snap->sockets.v[k++] = snap->sockets.v[i];
+	snap->sockets.n = k;
+
+	for (size_t i = first; i < snap->sockets.n; i++) {
+		struct pw_socket *s = &snap->sockets.v[i];
+		char name[IF_NAMESIZE];
+		if (s->ifindex && if_indextoname(s->ifindex, name))
+			s->ifname = strdup(name);
+	}
+	if (c->root && (c->req.protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
+		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
+	if (c->use_bpf_opts &&
+	    pw_sockopts_read(&snap->sockets, first,
+			     c->q->want_options ? PW_SOCKOPTS_ALL : PW_SOCKOPTS_IF_SHARED) > 0)
+		snap->stats.options_route = "bpf";
+	/* netns_ids and sysctls grow together, one entry per namespace */
+	uint64_t *ids = realloc(snap->netns_ids, (snap->n_netns + 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	snap->netns_ids = ids;
+	struct pw_netns_sysctl *sys = realloc(snap->sysctls, (snap->n_netns + 1) * sizeof(*sys));
+	if (!sys)
+		return -ENOMEM;
+	snap->sysctls = sys;
+	pw_netns_sysctl_read(NULL, &sys[snap->n_netns]);
+	snap->netns_ids[snap->n_netns] = netns;
+	snap->n_netns++;
+	return 0;
+}
+
+static int collect_ns(struct pw_collect_ctx *c, int procfd, const struct pw_nsref *ref,
+		      uint64_t current)
+{
+	if (ref->ino == current && !ref->path && !ref->pid)
+		return collect_here(c, current);
+	int orig;
+	int r = pw_netns_enter(procfd, ref, &orig);
+	if (r < 0)
+		return r;
+	r = collect_here(c, ref->ino);
+	int l = pw_netns_leave(orig);
+	return l < 0 ? l : r;
+}
+
+/* The sockets phase: the namespaces of the scope, each entered in turn
+ * (with ALL, the ones the holder walk found and those under /run/netns). */
+int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+			   struct pw_walk *w)
+{
+	struct pw_snapshot *snap = c->snap;
+	int r;
+	uint64_t current = pw_netns_current();
+	if (scope == PW_NETNS_PATH) {
+		struct stat st;
+		if (stat(c->q->netns_path, &st) < 0)
+			return -errno;
+		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)c->q->netns_path };
+		r = collect_ns(c, procfd, &ref, current);
+		if (r < 0)
+			return r;
+	} else {
+		struct pw_nsref here = { .ino = current };
+		r = collect_ns(c, procfd, &here, current);
+		if (r < 0)
+			return r;
+		if (scope == PW_NETNS_ALL) {
+			pw_netns_add_bound("/run/netns", w);
+			for (size_t i = 0; i < w->n_ns; i++) {
+				if (w->ns[i].ino == current)
+					continue;
+				r = collect_ns(c, procfd, &w->ns[i], current);
+				if (r == -ENOMEM)
+					return r;
+				if (r < 0)
+					snap->stats.netns_skipped++; /* gone, or not enterable */
+			}
+		}
+	}
+	return 0;
+}
