@@ -325,6 +325,11 @@ int pw_container_stop_command(const struct pw_container *c, char *buf, size_t le
 	} else if (!strcmp(c->runtime, "podman")) {
 		n = snprintf(buf, len, "podman stop %s", who);
 	} else if (!strcmp(c->runtime, "nspawn")) {
+		/* machinectl knows only machines registered with machined (found
+		 * by their machine.slice scope); --register=no ones have no
+		 * runtime command */
+		if (!c->source || strcmp(c->source, "cgroup"))
+			return -EOPNOTSUPP;
 		n = snprintf(buf, len, "machinectl stop %s", who);
 	} else if (!strcmp(c->runtime, "lxc")) {
 		n = snprintf(buf, len, "lxc-stop -n %s", who);

@@ -247,10 +247,12 @@ enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct
 {
 	if (p->pid == 1)
 		return PW_KV_PID1;
-	/* a container's init (PID 1 as it sees itself) in a container portwho
-	 * knows: the runtime restarts or tears the container down around it; its
-	 * own stop command is the way */
-	if (p->container && p->nspid == 1 && p->pid != c->pid)
+	/* a container's init (PID 1 as it sees itself) in a container whose
+	 * runtime has a stop command: the runtime restarts or tears the
+	 * container down around it; that command is the way */
+	char cmd[512];
+	if (p->container && p->nspid == 1 && p->pid != c->pid &&
+	    pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0)
 		return PW_KV_CONTAINER;
 	/* never PID 1, also as the process sees itself: a container's init */
 	if (pw_process_is_init(p))

@@ -150,9 +150,14 @@ static void test_labels(void **state)
 	label(&d, "docker:ea71dd1402d4", "docker stop " ID64);
 	struct pw_container p = {.runtime = "podman", .id = (char *)ID64, .name = (char *)"db"};
 	label(&p, "podman:db", "podman stop db");
-	struct pw_container n = {
-	    .runtime = "nspawn", .id = (char *)"ptfix", .name = (char *)"ptfix"};
+	struct pw_container n = {.runtime = "nspawn",
+				 .id = (char *)"ptfix",
+				 .name = (char *)"ptfix",
+				 .source = "cgroup"};
 	label(&n, "nspawn:ptfix", "machinectl stop ptfix");
+	/* --register=no: machinectl does not know it */
+	n.source = "nspawn-cmdline";
+	label(&n, "nspawn:ptfix", NULL);
 	struct pw_container k = {.runtime = "containerd",
 				 .id = (char *)ID64,
 				 .name = (char *)"nginx",
