@@ -123,10 +123,12 @@ def test_output_columns(scene):
 def test_raw(scene):
     ns, _, _, gamma, S = scene
     res = ns.portwho_ok("--raw", "-o", "PROTO,LOCAL,STATE,PID,INODE", "9191")
-    want = ["tcp *:9191 LISTEN %d %d" % (p, S["t9191"])
-            for p in sorted([gamma.pid] + gamma.children)]
+    want = ["PROTO LOCAL STATE PID INODE"] + [
+        "tcp *:9191 LISTEN %d %d" % (p, S["t9191"]) for p in sorted([gamma.pid] + gamma.children)]
     assert res.stdout.splitlines() == want, \
-        "no header, every line repeats the socket cells:\n%s" % res.stdout
+        "the header as util-linux -r, every line repeats the socket cells:\n%s" % res.stdout
+    res = ns.portwho_ok("--raw", "--noheadings", "-o", "PROTO,LOCAL,STATE,PID,INODE", "9191")
+    assert res.stdout.splitlines() == want[1:], res.stdout
 
 
 def test_numeric(scene):

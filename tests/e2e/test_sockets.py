@@ -302,7 +302,7 @@ def test_hostile_names_raw(netns):
     are written as \\xHH so that every line splits into the same number of
     fields" -- so undoing \\xHH once gives back the bytes of the name."""
     h = netns.sockhold(HOSTILE_COMM_ARG, HOSTILE_NOTE, "tcp-listen:127.0.0.1:7200")
-    res = netns.portwho_ok("--raw", "-o", "PID,COMMAND,CMDLINE", "7200")
+    res = netns.portwho_ok("--raw", "--noheadings", "-o", "PID,COMMAND,CMDLINE", "7200")
     raw = res.stdout.encode("utf-8", "surrogateescape")
     bad = sorted({"%02x" % b for b in raw if (b < 0x20 and b != 0x0a) or b == 0x7f})
     assert not bad, "raw control bytes %s in:\n%r" % (bad, raw)
