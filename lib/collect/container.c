@@ -246,10 +246,17 @@ int pw_k8s_name(const char *log_root, struct pw_container *c)
 
 /* ---- the pass ------------------------------------------------------------ */
 
-struct init_cache {
-	pid_t pid;
-	struct pw_container *c;
-};
+static int copy_k8s(const struct pw_container *from, struct pw_container *to)
+{
+	to->pod_namespace = from->pod_namespace ? strdup(from->pod_namespace) : NULL;
+	to->pod_name = from->pod_name ? strdup(from->pod_name) : NULL;
+	to->name = from->name ? strdup(from->name) : NULL;
+	to->source = from->source;
+	if ((from->pod_namespace && !to->pod_namespace) || (from->pod_name && !to->pod_name) ||
+	    (from->name && !to->name))
+		return -ENOMEM;
+	return 0;
+}
 
 int pw_containers_resolve(struct pw_snapshot *snap, int procfd)
 {
@@ -272,9 +279,22 @@ int pw_containers_resolve(struct pw_snapshot *snap, int procfd)
 		struct pw_container *c = p->container;
 		if (!c || c->name)
 			continue;
-		if (c->pod_uid)
-			(void)pw_k8s_name("/var/log", c);
-		else if (!strcmp(c->runtime, "docker"))
+		if (c->pod_uid) {
+			/* once per container: another holder of it may be named */
+			const struct pw_container *same = NULL;
+			for (size_t j = 0; j < i && !same; j++) {
+				const struct pw_container *o = snap->procs[j].container;
+				if (o && o->pod_name && !strcmp(o->id, c->id))
+					same = o;
+			}
+			if (same) {
+				int r = copy_k8s(same, c);
+				if (r < 0)
+					return r;
+			} else {
+				(void)pw_k8s_name("/var/log", c);
+			}
+		} else if (!strcmp(c->runtime, "docker"))
 			docker = true;
 		else if (!strcmp(c->runtime, "podman"))
 			podman = true;

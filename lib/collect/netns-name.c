@@ -23,21 +23,43 @@ static uint64_t initial_netns(int procfd)
 	return 0;
 }
 
-static char *bound_name(const char *dir, uint64_t ino)
+struct bound {
+	uint64_t ino;
+	char *name;
+};
+
+/* Every namespace bound under dir, read once (ino, name). */
+static size_t bound_read(const char *dir, struct bound **ret)
 {
+	*ret = NULL;
 	DIR *d = opendir(dir);
 	if (!d)
-		return NULL;
-	char *name = NULL;
+		return 0;
+	struct bound *v = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
-	while (!name && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		struct stat st;
-		if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) == 0 &&
-		    st.st_ino == ino)
-			name = strdup(de->d_name);
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+			continue;
+		char *name = strdup(de->d_name);
+		if (!name || PW_GROW(v, cap, n + 1) < 0) {
+			free(name);
+			break;
+		}
+		v[n++] = (struct bound){st.st_ino, name};
 	}
 	closedir(d);
-	return name;
+	*ret = v;
+	return n;
+}
+
+static char *bound_name(const struct bound *v, size_t n, uint64_t ino)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ino == ino)
+			return strdup(v[i].name);
+	return NULL;
 }
 
 static char *container_name(const struct pw_snapshot *snap, uint64_t ino)
@@ -79,9 +101,11 @@ int pw_netns_names(struct pw_snapshot *snap, const struct pw_walk *w, int procfd
 	if (!snap->netns_names)
 		return -ENOMEM;
 	uint64_t init = initial_netns(procfd);
+	struct bound *bv;
+	size_t nb = bound_read(bound_dir, &bv);
 	for (size_t i = 0; i < snap->n_netns; i++) {
 		uint64_t ino = snap->netns_ids[i];
-		char *n = bound_name(bound_dir, ino);
+		char *n = bound_name(bv, nb, ino);
 		if (!n)
 			n = container_name(snap, ino);
 		if (!n && ino == init)
@@ -91,6 +115,9 @@ int pw_netns_names(struct pw_snapshot *snap, const struct pw_walk *w, int procfd
 			n = NULL;
 		snap->netns_names[i] = n; /* NULL: nothing says (a path given by -N) */
 	}
+	for (size_t i = 0; i < nb; i++)
+		free(bv[i].name);
+	free(bv);
 	for (size_t i = 0; i < snap->n_groups; i++) {
 		struct pw_port_group *g = &snap->groups[i];
 		g->netns_name = pw_snapshot_netns_name(snap, g->netns);
