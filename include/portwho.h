@@ -189,6 +189,12 @@ struct pw_process {
 	bool is_systemd; /* PID 1 systemd or a "systemd --user" manager */
 	struct pw_container *container; /* NULL: not in a container */
 	bool facts_read; /* false if the process vanished before facts were read */
+	/* lineage facts, read only for holders of a socket several processes
+	 * share (0 = unknown): the stack start (field 28 of stat) changes at
+	 * exec under ASLR, so equal values mean "forked without exec" */
+	uint64_t start_stack;
+	uint64_t parent_start_stack;
+	uint64_t parent_start_time;
 };
 
 /* How a holder holds the socket. */
@@ -203,6 +209,7 @@ struct pw_holder {
 	pid_t tid; /* != pid when found only in a thread's private fd table */
 	int fd; /* -1 when via io_uring (a fixed file has no fd) */
 	uint8_t via; /* enum pw_holder_via */
+	int8_t cloexec; /* fd flag from /proc/PID/fdinfo/FD: -1 unknown, 0, 1 */
 };
 
 /* ---- sockets --------------------------------------------------------- */
@@ -214,6 +221,17 @@ enum pw_opt_source {
 	PW_OPTS_INFERRED,
 };
 const char *pw_opt_source_name(enum pw_opt_source s); /* NULL for UNKNOWN */
+
+/* Which end of a socket matched the query's PORTSPEC (socket field
+ * "matched_end"): none without PORTSPEC; remote for the local client end of
+ * a connection made to the port (pw_query.match_remote). */
+enum pw_matched_end {
+	PW_END_NONE = 0,
+	PW_END_LOCAL,
+	PW_END_REMOTE,
+};
+/* "local", "remote"; NULL for PW_END_NONE */
+const char *pw_matched_end_name(enum pw_matched_end e);
 
 struct pw_socket {
 	uint64_t netns; /* inode of the network namespace */
@@ -230,6 +248,7 @@ struct pw_socket {
 	int8_t reuseaddr; /* -1 unknown; else 0/1 (2 = forced, kernel's value) */
 	int8_t reuseport; /* -1 unknown */
 	uint8_t opts_source; /* enum pw_opt_source */
+	uint8_t matched_end; /* enum pw_matched_end: which end matched a PORTSPEC */
 	char *ifname; /* bound device name, or NULL */
 	char *kernel_owner; /* "vxlan0 (vxlan)" etc., or NULL */
 	size_t n_holders;
@@ -315,6 +334,10 @@ struct pw_query {
 	 * it they are read only in namespaces where two bound sockets share an
 	 * address and port, the only case where they change a reason */
 	bool want_options;
+	/* with specs: also sockets whose remote port matches, the local client
+	 * ends of connections made to those ports (as lsof -i :PORT shows);
+	 * they are grouped under that port. Off for kill and check. */
+	bool match_remote;
 };
 
 struct pw_stats {

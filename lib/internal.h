@@ -62,6 +62,10 @@ void pw_sockvec_free(struct pw_sockvec *sv);
  * when no filter is needed (no specs, or a spec covers every port), or
  * -ENOSPC. Pure. */
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
+/* The same, and with remote also a remote port inside any spec's range (the
+ * local client ends of connections made to those ports). */
+int pw_diag_build_bytecode_ends(const struct pw_portspec *specs, size_t n, bool remote,
+				void *buf, size_t len);
 
 /* What to ask sock_diag for a query, decided before any socket is read:
  * the dumps (family, proto, states) in order, the kernel-side port filter
@@ -360,6 +364,13 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 void pw_joined_free(struct pw_joined *j);
 int pw_group(struct pw_snapshot *snap);
 int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
+/* lineage.c: exec and close-on-exec facts for sockets held by several
+ * processes (separate inheriting from receiving); errors leave them unknown. */
+void pw_lineage_read(struct pw_snapshot *snap, int procfd);
+/* pure: field N (1-based, N >= 3) of /proc/PID/stat as a number */
+int pw_parse_stat_field(const char *buf, size_t len, unsigned field, uint64_t *ret);
+/* pure: the octal "flags:" line of /proc/PID/fdinfo/FD */
+int pw_parse_fdinfo_flags(const char *buf, unsigned *ret_flags);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);
 void pw_reason_clear(struct pw_reason *r);

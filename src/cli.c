@@ -251,6 +251,8 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 		     cli_jstr(pw_opt_source_name((enum pw_opt_source)s->opts_source)), err);
 	cli_json_put(o, "kernel_owner", cli_jstr(s->kernel_owner), err);
 	cli_json_put(o, "interface", cli_jstr(s->ifname), err);
+	cli_json_put(o, "matched_end",
+		     cli_jstr(pw_matched_end_name((enum pw_matched_end)s->matched_end)), err);
 	for (size_t i = 0; i < s->n_holders; i++)
 		cli_json_append(hs, holder_json(&s->holders[i], user_unit, err), err);
 	cli_json_put(o, "holders", hs, err);

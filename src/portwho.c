@@ -419,6 +419,7 @@ static int run(const struct options *o)
 	    .want_options = shows_options(o),
 	    .specs = o->specs,
 	    .n_specs = o->n_specs,
+	    .match_remote = o->n_specs > 0, /* client ends, as lsof -i :PORT */
 	    .protos = o->protos,
 	    .families = o->families,
 	    .states = o->query_states,

@@ -77,7 +77,8 @@ int br_explain_block(const struct pw_bind_candidate *c, const struct sockinfo *x
 const char *br_unless_words(const struct pw_bind_candidate *c, const struct sockinfo *x);
 int br_explain_share(const struct pw_bind_candidate *c, const struct sockinfo *x,
 		     enum pw_bind_rule rule, char **ret);
-const char *br_short_rule(enum pw_bind_rule r);
+/* the headline's rule; s is the blocking socket (a TCP listener is its own case) */
+const char *br_short_rule(enum pw_bind_rule r, const struct pw_socket *s);
 const char *br_share_short(enum pw_bind_rule r, bool tcp);
 int br_advise_candidate(const struct pw_bind_candidate *c, struct sockinfo *si, size_t n,
 			struct strv *adv);

@@ -412,7 +412,7 @@ static char *make_why(const struct pw_bind_candidate *c, const struct pw_bind_pr
 				      "(it: %u, you: %u)",
 				      ep, br_state_of(h->sock), more, h->sock->uid, c->uid);
 		return br_fmt("%s %s blocks it%s: %s", ep, br_state_of(h->sock), more,
-			      br_short_rule(h->rule));
+			      br_short_rule(h->rule, h->sock));
 	}
 	if (p->n_shared) {
 		const struct pw_bind_conflict *e = &p->shared[0];

@@ -145,7 +145,13 @@ int br_explain_block(const struct pw_bind_candidate *c, const struct sockinfo *x
 		    ov, its, mine);
 		break;
 	default:
-		if (br_is_tcp(c->proto))
+		if (br_is_tcp(c->proto) && s->state == PW_ST_LISTEN)
+			t = br_fmt(
+			    "%s; it is listening, and a listener shares its port only when both "
+			    "sockets set SO_REUSEPORT with the same owner uid (SO_REUSEADDR never "
+			    "shares with a listener): it has %s, yours would have %s",
+			    ov, its, mine);
+		else if (br_is_tcp(c->proto))
 			t = br_fmt(
 			    "%s; TCP shares a port only when both sockets set SO_REUSEADDR "
 			    "(and the existing one is not listening) or both set SO_REUSEPORT "
@@ -273,8 +279,13 @@ int br_explain_share(const struct pw_bind_candidate *c, const struct sockinfo *x
 	return t ? 0 : -ENOMEM;
 }
 
-const char *br_short_rule(enum pw_bind_rule r)
+/* A TCP listener is its own case: SO_REUSEADDR never shares with one, so
+ * "not set on both" would send the user after the wrong fix. */
+const char *br_short_rule(enum pw_bind_rule r, const struct pw_socket *s)
 {
+	if (r == PW_RULE_EXCLUSIVE && br_is_tcp(s->proto) && s->state == PW_ST_LISTEN)
+		return "it listens, and a listener shares its port only with sockets that all set "
+		       "SO_REUSEPORT under one owner uid (SO_REUSEADDR does not help)";
 	switch (r) {
 	case PW_RULE_REUSEADDR_LISTENER:
 		return "it listens, and SO_REUSEADDR does not share a port with a listener";

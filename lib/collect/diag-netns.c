@@ -15,7 +15,7 @@
 
 #include "internal.h"
 
-static bool spec_wants(const struct pw_query *q, const struct pw_socket *s)
+static bool spec_wants(const struct pw_query *q, struct pw_socket *s)
 {
 	if (q->families) {
 		unsigned fam = s->family == AF_INET ? PW_FAMILY_INET : PW_FAMILY_INET6;
@@ -25,8 +25,18 @@ static bool spec_wants(const struct pw_query *q, const struct pw_socket *s)
 	if (!q->n_specs)
 		return true;
 	for (size_t i = 0; i < q->n_specs; i++)
-		if (pw_portspec_match(&q->specs[i], s->proto, &s->laddr, s->lport, s->v6only == 1))
+		if (pw_portspec_match(&q->specs[i], s->proto, &s->laddr, s->lport, s->v6only == 1)) {
+			s->matched_end = PW_END_LOCAL;
 			return true;
+		}
+	/* a connection made to the port: its remote end is the port asked */
+	if (!q->match_remote || !s->rport || pw_socket_is_bound(s))
+		return false;
+	for (size_t i = 0; i < q->n_specs; i++)
+		if (pw_portspec_match(&q->specs[i], s->proto, &s->raddr, s->rport, false)) {
+			s->matched_end = PW_END_REMOTE;
+			return true;
+		}
 	return false;
 }
 

@@ -12,6 +12,12 @@
 
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len)
 {
+	return pw_diag_build_bytecode_ends(specs, n, false, buf, len);
+}
+
+int pw_diag_build_bytecode_ends(const struct pw_portspec *specs, size_t n, bool remote, void *buf,
+				size_t len)
+{
 	if (!specs || n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++)
@@ -20,31 +26,38 @@ int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf,
 
 	/* The kernel's audit only accepts a jump whose target lies on the chain
 	 * of "yes" steps from the start, so every op must be on that chain:
-	 *   spec i (not last): [S_GE lo][S_LE hi][JMP -> end]   20 bytes
-	 *   last spec:         [S_GE lo][S_LE hi]               16 bytes
-	 * A miss jumps to the next spec (on the chain); a hit falls through to
-	 * the JMP, which jumps to the end (accept). A miss in the last spec
-	 * jumps 4 bytes past the end, which the kernel reads as reject. */
+	 *   block j (not last): [GE lo][LE hi][JMP -> end]   20 bytes
+	 *   last block:         [GE lo][LE hi]               16 bytes
+	 * A miss jumps to the next block (on the chain); a hit falls through to
+	 * the JMP, which jumps to the end (accept). A miss in the last block
+	 * jumps 4 bytes past the end, which the kernel reads as reject. Each
+	 * spec is one block on the local port, and with remote a second one on
+	 * the remote port (the client ends of connections made to it). */
 	const size_t per = 5 * sizeof(struct inet_diag_bc_op);
 	const size_t last = 4 * sizeof(struct inet_diag_bc_op);
-	size_t total = (n - 1) * per + last;
+	size_t m = remote ? 2 : 1, k = n * m;
+	size_t total = (k - 1) * per + last;
 	if (total > len || total > 4096)
 		return -ENOSPC;
 	struct inet_diag_bc_op *op = buf;
-	for (size_t i = 0; i < n; i++) {
-		bool is_last = i + 1 == n;
-		size_t here = i * per;
-		size_t rest_ge = total - here; /* bytes from S_GE to the end */
+	for (size_t j = 0; j < k; j++) {
+		const struct pw_portspec *sp = &specs[j / m];
+		bool dst = j % m == 1;
+		bool is_last = j + 1 == k;
+		size_t here = j * per;
+		size_t rest_ge = total - here; /* bytes from GE to the end */
 		unsigned short miss_ge = (unsigned short)(is_last ? rest_ge + 4 : per);
 		unsigned short miss_le = (unsigned short)(is_last ? rest_ge - 8 + 4 : per - 8);
 
-		op[0] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_GE, 8, miss_ge };
-		op[1] = (struct inet_diag_bc_op){ 0, 0, specs[i].lo };
-		op[2] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_LE, 8, miss_le };
-		op[3] = (struct inet_diag_bc_op){ 0, 0, specs[i].hi };
+		op[0] = (struct inet_diag_bc_op){dst ? INET_DIAG_BC_D_GE : INET_DIAG_BC_S_GE, 8,
+						 miss_ge};
+		op[1] = (struct inet_diag_bc_op){0, 0, sp->lo};
+		op[2] = (struct inet_diag_bc_op){dst ? INET_DIAG_BC_D_LE : INET_DIAG_BC_S_LE, 8,
+						 miss_le};
+		op[3] = (struct inet_diag_bc_op){0, 0, sp->hi};
 		if (!is_last) {
-			op[4] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4,
-							  (unsigned short)(rest_ge - 16) };
+			op[4] = (struct inet_diag_bc_op){INET_DIAG_BC_JMP, 4,
+							 (unsigned short)(rest_ge - 16)};
 			op += 5;
 		} else {
 			op += 4;

@@ -29,12 +29,14 @@ int pw_diag_request_build(const struct pw_query *q, struct pw_diag_request *ret)
 		rq->protos &= want;
 	}
 	rq->states = q->states ? q->states : PW_STATES_ALL;
-	int bc_len = pw_diag_build_bytecode(q->specs, q->n_specs, rq->bc, sizeof(rq->bc));
+	int bc_len = pw_diag_build_bytecode_ends(q->specs, q->n_specs, q->match_remote, rq->bc,
+						 sizeof(rq->bc));
 	if (bc_len < 0)
 		return bc_len;
 	rq->bc_len = (size_t)bc_len;
 	rq->sport = 0;
-	for (size_t i = 0; i < q->n_specs; i++) {
+	/* the request's sport would drop client ends (their local port differs) */
+	for (size_t i = 0; i < q->n_specs && !q->match_remote; i++) {
 		const struct pw_portspec *sp = &q->specs[i];
 		bool one = sp->lo == sp->hi && sp->lo != 0 && (i == 0 || rq->sport == sp->lo);
 		rq->sport = one ? sp->lo : 0;

@@ -183,3 +183,16 @@ int pw_state_rank(uint8_t state)
 		return 5; /* connections */
 	}
 }
+
+const char *pw_matched_end_name(enum pw_matched_end e)
+{
+	switch (e) {
+	case PW_END_LOCAL:
+		return "local";
+	case PW_END_REMOTE:
+		return "remote";
+	case PW_END_NONE:
+		break;
+	}
+	return NULL;
+}

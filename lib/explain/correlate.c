@@ -14,12 +14,20 @@ static int cmp_u64(uint64_t a, uint64_t b)
 	return a < b ? -1 : a > b;
 }
 
+/* The port a socket is grouped under: its local port, or for the client end
+ * of a connection made to a port asked about, that (remote) port. */
+static uint16_t group_port(const struct pw_socket *s)
+{
+	return s->matched_end == PW_END_REMOTE ? s->rport : s->lport;
+}
+
 static int cmp_socket(const void *pa, const void *pb)
 {
 	const struct pw_socket *a = pa, *b = pb;
 	int r;
 	if ((r = cmp_u64(a->netns, b->netns)) || (r = cmp_u64(a->proto, b->proto)) ||
-	    (r = cmp_u64(a->lport, b->lport)) ||
+	    (r = cmp_u64(group_port(a), group_port(b))) ||
+	    (r = cmp_u64(a->matched_end, b->matched_end)) || (r = cmp_u64(a->lport, b->lport)) ||
 	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
 	    (r = cmp_u64(a->family, b->family)) ||
 	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, 16)) ||
@@ -196,7 +204,9 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 	for (size_t i = 0; i < n; i++) {
 		struct pw_socket *s = &sv->v[m[i].sock];
 		struct pw_holder *h = &snap->holders[i];
-		*h = (struct pw_holder){ NULL, m[i].rec.tid, m[i].rec.fd, m[i].rec.via };
+		*h = (struct pw_holder){
+			.tid = m[i].rec.tid, .fd = m[i].rec.fd, .via = m[i].rec.via, .cloexec = -1
+		};
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;
@@ -239,6 +249,7 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 	free(pids);
 	for (size_t i = 0; i < n; i++)
 		snap->holders[i].proc = find_proc(snap, m[i].rec.pid);
+	pw_lineage_read(snap, procfd); /* forked or passed: only shared sockets */
 	return 0;
 }
 
@@ -263,7 +274,8 @@ int pw_group(struct pw_snapshot *snap)
 	size_t ng = 0;
 	for (size_t i = 0; i < sv->n; i++)
 		if (i == 0 || sv->v[i].netns != sv->v[i - 1].netns ||
-		    sv->v[i].proto != sv->v[i - 1].proto || sv->v[i].lport != sv->v[i - 1].lport)
+		    sv->v[i].proto != sv->v[i - 1].proto ||
+		    group_port(&sv->v[i]) != group_port(&sv->v[i - 1]))
 			ng++;
 	snap->groups = calloc(ng ? ng : 1, sizeof(*snap->groups));
 	struct pw_socket **ptrs = calloc(sv->n ? sv->n : 1, sizeof(*ptrs));
@@ -279,14 +291,14 @@ int pw_group(struct pw_snapshot *snap)
 	for (size_t i = 0; i < sv->n; i++) {
 		struct pw_socket *s = &sv->v[i];
 		ptrs[i] = s;
-		if (!g || s->netns != g->netns || s->proto != g->proto || s->lport != g->port) {
+		if (!g || s->netns != g->netns || s->proto != g->proto || group_port(s) != g->port) {
 			g = &snap->groups[snap->n_groups++];
 			g->netns = s->netns;
 			g->proto = s->proto;
-			g->port = s->lport;
+			g->port = group_port(s);
 			g->sockets = &ptrs[i];
 			const struct pw_netns_sysctl *sys = sysctl_of(snap, s->netns);
-			pw_port_classify(sys ? sys : &defaults, s->lport, &g->class);
+			pw_port_classify(sys ? sys : &defaults, g->port, &g->class);
 		}
 		g->n_sockets++;
 	}

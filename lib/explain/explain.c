@@ -10,13 +10,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
-
-/* A growing list of reasons for one group. */
-struct rlist {
-	struct pw_reason *v;
-	size_t n, cap;
-	int err;
-};
+#include "reasons.h"
 
 static char *vfmt(const char *fmt, va_list ap)
 {
@@ -99,6 +93,44 @@ void pw_reason_clear(struct pw_reason *r)
 	*r = (struct pw_reason){ 0 };
 }
 
+/* The same builders for the other files of lib/explain/ (reasons.h). */
+struct pw_reason *pw_rl_add(struct rlist *l, enum pw_reason_kind kind, enum pw_confidence conf,
+			    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = vfmt(fmt, ap);
+	va_end(ap);
+	struct pw_reason *r = text ? add_reason(l, kind, conf, "%s", text) : NULL;
+	if (!text)
+		l->err = -ENOMEM;
+	free(text);
+	return r;
+}
+
+void pw_rl_evidence(struct rlist *l, struct pw_reason *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = vfmt(fmt, ap);
+	va_end(ap);
+	if (!text)
+		l->err = -ENOMEM;
+	else
+		evidence(l, r, "%s", text);
+	free(text);
+}
+
+void pw_rl_cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
+{
+	cover(l, r, s);
+}
+
+const char *pw_rl_comm(const struct pw_process *p)
+{
+	return p && p->comm ? p->comm : "?";
+}
+
 /* ---- small facts ------------------------------------------------------ */
 
 static const char *comm_of(const struct pw_process *p)
@@ -114,38 +146,6 @@ static void endpoint(const struct pw_socket *s, char *buf, size_t len)
 static const struct pw_process *holder_proc(const struct pw_socket *s, size_t i)
 {
 	return s->holders[i].proc;
-}
-
-/* Does the holder set form one family? Either one holder is the ancestor of
- * all through direct parent links (*ret_parent = 0), or the top holders are
- * siblings whose common parent closed its copy (*ret_parent = that pid).
- * Orphans re-parented to PID 1 are not siblings in any useful sense. */
-static const struct pw_process *fork_root(const struct pw_socket *s, pid_t *ret_parent)
-{
-	const struct pw_process *root = NULL;
-	size_t roots = 0;
-	pid_t common = 0;
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const struct pw_process *p = holder_proc(s, i);
-		if (!p)
-			return NULL;
-		bool parent_holds = false;
-		for (size_t j = 0; j < s->n_holders && !parent_holds; j++)
-			parent_holds = holder_proc(s, j) && holder_proc(s, j)->pid == p->ppid &&
-				       p->ppid != p->pid;
-		if (parent_holds || p == root)
-			continue;
-		if (roots++ == 0) {
-			root = p;
-			common = p->ppid;
-		} else if (p->ppid != common) {
-			return NULL;
-		}
-	}
-	if (roots > 1 && common <= 1)
-		return NULL;
-	*ret_parent = roots > 1 ? common : 0;
-	return root;
 }
 
 static size_t distinct_pids(const struct pw_socket *s)
@@ -244,7 +244,62 @@ static void explain_activation(struct rlist *l, struct pw_socket *s, const struc
 	cover(l, r, s);
 }
 
-static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap)
+/* Sockets no visible process holds, while some processes went unread: one
+ * reason for the whole group (*hidden is its index, or -1 before the first). */
+static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
+			  const struct pw_stats *st)
+{
+	char ep[96];
+	endpoint(s, ep, sizeof(ep));
+	if (*hidden < 0) {
+		struct pw_reason *r = add_reason(
+			l, PW_R_HIDDEN, PW_CONF_INFERRED,
+			!st->privileged ? "%s belongs to a process this run could not inspect "
+					  "(uid %u created the socket); run as root to see who "
+					  "holds it"
+			: st->hidden_unvisited
+				? "%s belongs to a process portwho could not read (uid %u "
+				  "created the socket): the kernel's task iterator never "
+				  "visited it and /proc refuses its fd table even to root"
+				: "%s belongs to a process whose fd table (or io_uring "
+				  "file table) is protected even from root (uid %u created "
+				  "the socket)",
+			ep, s->uid);
+		evidence(l, r, "%u process%s could not be inspected%s", st->hidden_processes,
+			 st->hidden_processes == 1 ? "" : "es",
+			 st->hidden_pid == 1 ? ", among them PID 1" : "");
+		if (st->hidden_unvisited)
+			evidence(l, r,
+				 "%u process%s listed in /proc %s not visited by the BPF "
+				 "task iterator",
+				 st->hidden_unvisited, st->hidden_unvisited == 1 ? "" : "es",
+				 st->hidden_unvisited == 1 ? "was" : "were");
+		evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep, s->uid);
+		cover(l, r, s);
+		if (r)
+			*hidden = r - l->v;
+		return;
+	}
+	struct pw_reason *r = &l->v[*hidden];
+	char *sum = NULL;
+	if (asprintf(&sum,
+		     st->privileged
+			     ? "%zu sockets on port %u belong to processes whose fd tables portwho "
+			       "could not read, even as root"
+			     : "%zu sockets on port %u belong to processes this run could not "
+			       "inspect; run as root to see who holds them",
+		     r->n_sockets + 1, s->lport) < 0) {
+		l->err = -ENOMEM;
+		return;
+	}
+	free(r->summary);
+	r->summary = sum;
+	evidence(l, r, "inode %u (%s, uid %u) has no visible holder", s->inode, ep, s->uid);
+	cover(l, r, s);
+}
+
+static void explain_holders(struct rlist *l, struct pw_socket *s, const struct pw_snapshot *snap,
+			    ssize_t *hidden)
 {
 	const struct pw_stats *st = &snap->stats;
 	char ep[96];
@@ -265,28 +320,8 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 				       ep, s->kernel_owner ? s->kernel_owner : " (owner unknown)");
 			evidence(l, r, "inode %u has no file descriptor in any process", s->inode);
 		} else {
-			r = add_reason(l, PW_R_HIDDEN, PW_CONF_INFERRED,
-				       !st->privileged
-					       ? "%s belongs to a process this run could not inspect "
-						 "(uid %u created the socket); run as root to see who "
-						 "holds it"
-				       : st->hidden_unvisited
-					       ? "%s belongs to a process portwho could not read (uid %u "
-						 "created the socket): the kernel's task iterator never "
-						 "visited it and /proc refuses its fd table even to root"
-					       : "%s belongs to a process whose fd table (or io_uring "
-						 "file table) is protected even from root (uid %u created "
-						 "the socket)",
-				       ep, s->uid);
-			evidence(l, r, "%u process%s could not be inspected%s", st->hidden_processes,
-				 st->hidden_processes == 1 ? "" : "es",
-				 st->hidden_pid == 1 ? ", among them PID 1" : "");
-			if (st->hidden_unvisited)
-				evidence(l, r,
-					 "%u process%s listed in /proc %s not visited by the BPF "
-					 "task iterator",
-					 st->hidden_unvisited, st->hidden_unvisited == 1 ? "" : "es",
-					 st->hidden_unvisited == 1 ? "was" : "were");
+			hidden_socket(l, hidden, s, st);
+			return;
 		}
 		cover(l, r, s);
 		return;
@@ -337,52 +372,7 @@ static void explain_holders(struct rlist *l, struct pw_socket *s, const struct p
 		return;
 	}
 
-	pid_t parent = 0;
-	const struct pw_process *root = fork_root(s, &parent);
-	if (root && parent) {
-		r = add_reason(l, PW_R_FORKED, PW_CONF_INFERRED,
-			       "%zu processes, all children of PID %d, share one socket on %s: "
-			       "inherited across fork from a parent that closed its own copy (or "
-			       "handed between siblings); stop PID %d%s%s to free the port",
-			       np, (int)parent, ep, (int)parent, root->unit ? ", " : "",
-			       root->unit ? root->unit : "");
-		for (size_t i = 0; i < s->n_holders; i++) {
-			const struct pw_process *p = holder_proc(s, i);
-			if (p)
-				evidence(l, r, "PID %d (%s, fd %d) has parent PID %d", (int)p->pid,
-					 comm_of(p), s->holders[i].fd, (int)p->ppid);
-		}
-		cover(l, r, s);
-		return;
-	}
-	if (root) {
-		r = add_reason(l, PW_R_FORKED, PW_CONF_VERIFIED,
-			       "%s (PID %d) and %zu child process%s share one socket on %s, inherited "
-			       "across fork (a pre-fork server); this is normal: stop the parent "
-			       "(PID %d%s%s) to free the port",
-			       comm_of(root), (int)root->pid, np - 1, np - 1 == 1 ? "" : "es", ep,
-			       (int)root->pid, root->unit ? ", " : "", root->unit ? root->unit : "");
-		for (size_t i = 0; i < s->n_holders; i++) {
-			const struct pw_process *p = holder_proc(s, i);
-			if (p && p != root)
-				evidence(l, r, "PID %d (%s, fd %d) has parent PID %d", (int)p->pid,
-					 comm_of(p), s->holders[i].fd, (int)p->ppid);
-		}
-		cover(l, r, s);
-		return;
-	}
-	r = add_reason(l, PW_R_PASSED, PW_CONF_INFERRED,
-		       "%zu processes that are not parent and child hold the same socket on %s: it was passed over a "
-		       "unix socket (SCM_RIGHTS) or taken with pidfd_getfd; all must close it to free "
-		       "the port",
-		       np, ep);
-	for (size_t i = 0; i < s->n_holders; i++) {
-		const struct pw_process *p = holder_proc(s, i);
-		if (p)
-			evidence(l, r, "PID %d (%s, parent %d) has it as fd %d", (int)p->pid,
-				 comm_of(p), (int)p->ppid, s->holders[i].fd);
-	}
-	cover(l, r, s);
+	pw_explain_family(l, s);
 }
 
 /* ---- several sockets on one port --------------------------------------- */
@@ -415,8 +405,19 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 	else
 		reuseport = uid_same; /* SO_REUSEPORT needs one uid; REUSEADDR does not */
 
+	/* UDP, one owner, flags unread: a SO_REUSEPORT group (normal) and
+	 * SO_REUSEADDR duplicates (a warning) look the same; never call that
+	 * normal: take the warning's kind and name both readings */
+	bool both = !known && !tcp && uid_same;
 	struct pw_reason *r;
-	if (reuseport) {
+	if (both) {
+		r = add_reason(l, PW_R_REUSEADDR_DUPLICATE, PW_CONF_INFERRED,
+			       "%zu UDP sockets share %s and their SO_REUSEADDR/SO_REUSEPORT flags "
+			       "could not be read: either SO_REUSEADDR duplicates (warning: unicast "
+			       "datagrams reach only the socket bound last) or a SO_REUSEPORT group "
+			       "(the kernel spreads datagrams across them); run as root to tell",
+			       n, ep);
+	} else if (reuseport) {
 		r = add_reason(l, PW_R_REUSEPORT, conf,
 			       "%zu sockets share %s with SO_REUSEPORT: the kernel spreads %s across "
 			       "them; this is a load-balanced group, normal for multi-process servers",
@@ -440,7 +441,7 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 		else
 			evidence(l, r, "inode %u (uid %u%s%s, %s)", s->inode, s->uid, p ? ", " : "",
 				 p ? comm_of(p) : "", pw_state_name(s->proto, s->state));
-		if (!known && s->opts_source == PW_OPTS_UNKNOWN) {
+		if (!known && !both && s->opts_source == PW_OPTS_UNKNOWN) {
 			/* record what the table implies, and say it was inferred */
 			if (reuseport)
 				s->reuseport = 1;
@@ -522,17 +523,41 @@ static void explain_split(struct rlist *l, struct pw_socket **ends, size_t n)
 static void explain_connections(struct rlist *l, struct pw_port_group *g,
 				struct pw_socket **conns, size_t n)
 {
-	size_t est = 0, tw = 0, nohold = 0;
+	size_t est = 0, tw = 0, nohold = 0, clients = 0;
 	for (size_t i = 0; i < n; i++) {
 		est += conns[i]->state == PW_ST_ESTABLISHED;
 		tw += conns[i]->state == PW_ST_TIME_WAIT;
 		nohold += conns[i]->inode == 0;
+		clients += conns[i]->matched_end == PW_END_REMOTE;
 	}
+	char cl[160] = "";
+	if (clients)
+		snprintf(cl, sizeof(cl), "; %zu %s this host's client end%s of %s made to port %u",
+			 clients, clients == 1 ? "is" : "are", clients == 1 ? "" : "s",
+			 clients == 1 ? "a connection" : "connections", g->port);
 	struct pw_reason *r = add_reason(
 		l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
-		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT); sockets with inode 0 "
+		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s; sockets with inode 0 "
 		"(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
-		n, n == 1 ? "" : "s", g->port, est, tw);
+		n, n == 1 ? "" : "s", g->port, est, tw, cl);
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_socket *c = conns[i];
+		if (c->matched_end != PW_END_REMOTE || shown++ >= 8)
+			continue;
+		char ep[96];
+		endpoint(c, ep, sizeof(ep));
+		const struct pw_process *p = c->n_holders ? c->holders[0].proc : NULL;
+		if (p)
+			evidence(l, r, "inode %u (local %s) is a client end: its remote port is %u; held "
+				       "by %s (PID %d)",
+				 c->inode, ep, c->rport, comm_of(p), (int)p->pid);
+		else
+			evidence(l, r, "inode %u (local %s) is a client end: its remote port is %u",
+				 c->inode, ep, c->rport);
+	}
+	if (shown > 8)
+		evidence(l, r, "and %zu more client ends", shown - 8);
 	if (nohold)
 		evidence(l, r, "%zu sockets have inode 0: the kernel keeps them after close or "
 			       "before accept",
@@ -558,8 +583,9 @@ static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap
 			conns[nc++] = g->sockets[i];
 	}
 
+	ssize_t hidden = -1;
 	for (size_t i = 0; i < ne; i++)
-		explain_holders(&l, ends[i], snap);
+		explain_holders(&l, ends[i], snap, &hidden);
 
 	for (size_t i = 0; i < ne; i++) {
 		if (dup_done[i])

@@ -486,6 +486,34 @@ def test_bound_inactive_blocks(netns):
             s.close()
 
 
+def test_listener_headline_names_the_listener_rule(netns):
+    """Against a plain TCP listener the headline must not suggest SO_REUSEADDR
+    (issue 9, case 10): a listener shares only with SO_REUSEPORT, one uid."""
+    with inside(netns):
+        port = FIRST_PORT - 203
+        lst = make_socket(socket.AF_INET, False, False, False, False, 0)
+        lst.bind(("127.0.0.1", port))
+        lst.listen(4)
+        try:
+            for extra in ([], ["--reuseaddr"]):
+                r = subprocess.run([PORTWHO, "check", "--no-trial", "-N", "current"] + extra
+                                   + [str(port)], capture_output=True, text=True)
+                assert r.returncode == 1, r.stdout + r.stderr
+                first = r.stdout.splitlines()[0]
+                assert first == ("would fail: EADDRINUSE — 127.0.0.1:%d LISTEN blocks it: it "
+                                 "listens, and a listener shares its port only with sockets "
+                                 "that all set SO_REUSEPORT under one owner uid (SO_REUSEADDR "
+                                 "does not help)" % port), first
+                assert "not set on both" not in r.stdout, r.stdout
+            r = subprocess.run([PORTWHO, "check", "--no-trial", "--json", "-N", "current",
+                                str(port)], capture_output=True, text=True)
+            ans = json.loads(r.stdout)
+            assert [(x["state"], x["rule"]) for x in ans["conflicts"]] == [("LISTEN", "exclusive")]
+            assert "it listens, and a listener" in ans["why"], ans["why"]
+        finally:
+            lst.close()
+
+
 # ---- errors ---------------------------------------------------------------------------------------
 
 

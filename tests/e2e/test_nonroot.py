@@ -87,3 +87,46 @@ def test_nonroot_port_filter_and_pids(scene):
     # --pids prints only what it can see
     res = ns.portwho("--pids", "8080", "9090", nobody=True)
     assert (res.rc, res.stdout.splitlines()) == (0, [str(n1.pid)]), res.stdout + res.stderr
+
+
+def test_nonroot_udp_duplicates_name_both_readings(netns):
+    """Two root-held UDP sockets on one address (SO_REUSEADDR), seen without
+    root: the flags are unread, so the reason names both readings, is
+    inferred and never calls the port normal; 'hidden' comes once."""
+    ns = netns
+    P = 7601
+    a = ns.sockhold("udp:127.0.0.1:%d:reuseaddr" % P)
+    b = ns.sockhold("udp:127.0.0.1:%d:reuseaddr" % P)
+    want = sorted([a.sock()["inode"], b.sock()["inode"]])
+    res = ns.portwho("--json", str(P), nobody=True)
+    assert res.rc == 0, res.stdout + res.stderr
+    g = group(res.json, "udp", P)
+    assert sorted(s["inode"] for s in g["sockets"]) == want, show(g)
+    got = sorted((r["kind"], r["confidence"], tuple(sorted(r["sockets"]))) for r in g["reasons"])
+    assert got == [("hidden", "inferred", tuple(want)),
+                   ("reuseaddr-duplicate", "inferred", tuple(want))], show(g)
+    dup = [r for r in g["reasons"] if r["kind"] == "reuseaddr-duplicate"][0]
+    assert "normal" not in dup["summary"], dup["summary"]
+    assert "either SO_REUSEADDR duplicates (warning" in dup["summary"], dup["summary"]
+    assert "or a SO_REUSEPORT group" in dup["summary"], dup["summary"]
+    for s in g["sockets"]:
+        assert (s["reuseaddr"], s["reuseport"], s["options_source"]) == (None, None, None), \
+            show(s)
+    out = ns.portwho("--explain", str(P), nobody=True).stdout
+    assert out.count("hidden (inferred): ") == 1, out
+    assert "reuseport (" not in out, out
+
+
+def test_nonroot_prefork_of_own_user_is_verified(netns):
+    """A pre-fork server running as the same user: its stack starts and fd
+    flags are readable without root, so 'forked' is decided (verified)."""
+    h = netns.sockhold("fork=2", "tcp-listen:127.0.0.1:7602",
+                       wrap=["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+                             "--clear-groups"])
+    res = netns.portwho("--json", "7602", nobody=True)
+    assert res.rc == 0, res.stdout + res.stderr
+    g = group(res.json, "tcp", 7602)
+    s = g["sockets"][0]
+    assert sorted(x["pid"] for x in s["holders"]) == sorted([h.pid] + h.children), show(s)
+    assert [(r["kind"], r["confidence"]) for r in g["reasons"]] == [("forked", "verified")], \
+        show(g)

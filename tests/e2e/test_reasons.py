@@ -408,6 +408,9 @@ def test_forked_workers_parent_closed_its_copy(ns):
     assert sum(ks.values()) == 1 and set(ks) <= {"forked", "passed"}, show(g)
     every_socket_covered(g)
     only = g["reasons"][0]
+    # the deciding fact: the parent has its children's memory image (fork, no exec)
+    assert (only["kind"], only["confidence"]) == ("forked", "verified"), show(only)
+    assert "PID %d forked them without exec" % parent in only["summary"], only["summary"]
     assert only["sockets"] == [ino], show(g)
     assert "unrelated" not in only["summary"], (
         "holders %s are siblings (both have parent PID %d), yet the summary says:\n%s"
@@ -474,10 +477,13 @@ def test_socket_activation_after_first_connection(ns):
     assert "socket activation" in r["summary"] and "fd 3" in r["summary"], r["summary"]
     assert any("LISTEN_PID=%d LISTEN_FDS=1" % h.pid in e for e in r["evidence"]), r["evidence"]
     c = reason(g, "connections")
-    queued = [x for x in g["sockets"] if x["inode"] != L]
+    queued = [x for x in g["sockets"] if x["inode"] != L and x["matched_end"] == "local"]
     assert len(queued) == 1 and queued[0]["state"] == "ESTAB" and queued[0]["inode"] == 0 \
         and queued[0]["holders"] == [], show(g)
-    assert c["sockets"] == [0], show(c)
+    # the client's end, as lsof -i :PORT shows it
+    ends = [x for x in g["sockets"] if x["matched_end"] == "remote"]
+    assert [pids(x) for x in ends] == [[client.pid]], show(g)
+    assert sorted(c["sockets"]) == sorted([0] + [x["inode"] for x in ends]), show(c)
     assert "kernel" not in kinds(g)
 
 
@@ -499,10 +505,12 @@ def test_socket_activation_accept_mode(ns):
     assert pids(sock(g, L)) == [h.pid], show(g)
     assert "systemd-socket-activate (PID %d)" % h.pid in r["summary"], r["summary"]
     c = reason(g, "connections")
-    assert c["sockets"] == [E], show(g)
+    ends = [x["inode"] for x in g["sockets"] if x["matched_end"] == "remote"]
+    assert [pids(sock(g, i)) for i in ends] == [[client.pid]], show(g)
+    assert sorted(c["sockets"]) == sorted([E] + ends), show(g)
     e = sock(g, E)
     assert e["state"] == "ESTAB" and pids(e) == [child["pid"]], show(e)
-    assert inodes_of(g) == sorted([L, E])
+    assert inodes_of(g) == sorted([L, E] + ends)
 
 
 # ---- 3. SCM_RIGHTS: passed -----------------------------------------------------
@@ -817,9 +825,8 @@ def test_nonroot_reuseport_is_hidden(ns):
     members = start_group(ns, [{"sockets": [tcp("127.0.0.1", P, reuseport=True)]}] * 3,
                           "tcp reuseport")
     g = check_nonroot(ns, P, "tcp")
-    expect_kinds(g, hidden=3, reuseport=1)
-    assert sorted(i for r in reasons(g, "hidden") for i in r["sockets"]) == \
-        sorted(i for _, i in members), show(g)
+    expect_kinds(g, hidden=1, reuseport=1)  # one hidden reason for the port (issue 9)
+    assert sorted(reason(g, "hidden")["sockets"]) == sorted(i for _, i in members), show(g)
     assert sorted(reason(g, "reuseport")["sockets"]) == sorted(i for _, i in members)
 
 
@@ -931,14 +938,18 @@ def test_connections_and_time_wait(ns):
     assert reason(g, "single")["sockets"] == [L], show(g)
     assert pids(sock(g, L)) == [srv.pid]
     c = reason(g, "connections")
-    assert sorted(c["sockets"]) == sorted([0, E]), show(g)
+    # the client's open end (the other one closed) is shown as lsof shows it
+    ends = [s for s in g["sockets"] if s["matched_end"] == "remote"]
+    assert [(s["state"], pids(s)) for s in ends] == [("ESTAB", [cli.pid])], show(g)
+    assert sorted(c["sockets"]) == sorted([0, E, ends[0]["inode"]]), show(g)
     if "socket_cookies" in c:
         assert tw["cookie"] in c["socket_cookies"], show(g)
     e = sock(g, E)
     assert e["state"] == "ESTAB" and pids(e) == [srv.pid], show(e)
     assert c["confidence"] == "verified"
-    assert "2 connections" in c["summary"], c["summary"]
-    assert "1 established, 1 TIME-WAIT" in c["summary"], c["summary"]
+    assert "3 connections" in c["summary"], c["summary"]
+    assert "2 established, 1 TIME-WAIT" in c["summary"], c["summary"]
+    assert "1 is this host's client end of a connection made to port %d" % P in c["summary"]
     assert "inode 0" in c["summary"], c["summary"]
     assert "kernel" not in kinds(g), show(g)
-    assert len(g["sockets"]) == 3, show(g)
+    assert len(g["sockets"]) == 4, show(g)

@@ -375,7 +375,10 @@ def test_unaccepted_connection_has_inode_zero(netns):
     doc = netns.portwho_ok("--json", "-a", "7400").json
     g = group(doc, "tcp", 7400)
     by_state = sorted((s["state"], s["inode"], s["remote_port"]) for s in g["sockets"])
-    assert by_state == [("ESTAB", 0, c["port"]), ("LISTEN", srv.sock()["inode"], None)], show(g)
+    # the client end is shown too, as lsof -i :7400 shows it (matched_end "remote")
+    assert by_state == sorted([("ESTAB", 0, c["port"]), ("ESTAB", c["inode"], 7400),
+                               ("LISTEN", srv.sock()["inode"], None)]), show(g)
+    assert {s["inode"]: s["matched_end"] for s in g["sockets"]}[c["inode"]] == "remote", show(g)
     pending = [s for s in g["sockets"] if s["inode"] == 0][0]
     assert pending["holders"] == [], show(pending)
     assert re.fullmatch(r"127\.0\.0\.1", pending["remote_address"]), show(pending)

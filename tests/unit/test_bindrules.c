@@ -139,6 +139,25 @@ static void test_tcp_exclusive(void **state)
 	assert_false(has_advice(&p, "set SO_REUSEPORT on your socket"));
 	assert_true(has_advice(&p, "both sockets need SO_REUSEPORT"));
 	assert_true(has_advice(&p, "no visible process holds"));
+	/* the headline names the rule that blocks: a listener, not SO_REUSEADDR */
+	assert_non_null(strstr(p.why, "it listens, and a listener shares its port only"));
+	assert_null(strstr(p.why, "not set on both"));
+	assert_non_null(strstr(p.conflicts[0].explanation, "it is listening"));
+	pw_bind_prediction_clear(&p);
+
+	/* SO_REUSEADDR on our side changes nothing against a listener */
+	c.reuseaddr = true;
+	predict(&c, v, 1, &p);
+	expect_fail(&p, PW_RULE_EXCLUSIVE);
+	assert_non_null(strstr(p.why, "SO_REUSEADDR does not help"));
+	pw_bind_prediction_clear(&p);
+
+	/* a bound, never listening socket: SO_REUSEADDR on both would share */
+	struct pw_socket b[] = {TCP("0.0.0.0", PW_ST_BOUND_INACTIVE, 0, 0, 0)};
+	c.reuseaddr = false;
+	predict(&c, b, 1, &p);
+	expect_fail(&p, PW_RULE_EXCLUSIVE);
+	assert_non_null(strstr(p.why, "not set on both"));
 	pw_bind_prediction_clear(&p);
 }
 

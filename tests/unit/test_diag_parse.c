@@ -193,7 +193,8 @@ static bool audit(const unsigned char *bc, int total)
 	while (len > 0) {
 		const struct inet_diag_bc_op *op = (const void *)p;
 		int min = 4;
-		if (op->code == INET_DIAG_BC_S_GE || op->code == INET_DIAG_BC_S_LE) {
+		if (op->code == INET_DIAG_BC_S_GE || op->code == INET_DIAG_BC_S_LE ||
+		    op->code == INET_DIAG_BC_D_GE || op->code == INET_DIAG_BC_D_LE) {
 			min += 4;
 			if (len < min)
 				return false;
@@ -212,7 +213,7 @@ static bool audit(const unsigned char *bc, int total)
 	return true;
 }
 
-static bool run(const unsigned char *bc, int len, uint16_t sport)
+static bool run2(const unsigned char *bc, int len, uint16_t sport, uint16_t dport)
 {
 	const unsigned char *p = bc;
 	while (len > 0) {
@@ -222,13 +223,58 @@ static bool run(const unsigned char *bc, int len, uint16_t sport)
 			yes = false;
 		else if (op->code == INET_DIAG_BC_S_GE)
 			yes = sport >= op[1].no;
-		else
+		else if (op->code == INET_DIAG_BC_S_LE)
 			yes = sport <= op[1].no;
+		else if (op->code == INET_DIAG_BC_D_GE)
+			yes = dport >= op[1].no;
+		else
+			yes = dport <= op[1].no;
 		int step = yes ? op->yes : op->no;
 		len -= step;
 		p += step;
 	}
 	return len == 0;
+}
+
+static bool run(const unsigned char *bc, int len, uint16_t sport)
+{
+	return run2(bc, len, sport, 0);
+}
+
+/* With remote ends: accept when the local or the remote port is in a spec. */
+static void check_specs_remote(const struct pw_portspec *specs, size_t n)
+{
+	unsigned char bc[4096];
+	int len = pw_diag_build_bytecode_ends(specs, n, true, bc, sizeof(bc));
+	assert_true(len > 0);
+	assert_true(audit(bc, len));
+	static const uint16_t others[] = {1, 7102, 7104, 45678, 65535};
+	for (unsigned port = 0; port <= 65535; port++) {
+		bool want = false;
+		for (size_t i = 0; i < n; i++)
+			want |= port >= specs[i].lo && port <= specs[i].hi;
+		for (size_t k = 0; k < ARRAY_SIZE(others); k++) {
+			bool other = false;
+			for (size_t i = 0; i < n; i++)
+				other |= others[k] >= specs[i].lo && others[k] <= specs[i].hi;
+			if (run2(bc, len, (uint16_t)port, others[k]) != (want || other))
+				fail_msg("sport %u dport %u: wrong answer", port, others[k]);
+			if (run2(bc, len, others[k], (uint16_t)port) != (want || other))
+				fail_msg("sport %u dport %u: wrong answer", others[k], port);
+		}
+	}
+}
+
+static void test_bytecode_remote(void **state)
+{
+	(void)state;
+	struct pw_portspec one = {.lo = 7103, .hi = 7103};
+	check_specs_remote(&one, 1);
+	struct pw_portspec two[] = {{.lo = 22, .hi = 22}, {.lo = 8000, .hi = 8100}};
+	check_specs_remote(two, 2);
+	unsigned char bc[4096];
+	struct pw_portspec all = {.lo = 0, .hi = 65535};
+	assert_int_equal(pw_diag_build_bytecode_ends(&all, 1, true, bc, sizeof(bc)), 0);
 }
 
 static void check_specs(const struct pw_portspec *specs, size_t n)
@@ -284,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_bytecode),
 		cmocka_unit_test(test_bytecode_not_needed),
+		cmocka_unit_test(test_bytecode_remote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,8 +142,200 @@ static void test_forked(void **state)
 	assert_non_null(r);
 	assert_int_equal(g->n_reasons, 1);
 	assert_non_null(strstr(r->summary, "nginx (PID 1311) and 2 child processes"));
-	assert_int_equal(r->n_evidence, 2);
+	assert_int_equal(r->n_evidence, 3);
+	/* not close-on-exec at the parent's fd number: fits inheritance */
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
 	done(g);
+}
+
+/* The lineage facts of one process: stack start, its parent's, start times. */
+static void image(struct pw_process *p, uint64_t stack, uint64_t pstack, uint64_t start,
+		  uint64_t pstart)
+{
+	p->start_stack = stack;
+	p->parent_start_stack = pstack;
+	p->start_time = start;
+	p->parent_start_time = pstart;
+}
+
+static void test_node_cluster_sched_none(void **state)
+{
+	(void)state;
+	/* the primary forks exec'd workers, then sends them its socket: they hold
+	 * it close-on-exec at another fd number */
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7201, PW_ST_LISTEN, 230);
+	struct pw_process *pri = proc(&w, 500, 1, "node");
+	image(pri, 0x7ff0, 0, 100, 1);
+	struct pw_process *w1 = proc(&w, 501, 500, "node"), *w2 = proc(&w, 502, 500, "node");
+	image(w1, 0x7aa0, 0x7ff0, 110, 100);
+	image(w2, 0x7bb0, 0x7ff0, 111, 100);
+	hold(&w, s, pri, 21);
+	hold(&w, s, w1, 19);
+	hold(&w, s, w2, 19);
+	for (size_t i = 0; i < 3; i++)
+		s->holders[i].cloexec = 1;
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	const struct pw_reason *r = find(g, PW_R_PASSED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "exec'd after fork and hold it close-on-exec"));
+	assert_non_null(strstr(r->summary, "the other reading"));
+	done(g);
+
+	/* the same tree, workers forked without exec at the parent's fd: forked */
+	image(w1, 0x7ff0, 0x7ff0, 110, 100);
+	image(w2, 0x7ff0, 0x7ff0, 111, 100);
+	for (size_t i = 0; i < 3; i++)
+		s->holders[i].fd = 21;
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	done(g);
+
+	/* facts unreadable (another user's processes): inferred */
+	image(w1, 0, 0, 110, 0);
+	image(w2, 0, 0, 111, 0);
+	for (size_t i = 0; i < 3; i++)
+		s->holders[i].cloexec = -1;
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	done(g);
+}
+
+static void test_orphaned_workers(void **state)
+{
+	(void)state;
+	/* nginx workers whose master was killed: one image, re-parented to a
+	 * subreaper (PID 40) with another image */
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7202, PW_ST_LISTEN, 240);
+	struct pw_process *a = proc(&w, 61, 40, "nginx"), *b = proc(&w, 62, 40, "nginx");
+	image(a, 0x7ee0, 0x7cc0, 300, 200);
+	image(b, 0x7ee0, 0x7cc0, 301, 200);
+	hold(&w, s, a, 6);
+	hold(&w, s, b, 6);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	const struct pw_reason *r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(r->summary, "(PIDs 61, 62) forked from one master"));
+	assert_non_null(strstr(r->summary, "that master is gone"));
+	assert_non_null(strstr(r->summary, "stopping them (kill 61, 62) frees it"));
+	done(g);
+
+	/* re-parented to PID 1, whose image cannot be read: inferred */
+	a->ppid = b->ppid = 1;
+	image(a, 0x7ee0, 0, 300, 1);
+	image(b, 0x7ee0, 0, 301, 1);
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "most likely gone"));
+	done(g);
+
+	/* a living parent whose image is unreadable (not root): lean to it */
+	a->ppid = b->ppid = 40;
+	image(a, 0x7ee0, 0, 300, 200);
+	image(b, 0x7ee0, 0, 301, 200);
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "most likely PID 40"));
+	assert_null(strstr(r->summary, "that master is"));
+	done(g);
+
+	/* the living parent has their image: it forked them and closed its copy */
+	a->ppid = b->ppid = 40;
+	image(a, 0x7ee0, 0x7ee0, 300, 200);
+	image(b, 0x7ee0, 0x7ee0, 301, 200);
+	g = explain(&w);
+	r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_VERIFIED);
+	assert_non_null(strstr(r->summary, "closed its own copy"));
+	done(g);
+}
+
+static void test_many_orphans(void **state)
+{
+	(void)state;
+	/* 40 orphaned workers: the PID list is cut between PIDs, never inside one */
+	static struct pw_process ps[40];
+	static struct pw_holder hs[40];
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 260);
+	for (int i = 0; i < 40; i++) {
+		ps[i] = (struct pw_process){ .pid = 10000 + i, .ppid = 40, .comm = (char *)"nginx",
+					     .facts_read = true };
+		image(&ps[i], 0x7ee0, 0x7cc0, 300, 200);
+		hs[i] = (struct pw_holder){ .proc = &ps[i], .tid = 10000 + i, .fd = 6, .cloexec = 0 };
+	}
+	s->holders = hs;
+	s->n_holders = 40;
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *r = find(g, PW_R_FORKED);
+	assert_non_null(r);
+	assert_non_null(strstr(r->summary, "(PIDs 10000, 10001, "));
+	assert_non_null(strstr(r->summary, " more)"));
+	const char *k = strstr(r->summary, "(kill 10000, ");
+	assert_non_null(k);
+	const char *more = strstr(k, " and ");
+	assert_non_null(more);
+	assert_true(more[-1] >= '0' && more[-1] <= '9');
+	assert_true(more[-6] == ' ' || more[-6] == ','); /* a whole 5-digit PID */
+	done(g);
+}
+
+static void test_siblings_pass(void **state)
+{
+	(void)state;
+	/* two programs a shell started; one hands its socket to the other */
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_socket *s = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 7203, PW_ST_LISTEN, 250);
+	struct pw_process *a = proc(&w, 71, 70, "fdpass"), *b = proc(&w, 72, 70, "fdpass");
+	image(a, 0x7a00, 0x7c00, 300, 200);
+	image(b, 0x7b00, 0x7c00, 301, 200);
+	hold(&w, s, a, 3);
+	hold(&w, s, b, 5);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 1);
+	const struct pw_reason *r = find(g, PW_R_PASSED);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_non_null(strstr(r->summary, "at different fd numbers"));
+	assert_non_null(strstr(r->summary, "the other reading: PID 70 created it"));
+	done(g);
+}
+
+static void test_lineage_parsers(void **state)
+{
+	(void)state;
+	const char *st = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 777 1 2 "
+			 "3 4 5 140731261909552 6\n";
+	uint64_t v = 0;
+	assert_int_equal(pw_parse_stat_field(st, strlen(st), 22, &v), 0);
+	assert_int_equal(v, 777);
+	assert_int_equal(pw_parse_stat_field(st, strlen(st), 28, &v), 0);
+	assert_int_equal(v, 140731261909552ull);
+	assert_int_equal(pw_parse_stat_field(st, strlen(st), 60, &v), -EINVAL);
+	assert_int_equal(pw_parse_stat_field("no paren", 8, 22, &v), -EINVAL);
+	unsigned f = 0;
+	assert_int_equal(pw_parse_fdinfo_flags("pos:\t0\nflags:\t02004002\nmnt_id:\t9\n", &f), 0);
+	assert_int_equal(f, 02004002);
+	assert_int_equal(pw_parse_fdinfo_flags("pos:\t0\n", &f), -ENOENT);
+	assert_int_equal(pw_parse_fdinfo_flags("flags:\t09\n", &f), -EINVAL);
 }
 
 static void test_forked_siblings(void **state)
@@ -330,6 +522,35 @@ static void test_address_and_family_split(void **state)
 	done(g);
 }
 
+static void test_nonroot_udp_duplicates(void **state)
+{
+	(void)state;
+	/* not root: two root-held UDP sockets on one address, flags unread */
+	struct world w;
+	world_init(&w, false, 5);
+	struct pw_socket *a = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.1", 7601, PW_ST_CLOSE, 900);
+	struct pw_socket *b = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.1", 7601, PW_ST_CLOSE, 901);
+	struct pw_port_group *g = explain(&w);
+	assert_int_equal(g->n_reasons, 2);
+	const struct pw_reason *h = find(g, PW_R_HIDDEN);
+	assert_non_null(h); /* once for the group, covering both */
+	assert_int_equal(h->n_sockets, 2);
+	assert_true(covers(h, a) && covers(h, b));
+	assert_non_null(strstr(h->summary, "2 sockets on port 7601"));
+	assert_null(find(g, PW_R_REUSEPORT));
+	const struct pw_reason *r = find(g, PW_R_REUSEADDR_DUPLICATE);
+	assert_non_null(r);
+	assert_int_equal(r->confidence, PW_CONF_INFERRED);
+	assert_null(strstr(r->summary, "normal"));
+	assert_non_null(strstr(r->summary, "either SO_REUSEADDR duplicates (warning"));
+	assert_non_null(strstr(r->summary, "or a SO_REUSEPORT group"));
+	/* neither reading is written into the socket's flags */
+	assert_int_equal(a->reuseport, -1);
+	assert_int_equal(a->reuseaddr, -1);
+	assert_int_equal(a->opts_source, PW_OPTS_UNKNOWN);
+	done(g);
+}
+
 static void test_kernel_versus_hidden(void **state)
 {
 	(void)state;
@@ -459,7 +680,8 @@ static void test_connections(void **state)
 	struct world w;
 	world_init(&w, true, 0);
 	struct pw_socket *l = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 900);
-	struct pw_socket *e = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 80, PW_ST_ESTABLISHED, 901);
+	struct pw_socket *e =
+	    sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 80, PW_ST_ESTABLISHED, 901);
 	struct pw_socket *t = sock(&w, IPPROTO_TCP, AF_INET, "127.0.0.1", 80, PW_ST_TIME_WAIT, 0);
 	struct pw_process *p = proc(&w, 42, 1, "web");
 	hold(&w, l, p, 3);
@@ -482,6 +704,11 @@ int main(void)
 		cmocka_unit_test(test_single),
 		cmocka_unit_test(test_forked),
 		cmocka_unit_test(test_forked_siblings),
+	    cmocka_unit_test(test_node_cluster_sched_none),
+	    cmocka_unit_test(test_orphaned_workers),
+	    cmocka_unit_test(test_many_orphans),
+	    cmocka_unit_test(test_siblings_pass),
+	    cmocka_unit_test(test_lineage_parsers),
 		cmocka_unit_test(test_passed),
 		cmocka_unit_test(test_socket_activation),
 		cmocka_unit_test(test_container_uring_unvisited),
@@ -489,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_reuseport_inferred_and_verified),
 		cmocka_unit_test(test_udp_reuseaddr_duplicate),
 		cmocka_unit_test(test_address_and_family_split),
+	    cmocka_unit_test(test_nonroot_udp_duplicates),
 		cmocka_unit_test(test_kernel_versus_hidden),
 		cmocka_unit_test(test_connections),
 	};
