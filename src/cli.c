@@ -261,8 +261,11 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 
 int cli_json_print(FILE *f, json_t *doc)
 {
+	/* a write error stays on the stream for cli_finish_output() to report
+	 * (one message); jansson fails too when a document outgrows stdio's
+	 * buffer on a full device */
 	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		return -EIO;
+		return ferror(f) ? 0 : -EIO;
 	fputc('\n', f);
 	return 0;
 }
