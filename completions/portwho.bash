@@ -81,7 +81,7 @@ _portwho()
 		COMPREPLY=($(compgen -W "$(cd /proc 2>/dev/null && printf '%s\n' [0-9]*)" -- "$cur"))
 		return
 		;;
-	-c | --command | --device | --timeout | --kill-after | --count | --duration)
+	-c | --command | --device | --timeout | --kill-after | --count | --duration | --interval)
 		return
 		;;
 	esac
@@ -97,7 +97,7 @@ _portwho()
 			--unit -y --yes --dry-run -J --json -h --help'
 		;;
 	watch)
-		opts='-t -u -4 -6 -a --all -N --netns -J --json --count --duration -h --help'
+		opts='-t -u -4 -6 -a --all -N --netns -J --json --count --duration --poll --interval -h --help'
 		;;
 	*)
 		opts='-t --tcp -u --udp -4 -6 -l --listening -a --all -s --state -p --pid

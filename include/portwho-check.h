@@ -184,6 +184,10 @@ struct pw_check_answer {
 	bool settled;		    /* an uncertain prediction the trial decided */
 	unsigned hidden_processes;  /* holders this run could not inspect */
 	enum pw_check_stage failed; /* where it stopped, when it returned < 0 */
+	/* the port's group in the snapshot (its forwards), or NULL */
+	const struct pw_port_group *group;
+	/* a NAT rule sends traffic for the candidate's address and port elsewhere */
+	bool forwarded_elsewhere;
 	/* private: what pred's sockets point into */
 	struct pw_snapshot *snap;
 	struct pw_socket *copies;
@@ -198,5 +202,9 @@ struct pw_check_answer {
  * -errno with ret->failed saying where; free *ret in either case. */
 int pw_check_run(const struct pw_check_request *req, struct pw_check_answer *ret);
 void pw_check_answer_free(struct pw_check_answer *a);
+/* check-forward.c (run by pw_check_run): set group and forwarded_elsewhere;
+ * when the bind would succeed, advise that the rule's traffic never reaches
+ * the new socket. 0 or -ENOMEM. */
+int pw_check_forwards(struct pw_check_answer *a);
 
 #endif

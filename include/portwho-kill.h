@@ -73,11 +73,12 @@ enum pw_kill_verdict {
 	PW_KV_MANAGER,	  /* never: a systemd manager (PID 1 systemd, systemd --user) */
 	PW_KV_UNIT,	  /* part of a systemd service or socket: stop the units */
 	PW_KV_PERMISSION, /* the caller may not signal it */
+	PW_KV_PROXY,	  /* never: a container's userland proxy (docker-proxy): stop the container */
 	PW_KV_CONTAINER,  /* a container's init: stop the container (the runtime's command) */
 	PW_KV_MAX,
 };
 /* "signal", "gone", "pid1", "self", "systemd-manager", "systemd-unit",
- * "permission", "container" */
+ * "permission", "container-proxy", "container" */
 const char *pw_kill_verdict_name(enum pw_kill_verdict v);
 
 struct pw_kill_target {

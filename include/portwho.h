@@ -270,6 +270,7 @@ enum pw_reason_kind {
 	PW_R_HIDDEN,
 	PW_R_CONNECTIONS,
 	PW_R_UNHELD, /* sockets with no holder for a reason not listed above */
+	PW_R_FORWARDED, /* a NAT rule or a userland proxy sends the traffic elsewhere */
 	PW_R_MAX,
 };
 /* contract strings: "single", "forked", "socket-activation", ... */
@@ -288,6 +289,33 @@ struct pw_reason {
 	struct pw_socket **sockets;
 };
 
+/* Traffic for a port that goes elsewhere: an nftables DNAT/REDIRECT/TPROXY
+ * rule, or a container's userland proxy (docker-proxy, rootlessport). IPVS
+ * is not read (this kernel has none). */
+enum pw_forward_via { PW_FWD_NFTABLES, PW_FWD_IPVS, PW_FWD_PROXY };
+const char *pw_forward_via_name(enum pw_forward_via v); /* "nftables", ... */
+
+struct pw_forward {
+	enum pw_forward_via via;
+	char *rule; /* "table ip nat chain DOCKER handle 4", "docker-proxy (PID 921)" */
+	const char *action; /* "dnat", "redirect", "tproxy", "proxy" */
+	bool has_match_addr;
+	struct pw_addr match_addr;
+	uint8_t match_plen;
+	uint16_t port_min, port_max;
+	bool has_to_addr; /* false for REDIRECT: the receiving interface's address */
+	struct pw_addr to_addr;
+	uint16_t to_port;
+	uint64_t to_netns; /* 0: no scanned namespace owns to_addr */
+	unsigned to_netns_owners; /* how many scanned namespaces own to_addr */
+	bool to_netns_linked; /* several own it; a link joins this one to the rule's */
+	pid_t proxy_pid; /* via PROXY */
+	char *proxy_command; /* "docker-proxy" */
+	uint8_t target_proto;
+	size_t n_target_sockets; /* bound sockets at to_addr:to_port in to_netns */
+	struct pw_socket **target_sockets;
+};
+
 /* All sockets of one (netns, proto, local port). */
 struct pw_port_group {
 	uint64_t netns;
@@ -301,6 +329,8 @@ struct pw_port_group {
 	struct pw_socket **sockets;
 	size_t n_reasons;
 	struct pw_reason *reasons;
+	size_t n_forwards; /* may be set when n_sockets is 0: a forward only */
+	struct pw_forward *forwards;
 };
 
 /* ---- taking a snapshot ----------------------------------------------- */
@@ -353,6 +383,8 @@ struct pw_stats {
 	bool dump_interrupted; /* a dump changed under us even after retries */
 	const char *collector; /* "procfs" or "bpf" */
 	const char *options_route; /* "bpf", "inferred" */
+	unsigned forward_rules; /* forwarding rules read (every namespace) */
+	unsigned forward_rules_undecoded; /* skipped: set lookups, negations, maps */
 };
 
 struct pw_snapshot;

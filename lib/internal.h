@@ -318,7 +318,64 @@ void pw_sockunits_free(struct pw_sockunits *u);
 const struct pw_sockunit *pw_sockunits_find(const struct pw_sockunits *u,
 					    const struct pw_socket *s);
 
+/* ---- forwarding rules (nft.c) and addresses (addrs.c) ------------------ */
+
+struct nlmsghdr;
+enum pw_nat_kind { PW_NAT_DNAT, PW_NAT_REDIRECT, PW_NAT_TPROXY };
+
+/* One DNAT/REDIRECT/TPROXY rule as read from nftables. */
+struct pw_nat_rule {
+	uint64_t netns;
+	uint8_t family; /* the table's NFPROTO_* */
+	char *table, *chain;
+	uint64_t handle;
+	uint8_t proto; /* IPPROTO_TCP/UDP; 0 = any */
+	uint16_t port_min, port_max; /* destination ports matched (0-65535: any) */
+	bool has_daddr;
+	struct pw_addr daddr; /* destination address matched */
+	uint8_t daddr_plen;
+	enum pw_nat_kind kind;
+	bool has_to_addr;
+	struct pw_addr to_addr;
+	uint16_t to_port_min, to_port_max; /* 0: the port is kept */
+	char *why; /* non-NULL: a match portwho could not decode (set lookup...) */
+};
+struct pw_nat_rules {
+	struct pw_nat_rule *v;
+	size_t n, cap;
+};
+/* Decode one NFT_MSG_NEWRULE message: 1 and *ret filled for a forward, 0
+ * for any other rule, -EINVAL when malformed. Pure. */
+int pw_nft_rule_decode(const struct nlmsghdr *nlh, uint64_t netns, struct pw_nat_rule *ret);
+/* Forwarding rules of the caller's current namespace (needs CAP_NET_ADMIN). */
+int pw_nft_collect(uint64_t netns, struct pw_nat_rules *out);
+void pw_nat_rule_clear(struct pw_nat_rule *r);
+void pw_nat_rules_free(struct pw_nat_rules *rs);
+
+struct pw_netaddr {
+	uint64_t netns;
+	struct pw_addr addr;
+};
+struct pw_netaddrs {
+	struct pw_netaddr *v;
+	size_t n, cap;
+};
+/* The interface addresses of the caller's current namespace (RTM_GETADDR). */
+int pw_netaddrs_collect(uint64_t netns, struct pw_netaddrs *out);
+/* The id the caller's current namespace gives the namespace nsfd refers
+ * to (RTM_GETNSID): set when a link (a veth peer) joins the two. -ENOENT
+ * when none is assigned. */
+int pw_netns_peer_id(int nsfd);
+
 /* ---- snapshot internals ----------------------------------------------- */
+
+/* Holders and their processes for one vector of sockets. */
+struct pw_holderset {
+	struct pw_process *procs; /* sorted by pid */
+	size_t n_procs;
+	struct pw_holder *holders;
+	size_t n_holders;
+};
 
 struct pw_snapshot {
 	struct pw_sockvec sockets;
@@ -336,7 +393,26 @@ struct pw_snapshot {
 	size_t n_netns;
 	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
+	struct pw_nat_rules natrules; /* forwarding rules of every namespace */
+	struct pw_sockvec targets; /* where forwards land, when not in sockets */
+	struct pw_holderset target_holders;
+	size_t n_socket_groups; /* groups with sockets come first */
 };
+/* forward.c: find forwards for the query, follow them, add their groups. */
+struct pw_forward_ctx {
+	const struct pw_query *q;
+	const struct pw_walk *w;
+	int procfd;
+	uint64_t current;
+};
+int pw_forwards_build(struct pw_snapshot *snap, const struct pw_forward_ctx *c);
+/* docker-proxy's command line -> where it forwards (-container-ip,
+ * -container-port, -proto). -ENOENT when it names no target. Pure. */
+int pw_proxy_parse(const char *cmdline, uint8_t *ret_proto, struct pw_addr *ret_addr,
+		   uint16_t *ret_port);
+/* forward-explain.c: the `forwarded` reason of each group with forwards. */
+int pw_explain_forwards(struct pw_snapshot *snap);
+void pw_forward_clear(struct pw_forward *f);
 
 /* diag-netns.c: the sockets phase, every namespace of the scope (with
  * PW_NETNS_ALL, those the holder walk found and those under /run/netns),

@@ -331,6 +331,9 @@ json_t *check_json(const struct pw_check_request *q, const struct pw_check_answe
 	cli_json_put(o, "shared", conflicts_json(p->shared, p->n_shared, &err), &err);
 	cli_json_put(o, "uncertain", jstrv(p->uncertain, p->n_uncertain, &err), &err);
 	cli_json_put(o, "advice", jstrv(p->advice, p->n_advice, &err), &err);
+	cli_json_put(o, "forwarded_elsewhere", json_boolean(a->forwarded_elsewhere), &err);
+	cli_json_put(o, "forwards", a->group ? cli_forwards_json(a->group, &err) : json_array(),
+		     &err);
 	cli_json_put(o, "service", cli_jstr(a->service), &err);
 	cli_json_put(o, "class", class_json(a, &err), &err);
 	cli_json_put(o, "prediction",

@@ -244,8 +244,8 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 		return g ? dup_or_null(err, service_name(o, g->proto, g->port)) : NULL;
 	case COL_REMOTE:
 		return is_connected(s) ? endpoint_text(err, &s->raddr, s->rport, NULL) : NULL;
-	case COL_STATE:
-		return dup_or_null(err, pw_state_name(s->proto, s->state));
+	case COL_STATE: /* state 0: the line of a port only a forward serves */
+		return dup_or_null(err, s->state ? pw_state_name(s->proto, s->state) : "-");
 	case COL_INODE:
 		return num(err, s->inode);
 	case COL_COOKIE:

@@ -76,6 +76,16 @@ static int cmp_shown(const void *pa, const void *pb)
 	return cmp_num(a->cookie, b->cookie);
 }
 
+static int cmp_group(const void *pa, const void *pb)
+{
+	const struct pw_port_group *a = ((const struct view_group *)pa)->group;
+	const struct pw_port_group *b = ((const struct view_group *)pb)->group;
+	int r;
+	if ((r = cmp_num(a->netns, b->netns)) || (r = cmp_num(a->proto, b->proto)))
+		return r;
+	return cmp_num(a->port, b->port);
+}
+
 void view_free(struct view *v)
 {
 	for (size_t i = 0; i < v->n_groups; i++)
@@ -117,11 +127,12 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 		for (size_t j = 0; j < g->n_sockets; j++)
 			if (socket_shown(o, g->sockets[j]))
 				socks[n++] = g->sockets[j];
-		if (n == 0) {
+		if (n == 0 && !(g->n_forwards && !filter_active(o))) {
 			free(socks);
 			continue;
 		}
-		qsort(socks, n, sizeof(*socks), cmp_shown);
+		if (n > 1)
+			qsort(socks, n, sizeof(*socks), cmp_shown);
 		v.groups[v.n_groups++] = (struct view_group){g, socks, n};
 		v.n_sockets += n;
 		if (!seen_netns(ns, v.n_netns, g->netns))
@@ -136,6 +147,9 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 					v.containers = true;
 	}
 	free(ns);
+	/* ports only a forward serves were added last: put them in port order */
+	if (v.n_groups > 1)
+		qsort(v.groups, v.n_groups, sizeof(*v.groups), cmp_group);
 	*ret = v;
 	return 0;
 }

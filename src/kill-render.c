@@ -166,6 +166,9 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 	case PW_KV_PERMISSION:
 		r = asprintf(&s, "you (uid %u) may not signal it", run->caller.euid);
 		break;
+	case PW_KV_PROXY:
+		s = kill_proxy_advice(run->snap, p);
+		break;
 	case PW_KV_CONTAINER: {
 		char cmd[512];
 		if (pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0)

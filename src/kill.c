@@ -64,7 +64,8 @@ static void kill_help(void)
 	      "Never signalled: PID 1, a container's init (its runtime's stop command is\n"
 	      "shown: docker stop web), systemd managers, processes of systemd services and\n"
 	      "socket units (the systemctl command is shown; --unit asks systemd instead),\n"
-	      "sockets the kernel owns (the command that removes the owner is shown).\n"
+	      "sockets the kernel owns (the command that removes the owner is shown),\n"
+	      "a container's port proxy (docker-proxy: stop the container instead).\n"
 	      "Exit: 0 the port is free, 1 nothing held it, 2 error or refused, 3 still held.\n"
 	      "See portwho-kill(8).\n",
 	      stdout);
@@ -411,8 +412,10 @@ static int kill_run(const struct kill_opts *o)
 		return cli_fail(2, "cannot list sockets: %s", strerror(-r));
 	kill_who_context(run.snap);
 	if (pw_snapshot_n_held(run.snap) == 0) {
-		if (!o->json)
+		if (!o->json) {
 			printf("Nothing holds %s.\n", pb);
+			kill_print_forwards(run.snap, stdout);
+		}
 		run.log.free_now = run.nothing_held = true;
 		return finish(&run, 1);
 	}

@@ -24,6 +24,7 @@
  * here, add one line to verbs[] in verbs.c and the file to src/meson.build. */
 int cmd_check(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 struct verb {
 	const char *name;
@@ -116,6 +117,15 @@ json_t *cli_container_json(const struct pw_container *c, int *err);
 int check_elsewhere_take(uint8_t proto, uint16_t port, struct pw_snapshot **ret);
 void check_elsewhere_print(FILE *f, const struct pw_snapshot *snap, uint64_t netns);
 json_t *check_elsewhere_json(const struct pw_snapshot *snap, uint64_t netns, int *err);
+
+/* The group's "forwards" array (render-forward.c). */
+json_t *cli_forwards_json(const struct pw_port_group *g, int *err);
+
+/* kill-forward.c: the refusal of a container's userland proxy (malloc'ed). */
+char *kill_proxy_advice(const struct pw_snapshot *snap, const struct pw_process *proxy);
+/* After "Nothing holds PORT": the NAT rules that forward it, one line each. */
+void kill_print_forwards(const struct pw_snapshot *snap, FILE *f);
+
 
 /* ---- columns ----------------------------------------------------------- */
 

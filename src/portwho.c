@@ -50,7 +50,8 @@ static void help(void)
 	      "      --explain          the full reasoning for each port, with evidence\n"
 	      "      --pids             holder PIDs only, one per line\n"
 	      "      --collector KIND   how to find holders: auto (default), procfs, bpf\n"
-	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n",
+	      "  -h, --help  -V, --version      Exit: 0 found, 1 nothing found, 2 error\n"
+	      "Ports that NAT rules or docker-proxy forward are followed to who serves them.\n",
 	      stdout);
 }
 
@@ -442,7 +443,7 @@ static int run(const struct options *o)
 		return 2;
 	}
 
-	bool found = v.n_sockets > 0;
+	bool found = v.n_sockets > 0 || v.n_groups > 0; /* a forward alone matches */
 	errno = 0;
 	if (o->json)
 		r = render_json(o, &v, stdout);

@@ -203,6 +203,8 @@ static void out_group(struct jout *j, const struct options *o, const struct view
 	}
 	out_key(j, 3, &first, "reasons");
 	out_value(j, rs, 3);
+	out_key(j, 3, &first, "forwards");
+	out_value(j, cli_forwards_json(g, &err), 3);
 
 	out_key(j, 3, &first, "sockets");
 	out_open(j, '[', &sfirst);
@@ -241,6 +243,8 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	out_value(j, json_integer(v->stats->hidden_processes), 1);
 	out_key(j, 1, &first, "collector");
 	out_value(j, cli_jstr(v->stats->collector), 1);
+	out_key(j, 1, &first, "forward_rules_undecoded");
+	out_value(j, json_integer(v->stats->forward_rules_undecoded), 1);
 	out_key(j, 1, &first, "ports");
 	out_open(j, '[', &pfirst);
 	for (size_t i = 0; i < v->n_groups && !j->err; i++) {
@@ -278,6 +282,7 @@ static json_t *group_json(const struct options *o, const struct view_group *vg, 
 	for (size_t i = 0; i < g->n_reasons; i++)
 		cli_json_append(rs, reason_json(&g->reasons[i], err), err);
 	cli_json_put(obj, "reasons", rs, err);
+	cli_json_put(obj, "forwards", cli_forwards_json(g, err), err);
 	for (size_t i = 0; i < vg->n_sockets; i++)
 		cli_json_append(ss, cli_socket_json(vg->sockets[i], true, err), err);
 	cli_json_put(obj, "sockets", ss, err);
@@ -297,6 +302,8 @@ json_t *render_json_doc(const struct options *o, const struct view *v)
 	cli_json_put(doc, "privileged", json_boolean(v->stats->privileged), &err);
 	cli_json_put(doc, "hidden_processes", json_integer(v->stats->hidden_processes), &err);
 	cli_json_put(doc, "collector", cli_jstr(v->stats->collector), &err);
+	cli_json_put(doc, "forward_rules_undecoded",
+		     json_integer(v->stats->forward_rules_undecoded), &err);
 	for (size_t i = 0; i < v->n_groups && !err; i++)
 		cli_json_append(ports, group_json(o, &v->groups[i], &err), &err);
 	cli_json_put(doc, "ports", ports, &err);

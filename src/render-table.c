@@ -7,6 +7,7 @@
 #include <langinfo.h>
 #include <libsmartcols.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "portwho-cmd.h"
@@ -203,6 +204,26 @@ static int add_group_lines(const struct options *o, const struct colset *c,
 	for (size_t i = 0; i < vg->n_sockets; i++)
 		if ((r = add_socket_lines(o, c, tb, parent, vg->group, vg->sockets[i])) < 0)
 			return r;
+	if (vg->n_sockets == 0 && vg->group->n_forwards) {
+		/* a port only a forward serves: one line, the rule's match, no state */
+		const struct pw_forward *f = &vg->group->forwards[0];
+		struct pw_socket fake = {.netns = vg->group->netns,
+					 .proto = vg->group->proto,
+					 .lport = vg->group->port,
+					 .family = AF_INET,
+					 .laddr.family = AF_INET,
+					 .raddr.family = AF_INET,
+					 .v6only = -1,
+					 .reuseaddr = -1,
+					 .reuseport = -1};
+		if (f->has_match_addr &&
+		    f->match_plen == (f->match_addr.family == AF_INET ? 32 : 128)) {
+			fake.family = f->match_addr.family;
+			fake.laddr = f->match_addr;
+		}
+		struct pw_socket *fp = &fake;
+		return add_socket_lines(o, c, tb, parent, vg->group, fp);
+	}
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 const struct verb verbs[] = {
     {"check", cmd_check, "PORTSPEC [OPTIONS]", "would a bind succeed? (check --help)"},
     {"kill", cmd_kill, "...", "see 'portwho kill --help'"},
+    {"watch", cmd_watch, "[PORTSPEC...]", "binds, listens, closes as they happen"},
     {},
 };
 

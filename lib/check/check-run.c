@@ -277,6 +277,8 @@ int pw_check_run(const struct pw_check_request *q, struct pw_check_answer *a)
 	if (!q->no_trial && (r = run_trial(q, a)) < 0)
 		return fail(a, PW_CHECK_STAGE_DECIDE, r);
 	settle(a);
+	if ((r = pw_check_forwards(a)) < 0)
+		return fail(a, PW_CHECK_STAGE_DECIDE, r);
 	return 0;
 }
 

@@ -82,6 +82,9 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 	}
 	if (c->root && (c->req.protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
 		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
+	if (c->root && c->req.protos & (PW_PROTO_TCP | PW_PROTO_UDP) &&
+	    pw_nft_collect(netns, &snap->natrules) == -ENOMEM)
+		return -ENOMEM; /* other errors: no nf_tables here, or not allowed */
 	if (c->use_bpf_opts &&
 	    pw_sockopts_read(&snap->sockets, first,
 			     c->q->want_options ? PW_SOCKOPTS_ALL : PW_SOCKOPTS_IF_SHARED) > 0)

@@ -128,6 +128,7 @@ static const char *const reason_names[PW_R_MAX] = {
     [PW_R_HIDDEN] = "hidden",
     [PW_R_CONNECTIONS] = "connections",
     [PW_R_UNHELD] = "unheld",
+    [PW_R_FORWARDED] = "forwarded",
 };
 
 const char *pw_reason_kind_name(enum pw_reason_kind k)
@@ -182,6 +183,19 @@ int pw_state_rank(uint8_t state)
 	default:
 		return 5; /* connections */
 	}
+}
+
+const char *pw_forward_via_name(enum pw_forward_via v)
+{
+	switch (v) {
+	case PW_FWD_NFTABLES:
+		return "nftables";
+	case PW_FWD_IPVS:
+		return "ipvs";
+	case PW_FWD_PROXY:
+		return "proxy";
+	}
+	return NULL;
 }
 
 const char *pw_matched_end_name(enum pw_matched_end e)

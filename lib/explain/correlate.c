@@ -304,6 +304,7 @@ int pw_group(struct pw_snapshot *snap)
 	}
 	if (snap->n_groups == 0)
 		free(ptrs);
+	snap->n_socket_groups = snap->n_groups; /* forwards may add empty ones after */
 	return 0;
 }
 

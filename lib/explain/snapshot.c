@@ -2,7 +2,8 @@
 /* pw_snapshot_take, as its phases:
  *   holders (the fd walk, which also finds the namespaces) -> sockets (per
  *   namespace: sock_diag, options, kernel owners, sysctls) -> join ->
- *   process facts -> group -> kernel owners and socket units -> explain.
+ *   process facts -> group -> kernel owners and socket units -> forwards
+ *   (NAT rules and proxies followed to where they land) -> explain.
  * Holders come before sockets only because the walk names the namespaces
  * to visit; nothing else in them depends on the sockets. */
 #include <fcntl.h>
@@ -108,18 +109,28 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		r = pw_group(snap);
 	if (r < 0)
 		goto fail;
-	/* names: each holder's container, each namespace */
+	/* who owns what no process holds: tunnels, systemd socket units */
+	pw_kowners_attribute(snap, &snap->kowners);
+	/* forwards: rules read with the sockets, proxies from their holders */
+	struct pw_forward_ctx fc = {
+		.q = q, .w = &w, .procfd = procfd, .current = pw_netns_current()
+	};
+	r = pw_forwards_build(snap, &fc);
+	if (r < 0)
+		goto fail;
+	/* names: each holder's container, each namespace (forwards add
+	 * groups) */
 	snap->netns_current = pw_netns_current();
 	if (!q->no_holders && (r = pw_containers_resolve(snap, procfd)) < 0)
 		goto fail;
 	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
 		goto fail;
-	/* who owns what no process holds: tunnels, systemd socket units */
-	pw_kowners_attribute(snap, &snap->kowners);
 	if (!q->no_explain && held_by_systemd(snap))
 		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
 	if (!q->no_explain) {
 		r = pw_explain(snap);
+		if (r >= 0)
+			r = pw_explain_forwards(snap);
 		if (r < 0)
 			goto fail;
 	}
@@ -143,6 +154,9 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 		for (size_t j = 0; j < g->n_reasons; j++)
 			pw_reason_clear(&g->reasons[j]);
 		free(g->reasons);
+		for (size_t j = 0; j < g->n_forwards; j++)
+			pw_forward_clear(&g->forwards[j]);
+		free(g->forwards);
 	}
 	if (snap->n_groups)
 		free(snap->groups[0].sockets);
@@ -152,6 +166,12 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 	free(snap->procs);
 	free(snap->holders);
 	pw_sockvec_free(&snap->sockets);
+	pw_sockvec_free(&snap->targets);
+	for (size_t i = 0; i < snap->target_holders.n_procs; i++)
+		pw_process_clear(&snap->target_holders.procs[i]);
+	free(snap->target_holders.procs);
+	free(snap->target_holders.holders);
+	pw_nat_rules_free(&snap->natrules);
 	free(snap->sysctls);
 	for (size_t i = 0; snap->netns_names && i < snap->n_netns; i++)
 		free(snap->netns_names[i]);
@@ -190,8 +210,8 @@ const struct pw_stats *pw_snapshot_stats(const struct pw_snapshot *snap)
 struct pw_port_group *pw_snapshot_group_of(const struct pw_snapshot *snap,
 					   const struct pw_socket *s)
 {
-	size_t lo = 0, hi = snap->n_groups;
-	while (lo < hi) { /* groups are in socket order */
+	size_t lo = 0, hi = snap->n_socket_groups;
+	while (lo < hi) { /* groups with sockets come first, in socket order */
 		size_t mid = (lo + hi) / 2;
 		const struct pw_port_group *g = &snap->groups[mid];
 		if (g->sockets[g->n_sockets - 1] < s)
@@ -199,5 +219,5 @@ struct pw_port_group *pw_snapshot_group_of(const struct pw_snapshot *snap,
 		else
 			hi = mid;
 	}
-	return lo < snap->n_groups ? &snap->groups[lo] : NULL;
+	return lo < snap->n_socket_groups ? &snap->groups[lo] : NULL;
 }

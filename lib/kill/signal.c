@@ -231,6 +231,7 @@ const char *pw_kill_verdict_name(enum pw_kill_verdict v)
 	    [PW_KV_MANAGER] = "systemd-manager",
 	    [PW_KV_UNIT] = "systemd-unit",
 	    [PW_KV_PERMISSION] = "permission",
+	    [PW_KV_PROXY] = "container-proxy",
 	    [PW_KV_CONTAINER] = "container",
 	};
 	return (unsigned)v < PW_KV_MAX ? names[v] : "?";
@@ -259,6 +260,10 @@ enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct
 		return PW_KV_PID1;
 	if (p->pid == c->pid)
 		return PW_KV_SELF;
+	/* the runtime restarts or re-creates a killed proxy with the container;
+	 * stopping the container is what frees the port */
+	if (p->comm && (!strcmp(p->comm, "docker-proxy") || !strcmp(p->comm, "rootlessport")))
+		return PW_KV_PROXY;
 	if (p->is_systemd)
 		return PW_KV_MANAGER;
 	if (!p->facts_read || f->gone)

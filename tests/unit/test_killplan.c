@@ -200,6 +200,21 @@ static void test_units(void **state)
 	assert_false(pw_unit_is_service(NULL));
 }
 
+static void test_container_proxy(void **state)
+{
+	(void)state;
+	struct pw_caller me = USER_CALLER(0);
+	me.cap_kill = true;
+	struct pw_target_facts alive = {0};
+	struct pw_process p = {.pid = 921, .comm = "docker-proxy", .facts_read = true};
+	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &me), PW_KV_PROXY);
+	p.comm = "rootlessport"; /* podman's, rootless */
+	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &me), PW_KV_PROXY);
+	p.comm = "docker-proxyx";
+	assert_int_equal(pw_kill_verdict_of(&p, &alive, false, &me), PW_KV_SIGNAL);
+	assert_string_equal(pw_kill_verdict_name(PW_KV_PROXY), "container-proxy");
+}
+
 static void test_permission(void **state)
 {
 	(void)state;
@@ -575,6 +590,7 @@ int main(void)
 	    cmocka_unit_test(test_pid1_manager_self_never),
 	    cmocka_unit_test(test_gone_and_unread),
 	    cmocka_unit_test(test_units),
+	    cmocka_unit_test(test_container_proxy),
 	    cmocka_unit_test(test_permission),
 	    cmocka_unit_test(test_status_uids),
 	    cmocka_unit_test(test_fdinfo_pid),

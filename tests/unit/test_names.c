@@ -150,6 +150,7 @@ static void test_reason_names(void **state)
 	    [PW_R_HIDDEN] = "hidden",
 	    [PW_R_CONNECTIONS] = "connections",
 	    [PW_R_UNHELD] = "unheld",
+	    [PW_R_FORWARDED] = "forwarded",
 	};
 	for (int k = 0; k < PW_R_MAX; k++) {
 		assert_non_null(want[k]); /* a new kind needs a name here and in names.c */
