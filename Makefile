@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 ARGS ?=
 
-.PHONY: all build run check bench clean deps install deb
+.PHONY: all build run check bench clean deps install deb fuzz
 
 all: build
 
@@ -34,6 +34,12 @@ deb:
 	@tools/deps.sh package
 	tools/package.sh
 
+# libFuzzer targets (tests/fuzz) under ASan+UBSan, FUZZ_SECONDS each
+# (check runs them for a few seconds; this is the longer run).
+FUZZ_SECONDS ?= 300
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz.sh
+
 bench:
 	@tools/deps.sh bench
 	$(MAKE) build
@@ -47,4 +53,4 @@ install: build
 	meson install -C $(BUILD) $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 clean:
-	rm -rf $(BUILD) build-asan build-deb
+	rm -rf $(BUILD) build-asan build-fuzz build-deb

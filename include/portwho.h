@@ -177,6 +177,7 @@ struct pw_process {
 	uid_t uid; /* effective uid */
 	char *comm; /* raw bytes from /proc/PID/stat (may hold anything) */
 	char *cmdline; /* argv joined by spaces, raw bytes; may be NULL */
+	bool cmdline_truncated; /* longer than the read cap (256 KiB): cut */
 	char *user; /* name of uid, or NULL */
 	char *unit; /* systemd unit from /proc/PID/cgroup, or NULL */
 	bool user_unit; /* unit belongs to a systemd --user manager */
@@ -186,7 +187,9 @@ struct pw_process {
 	pid_t listen_pid;
 	int listen_fds;
 	char *listen_fdnames;
-	bool is_systemd; /* PID 1 systemd or a "systemd --user" manager */
+	/* a systemd manager, decided from facts a process cannot fake (its
+	 * executable, uid, PID 1, the user@UID.service it runs), never its name */
+	bool is_systemd;
 	struct pw_container *container; /* NULL: not in a container */
 	bool facts_read; /* false if the process vanished before facts were read */
 	/* lineage facts, read only for holders of a socket several processes
@@ -385,7 +388,35 @@ struct pw_stats {
 	const char *options_route; /* "bpf", "inferred" */
 	unsigned forward_rules; /* forwarding rules read (every namespace) */
 	unsigned forward_rules_undecoded; /* skipped: set lookups, negations, maps */
+	unsigned dumps_interrupted;  /* how many dumps stayed inconsistent */
+	unsigned fd_limit_processes; /* fd tables not read: out of fds (EMFILE) */
+	bool bpf_fd_limit;	     /* the BPF collector could not load: out of fds */
+	int hidepid; /* /proc's hidepid option: 0 off, 1 noaccess, 2 invisible, 4 ptraceable */
+	unsigned hidepid_processes;	 /* processes /proc does not list (in hidden_processes) */
+	unsigned cmdline_truncated;	 /* command lines cut at the read cap */
+	unsigned netns_skipped_fd_limit; /* of netns_skipped: out of fds */
 };
+
+/* What a snapshot could not see, one entry per kind that happened
+ * (PRODUCT.md "Honesty about what was not seen"). */
+enum pw_incomplete_kind {
+	PW_INC_NOT_ROOT,	  /* other users' fd tables (not root) */
+	PW_INC_HIDEPID,		  /* processes /proc hides (hidepid=2) */
+	PW_INC_PROTECTED,	  /* fd tables refused even to root */
+	PW_INC_FD_LIMIT,	  /* out of file descriptors (RLIMIT_NOFILE) */
+	PW_INC_NAMESPACE_SKIPPED, /* network namespaces not entered */
+	PW_INC_DUMP_INTERRUPTED,  /* socket dumps that kept changing */
+	PW_INC_CMDLINE_TRUNCATED, /* command lines cut at the read cap */
+	PW_INC_MAX,
+};
+struct pw_incomplete {
+	enum pw_incomplete_kind kind;
+	unsigned count;
+	const char *detail; /* one sentence; lives as long as the snapshot */
+};
+/* "not-root", "hidepid", "protected", "fd-limit", "namespace-skipped",
+ * "dump-interrupted", "cmdline-truncated" */
+const char *pw_incomplete_kind_name(enum pw_incomplete_kind k);
 
 struct pw_snapshot;
 
@@ -401,6 +432,9 @@ const struct pw_stats *pw_snapshot_stats(const struct pw_snapshot *snap);
 const char *pw_snapshot_netns_name(const struct pw_snapshot *snap, uint64_t netns);
 /* inode of the namespace the snapshot was taken from */
 uint64_t pw_snapshot_netns_current(const struct pw_snapshot *snap);
+/* What this snapshot missed: 0 entries when it saw everything. */
+size_t pw_snapshot_n_incomplete(const struct pw_snapshot *snap);
+const struct pw_incomplete *pw_snapshot_incomplete(const struct pw_snapshot *snap, size_t i);
 /* the group a socket belongs to */
 struct pw_port_group *pw_snapshot_group_of(const struct pw_snapshot *snap,
 					   const struct pw_socket *s);
@@ -412,6 +446,11 @@ struct pw_port_group *pw_snapshot_group_of(const struct pw_snapshot *snap,
 char *pw_escape_text(const char *raw);
 /* Make raw bytes valid UTF-8 for JSON (bad bytes -> U+FFFD). malloc'ed. */
 char *pw_utf8_sanitize(const char *raw);
+/* NUL-terminated JSON text (valid UTF-8, as jansson writes it) with DEL, C1 controls and
+ * bidi/format characters inside strings written as \uXXXX, so the output
+ * is safe on a terminal. Returns a malloc'ed copy (length in *ret_len), or
+ * NULL when out of memory. */
+char *pw_json_terminal_safe(const char *json, size_t len, size_t *ret_len);
 
 #ifdef __cplusplus
 }

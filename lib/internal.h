@@ -119,6 +119,14 @@ int pw_sockopts_probe(struct pw_socket *const *v, size_t n);
 int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
 		  bool asked_bound_inactive, struct pw_socket *ret);
 
+/* One datagram of a dump reply: append the sockets of messages carrying
+ * seq and portid that pass the states mask; *intr set when one carries
+ * NLM_F_DUMP_INTR. 1 at NLMSG_DONE, 0 when more is to come, -errno for a
+ * netlink error. Pure (the seam for replayed and fuzzed dumps). */
+int pw_diag_consume(const void *buf, size_t n, uint32_t seq, uint32_t portid, uint8_t proto,
+		    uint32_t states, bool asked_bi, uint64_t netns, struct pw_sockvec *out,
+		    bool *intr);
+
 /* Dump one (family, proto) of the namespace nl lives in, appending sockets
  * that pass the states mask. family AF_UNSPEC (TCP only) takes both families
  * in one walk. sport != 0 asks the kernel for that local port only.
@@ -141,12 +149,25 @@ struct pw_fdrec {
  * the ring with this via and inode 0; pw_walk_complete() reads its table. */
 #define PW_FDREC_RING 0xff
 
-/* A network namespace found during the walk, with a way in. */
+/* A network namespace found during the walk, with a way in. The walk holds
+ * it by an fd opened as soon as it is seen (held), so the namespace stays
+ * enterable when the process it was found through exits; pid and path are
+ * the fallbacks when no fd could be opened. */
 struct pw_nsref {
 	uint64_t ino;
 	pid_t pid; /* a process living in it (0 if found by path) */
 	char *path; /* e.g. /run/netns/NAME, or NULL */
+	int fd;	    /* an open nsfs fd when held */
+	bool held;
 };
+/* Open the namespace at dirfd/path, check its inode (0: any), and hold it in
+ * ref. -errno (-ESRCH when the inode differs: the pid was reused). */
+int pw_nsref_hold(struct pw_nsref *ref, int dirfd, const char *path, uint64_t ino);
+void pw_nsref_release(struct pw_nsref *ref);
+/* How many namespaces a walk may hold open: the soft RLIMIT_NOFILE less a
+ * reserve for the walk itself (fd tables, sock_diag); past it, a namespace
+ * is kept by pid and path as before. */
+size_t pw_nsref_budget(void);
 
 struct pw_walk {
 	struct pw_fdrec *recs;
@@ -154,6 +175,7 @@ struct pw_walk {
 	struct pw_nsref *ns;
 	size_t n_ns, cap_ns;
 	unsigned hidden; /* fd tables we were refused */
+	unsigned fd_limit; /* fd tables not opened: RLIMIT_NOFILE (EMFILE/ENFILE) */
 	unsigned vanished;
 	unsigned processes;
 	/* BPF: thread-group ids the task iterator visited (unsorted), so the
@@ -397,6 +419,9 @@ struct pw_snapshot {
 	struct pw_sockvec targets; /* where forwards land, when not in sockets */
 	struct pw_holderset target_holders;
 	size_t n_socket_groups; /* groups with sockets come first */
+	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
+	size_t n_incomplete;
+	char inc_detail[PW_INC_MAX][200];
 };
 /* forward.c: find forwards for the query, follow them, add their groups. */
 struct pw_forward_ctx {
@@ -413,6 +438,14 @@ int pw_proxy_parse(const char *cmdline, uint8_t *ret_proto, struct pw_addr *ret_
 /* forward-explain.c: the `forwarded` reason of each group with forwards. */
 int pw_explain_forwards(struct pw_snapshot *snap);
 void pw_forward_clear(struct pw_forward *f);
+
+/* incomplete.c: fill snap->incomplete from snap->stats (and the processes). */
+void pw_incomplete_build(struct pw_snapshot *snap);
+/* /proc's hidepid mount option (0, 1, 2, 4) from /proc/self/mountinfo;
+ * procfs.c. Processes that exist but are not listed under procfd (counted
+ * by probing pids with signal 0, which sends nothing). */
+int pw_proc_hidepid(void);
+unsigned pw_proc_count_invisible(int procfd);
 
 /* diag-netns.c: the sockets phase, every namespace of the scope (with
  * PW_NETNS_ALL, those the holder walk found and those under /run/netns),

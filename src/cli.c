@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +23,20 @@ const char *cli_verb;
 
 int cli_usage_error(const char *fmt, ...)
 {
+	/* messages quote what the user typed: never echo its control bytes */
+	char *msg = NULL;
 	va_list ap;
-	fputs("portwho: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	fputs("portwho: ", stderr);
+	cli_print_escaped(stderr, n < 0 ? "invalid arguments" : msg);
 	/* one line, with where to read more (unless it already says so) */
 	if (!strstr(fmt, "--help"))
 		fprintf(stderr, " (see portwho%s%s --help)", cli_verb ? " " : "",
 			cli_verb ? cli_verb : "");
 	fputc('\n', stderr);
+	free(msg);
 	return -EINVAL;
 }
 
@@ -98,9 +103,17 @@ int cli_parse_netns(const char *arg, const char *one_netns, enum pw_netns_scope 
 	}
 	/* only a missing path is certain here; permissions are the library's to find */
 	struct stat st;
-	if (stat(*ret_path, &st) < 0 && errno == ENOENT)
+	if (stat(*ret_path, &st) < 0 && errno == ENOENT) {
+		/* hidepid=2 hides other users' processes from /proc: they exist */
+		if (cli_all_digits(arg) && strlen(arg) < 10 && atoi(arg) > 0 &&
+		    kill(atoi(arg), 0) < 0 && errno == EPERM)
+			return cli_usage_error(
+			    "process %s is hidden from this user (/proc is mounted "
+			    "with hidepid): its network namespace cannot be read",
+			    arg);
 		return cli_usage_error(
 		    cli_all_digits(arg) ? "no process %s" : "no network namespace '%s'", arg);
+	}
 	*ret_scope = PW_NETNS_PATH;
 	return 0;
 }
@@ -158,6 +171,21 @@ json_t *cli_jaddr(const struct pw_addr *a)
 	return json_string(buf);
 }
 
+int cli_json_dumpf(const json_t *v, FILE *f, size_t flags)
+{
+	char *txt = json_dumps(v, flags);
+	if (!txt)
+		return -ENOMEM;
+	size_t n = strlen(txt);
+	char *safe = pw_json_terminal_safe(txt, n, &n);
+	free(txt);
+	if (!safe)
+		return -ENOMEM;
+	int r = fwrite(safe, 1, n, f) == n ? 0 : -EIO;
+	free(safe);
+	return r;
+}
+
 void cli_json_put(json_t *obj, const char *key, json_t *v, int *err)
 {
 	if (!v || json_object_set_new(obj, key, v) < 0)
@@ -213,6 +241,7 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	cli_json_put(o, "via", json_string(pw_holder_via_name((enum pw_holder_via)h->via)), err);
 	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
 	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
+	cli_json_put(o, "cmdline_truncated", json_boolean(p && p->cmdline_truncated), err);
 	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
 	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
@@ -262,22 +291,27 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 int cli_json_print(FILE *f, json_t *doc)
 {
 	/* a write error stays on the stream for cli_finish_output() to report
-	 * (one message); jansson fails too when a document outgrows stdio's
-	 * buffer on a full device */
-	if (json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		return ferror(f) ? 0 : -EIO;
+	 * (one message): a document past stdio's buffer fails here on a full
+	 * device */
+	int r = cli_json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (r < 0)
+		return r == -EIO && ferror(f) ? 0 : r;
 	fputc('\n', f);
 	return 0;
 }
 
 int cli_fail(int status, const char *fmt, ...)
 {
+	/* it may quote a path or name the user gave: escape control bytes */
+	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("portwho: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	int n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	fputs("portwho: ", stderr);
+	cli_print_escaped(stderr, n < 0 ? "out of memory" : msg);
+	fputc('\n', stderr);
+	free(msg);
 	return status;
 }
 

@@ -105,7 +105,7 @@ static bool seen_netns(const uint64_t *ns, size_t n, uint64_t id)
 int view_build(const struct options *o, const struct pw_snapshot *snap, struct view *ret)
 {
 	size_t ng = pw_snapshot_n_groups(snap);
-	struct view v = {.stats = pw_snapshot_stats(snap)};
+	struct view v = {.stats = pw_snapshot_stats(snap), .snap = snap};
 	v.groups = calloc(ng ? ng : 1, sizeof(*v.groups));
 	/* few namespaces in practice; a short list is enough to count them */
 	uint64_t *ns = calloc(ng ? ng : 1, sizeof(*ns));

@@ -581,8 +581,8 @@ int kill_print_json(const struct run *run, int status)
 	}
 	cli_json_put(j, "exit_status", json_integer(status), &err);
 	cli_json_put(j, "error", cli_jstr(run->error), &err);
-	if (err == 0 && json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		err = -EIO;
+	if (err == 0)
+		err = cli_json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (err == 0)
 		putchar('\n');
 	json_decref(j);

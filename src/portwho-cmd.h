@@ -98,6 +98,9 @@ int cli_parse_user(const char *arg, uid_t *ret_uid, struct passwd **ret_pw);
 json_t *cli_jstr(const char *raw);
 json_t *cli_jtri(int8_t v); /* < 0: null */
 json_t *cli_jaddr(const struct pw_addr *a);
+/* json_dumpf with DEL, C1 and bidi/format characters written as \uXXXX
+ * (safe on a terminal): 0, -ENOMEM or -EIO. */
+int cli_json_dumpf(const json_t *v, FILE *f, size_t flags);
 /* obj[key] = v / append v, taking the reference; *err = -ENOMEM when v is
  * NULL or it fails. */
 /* Print a whole document as every JSON output of portwho looks: two-space
@@ -260,6 +263,7 @@ struct view {
 	bool other_netns; /* a shown socket lives outside portwho's namespace */
 	bool containers; /* a shown holder lives in a container */
 	const struct pw_stats *stats;
+	const struct pw_snapshot *snap; /* for what it missed (incomplete) */
 };
 
 /* Does a holder match -p/-c/--user? (true when none are given) */

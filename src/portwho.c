@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "portwho-cmd.h"
@@ -378,27 +379,48 @@ static int parse_argv(int argc, char **argv, struct options *o)
 	return 1;
 }
 
-static void report_unseen(const struct options *o, const struct pw_stats *st)
+/* What the snapshot missed, on stderr (the JSON carries it as "incomplete"). */
+static void report_unseen(const struct options *o, const struct pw_snapshot *snap)
 {
-	if (st->hidden_processes > 0) {
-		if (!st->privileged)
+	for (size_t i = 0; i < pw_snapshot_n_incomplete(snap); i++) {
+		const struct pw_incomplete *inc = pw_snapshot_incomplete(snap, i);
+		switch (inc->kind) {
+		case PW_INC_NOT_ROOT:
 			fprintf(stderr,
 				"portwho: could not inspect %u processes (run as root to see all "
 				"holders)\n",
-				st->hidden_processes);
-		else if (o->explain) /* JSON carries hidden_processes itself */
-			fprintf(stderr,
-				"portwho: could not inspect %u processes (their fd tables are "
-				"protected even from root)\n",
-				st->hidden_processes);
+				inc->count);
+			break;
+		case PW_INC_PROTECTED: /* PID 1 on some hosts: every run would say it */
+			if (o->explain)
+				fprintf(
+				    stderr,
+				    "portwho: could not inspect %u processes (their fd tables are "
+				    "protected even from root)\n",
+				    inc->count);
+			break;
+		case PW_INC_DUMP_INTERRUPTED:
+			fputs(
+			    "portwho: the socket table kept changing during the scan; the list may "
+			    "be incomplete\n",
+			    stderr);
+			break;
+		default:
+			fprintf(stderr, "portwho: %s\n", inc->detail);
+			break;
+		}
 	}
-	if (o->explain && st->netns_skipped)
-		fprintf(stderr, "portwho: could not enter %u network namespaces\n",
-			st->netns_skipped);
-	if (st->dump_interrupted)
-		fputs("portwho: the socket table kept changing during the scan; the list may be "
-		      "incomplete\n",
-		      stderr);
+}
+
+/* A tool that opens an fd per namespace and per fd table wants the most
+ * the hard limit allows; failing that, it says what it could not read. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Socket flags cost a walk of the kernel's whole table per namespace: read
@@ -430,6 +452,15 @@ static int run(const struct options *o)
 	};
 	struct pw_snapshot *snap = NULL;
 	int r = pw_snapshot_take(&q, &snap);
+	if (r == -EMFILE || r == -ENFILE) {
+		struct rlimit rl = {0};
+		getrlimit(RLIMIT_NOFILE, &rl);
+		fprintf(stderr,
+			"portwho: cannot list sockets: out of file descriptors (open-file limit "
+			"%llu); raise it (ulimit -n)\n",
+			(unsigned long long)rl.rlim_cur);
+		return 2;
+	}
 	if (r < 0) {
 		fprintf(stderr, "portwho: cannot list sockets: %s\n", strerror(-r));
 		return 2;
@@ -467,7 +498,7 @@ static int run(const struct options *o)
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
 		status = 2;
 	} else {
-		report_unseen(o, v.stats);
+		report_unseen(o, snap);
 	}
 	view_free(&v);
 	pw_snapshot_free(snap);
@@ -477,6 +508,7 @@ static int run(const struct options *o)
 int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
+	raise_fd_limit();
 
 	const struct verb *verb = argc > 1 ? verb_find(argv[1]) : NULL;
 	if (verb) {

@@ -9,6 +9,8 @@
  * Memory stays flat and the time linear for hundreds of thousands of sockets.
  * render_json_doc builds the same document as a json_t for the verbs that
  * embed it (kill's "found" and "final").
+ * Strings are escaped for a terminal too: DEL, C1 controls and bidi/format
+ * characters from process names are written as \uXXXX.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -61,6 +63,30 @@ static json_t *class_json(const struct pw_port_class *c, int *err)
 	cli_json_put(o, "ephemeral", json_boolean(c->ephemeral), err);
 	cli_json_put(o, "reserved", json_boolean(c->reserved), err);
 	return o;
+}
+
+/* What the snapshot could not see: [] when it saw everything. */
+static json_t *incomplete_json(const struct pw_snapshot *snap)
+{
+	json_t *a = json_array();
+	int err = 0;
+	for (size_t i = 0; a && i < pw_snapshot_n_incomplete(snap); i++) {
+		const struct pw_incomplete *inc = pw_snapshot_incomplete(snap, i);
+		json_t *o = json_object();
+		if (!o) {
+			err = -ENOMEM;
+			break;
+		}
+		cli_json_put(o, "kind", cli_jstr(pw_incomplete_kind_name(inc->kind)), &err);
+		cli_json_put(o, "count", json_integer(inc->count), &err);
+		cli_json_put(o, "detail", cli_jstr(inc->detail), &err);
+		cli_json_append(a, o, &err);
+	}
+	if (err) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
 }
 
 /* ---- streaming -------------------------------------------------------- */
@@ -134,9 +160,27 @@ static void out_value(struct jout *j, json_t *v, int depth)
 		return;
 	}
 	j->indent = 2 * depth;
-	if (json_dump_callback(v, dump_cb, j, JSON_INDENT(2) | JSON_ENCODE_ANY) < 0 && !j->err)
-		j->err = -ENOMEM;
+	char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	json_decref(v);
+	if (!txt) {
+		if (!j->err)
+			j->err = -ENOMEM;
+		return;
+	}
+	size_t n = strlen(txt);
+	bool plain = true; /* ASCII needs no second pass */
+	for (size_t i = 0; i < n && plain; i++)
+		plain = (unsigned char)txt[i] < 0x7f;
+	char *safe = plain ? txt : pw_json_terminal_safe(txt, n, &n);
+	if (!safe) {
+		if (!j->err)
+			j->err = -ENOMEM;
+	} else {
+		dump_cb(safe, n, j);
+	}
+	if (safe != txt)
+		free(safe);
+	free(txt);
 }
 
 /* The frame: "{" / "[", then items each on a line of their own, as jansson
@@ -245,6 +289,8 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	out_value(j, cli_jstr(v->stats->collector), 1);
 	out_key(j, 1, &first, "forward_rules_undecoded");
 	out_value(j, json_integer(v->stats->forward_rules_undecoded), 1);
+	out_key(j, 1, &first, "incomplete");
+	out_value(j, incomplete_json(v->snap), 1);
 	out_key(j, 1, &first, "ports");
 	out_open(j, '[', &pfirst);
 	for (size_t i = 0; i < v->n_groups && !j->err; i++) {
@@ -304,6 +350,7 @@ json_t *render_json_doc(const struct options *o, const struct view *v)
 	cli_json_put(doc, "collector", cli_jstr(v->stats->collector), &err);
 	cli_json_put(doc, "forward_rules_undecoded",
 		     json_integer(v->stats->forward_rules_undecoded), &err);
+	cli_json_put(doc, "incomplete", incomplete_json(v->snap), &err);
 	for (size_t i = 0; i < v->n_groups && !err; i++)
 		cli_json_append(ports, group_json(o, &v->groups[i], &err), &err);
 	cli_json_put(doc, "ports", ports, &err);

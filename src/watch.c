@@ -370,7 +370,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	if (e->kind == PW_WATCH_BIND_FAILED)
 		cli_json_put(o, "blockers", blockers_json(b, &err), &err);
 	/* a failed write leaves ferror(f) set: cli_finish_output() says it */
-	if (err == 0 && json_dumpf(o, f, JSON_COMPACT) == 0)
+	if (err == 0 && cli_json_dumpf(o, f, JSON_COMPACT) == 0) /* terminal-safe */
 		fputc('\n', f);
 	json_decref(o);
 	return err;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # check.sh — everything `make check` promises: a -Werror build, the unit
 # tests, the end-to-end tests (root: real sockets in private namespaces), and
-# the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the same tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# then every libFuzzer target for a few seconds (tools/fuzz.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -70,6 +71,14 @@ if setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildty
 	run_suite asan "$ASAN_BUILD"
 else
 	failed+=("asan build")
+fi
+
+step "fuzz: each libFuzzer target for ${CHECK_FUZZ_SECONDS:-4}s (ASan + UBSan; make fuzz runs longer)"
+if command -v clang >/dev/null; then
+	FUZZ_SECONDS=${CHECK_FUZZ_SECONDS:-4} tools/fuzz.sh || failed+=("fuzz")
+else
+	echo "fuzz: clang is not installed"
+	failed+=("fuzz (no clang)")
 fi
 
 echo

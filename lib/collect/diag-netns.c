@@ -60,8 +60,10 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 		bool intr = false;
 		r = pw_diag_dump(nl, d->family, d->proto, d->states, rq->sport, rq->bc, rq->bc_len,
 				 netns, &snap->sockets, &intr);
-		if (intr)
+		if (intr) {
 			snap->stats.dump_interrupted = true;
+			snap->stats.dumps_interrupted++;
+		}
 	}
 	mnl_socket_close(nl);
 	if (r < 0)
@@ -149,6 +151,8 @@ int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope
 					return r;
 				if (r < 0)
 					snap->stats.netns_skipped++; /* gone, or not enterable */
+				if (r == -EMFILE || r == -ENFILE)
+					snap->stats.netns_skipped_fd_limit++;
 			}
 		}
 	}

@@ -129,3 +129,39 @@ int pw_diag_parse(const struct nlmsghdr *nlh, uint8_t proto, uint64_t netns,
 	*ret = s;
 	return 0;
 }
+
+int pw_diag_consume(const void *buf, size_t n, uint32_t seq, uint32_t portid, uint8_t proto,
+		    uint32_t states, bool asked_bi, uint64_t netns, struct pw_sockvec *out,
+		    bool *intr)
+{
+	const struct nlmsghdr *nlh = buf;
+	int len = n > INT32_MAX ? INT32_MAX : (int)n;
+	/* mnl_nlmsg_ok compares nlmsg_len as an int: a length above 2 GiB
+	 * would pass as negative (found by tests/fuzz/fuzz_diag) */
+	for (; mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (uint32_t)len;
+	     nlh = mnl_nlmsg_next(nlh, &len)) {
+		if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+			continue; /* not ours (a stale reply) */
+		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+			*intr = true;
+		if (nlh->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				return -EBADMSG;
+			return e->error < 0 ? e->error : -EBADMSG;
+		}
+		if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK)
+			continue;
+		if (PW_GROW(out->v, out->cap, out->n + 1) < 0)
+			return -ENOMEM;
+		struct pw_socket *s = &out->v[out->n];
+		if (pw_diag_parse(nlh, proto, netns, asked_bi, s) < 0)
+			continue; /* malformed entry: skip, keep the rest */
+		if (states && !(states & PW_STATE_BIT(s->state)))
+			continue;
+		out->n++;
+	}
+	return 0;
+}

@@ -81,32 +81,10 @@ static int dump_once(struct mnl_socket *nl, char *buf, uint8_t family, uint8_t p
 				continue;
 			return -errno;
 		}
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int len = (int)n;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
-				continue; /* not ours (a stale reply) */
-			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-				*intr = true;
-			if (nlh->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
-					return -EBADMSG;
-				return e->error ? e->error : -EBADMSG;
-			}
-			if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY && nlh->nlmsg_type != TCPDIAG_GETSOCK)
-				continue;
-			if (PW_GROW(out->v, out->cap, out->n + 1) < 0)
-				return -ENOMEM;
-			struct pw_socket *s = &out->v[out->n];
-			if (pw_diag_parse(nlh, proto, netns, asked_bi, s) < 0)
-				continue; /* malformed entry: skip, keep the rest */
-			if (states && !(states & PW_STATE_BIT(s->state)))
-				continue;
-			out->n++;
-		}
+		r = pw_diag_consume(buf, (size_t)n, seq, portid, proto, states, asked_bi, netns,
+				    out, intr);
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
 }
 

@@ -111,17 +111,46 @@ static bool starts_with(const char *s, const char *prefix)
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* PID 1 systemd or a "systemd --user" manager. systemd renames itself to
- * "systemd" even when started as /sbin/init, so a PID 1 called "init" is
- * some other init. */
-static bool looks_like_systemd(const struct pw_process *p)
+static bool is_systemd_exe(const char *exe)
 {
-	if (p->comm && strcmp(p->comm, "systemd") == 0)
-		return true;
+	static const char *const paths[] = {"/usr/lib/systemd/systemd", "/lib/systemd/systemd"};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		size_t n = strlen(paths[i]);
+		/* " (deleted)": the package was upgraded under the running manager */
+		if (!strncmp(exe, paths[i], n) && (!exe[n] || !strcmp(exe + n, " (deleted)")))
+			return true;
+	}
+	return false;
+}
+
+/* A systemd manager (PID 1 or a "systemd --user"), decided from facts a
+ * process cannot choose: the executable it runs, being PID 1, running as
+ * root, or being the process of its own user@UID.service. Its name is only
+ * a hint: any user can call a process "systemd" (PR_SET_NAME). The one
+ * helper explain (socket activation) and kill (never signal a manager) use,
+ * through pw_process.is_systemd. */
+static bool is_systemd_manager(int dfd, const struct pw_process *p)
+{
+	char exe[256];
+	ssize_t l = readlinkat(dfd, "exe", exe, sizeof(exe) - 1);
+	if (l > 0) {
+		exe[l] = '\0';
+		if (is_systemd_exe(exe))
+			return true;
+	}
+	/* systemd renames itself "systemd" even when started as /sbin/init */
+	bool named = p->comm && strcmp(p->comm, "systemd") == 0;
 	/* the init of the host, or of a container's PID namespace */
 	bool init = p->pid == 1 || p->nspid == 1;
-	return init && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
-			starts_with(p->cmdline, "/usr/lib/systemd/systemd"));
+	if (!named && !(init && (starts_with(p->cmdline, "/lib/systemd/systemd") ||
+				 starts_with(p->cmdline, "/usr/lib/systemd/systemd"))))
+		return false;
+	if (init || p->uid == 0)
+		return true; /* nobody becomes an init or root by renaming itself */
+	/* the manager of user@UID.service runs as UID in that unit's init.scope */
+	char unit[64];
+	snprintf(unit, sizeof(unit), "user@%u.service", (unsigned)p->uid);
+	return p->unit && !p->user_unit && strcmp(p->unit, unit) == 0;
 }
 
 static bool is_gone(int r)
@@ -205,7 +234,13 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 	free(buf);
 	buf = NULL;
 
-	r = pw_read_file_at(dfd, "cmdline", CMDLINE_MAX, &buf, &len);
+	/* one byte past the cap tells a cut command line from one that fits */
+	r = pw_read_file_at(dfd, "cmdline", CMDLINE_MAX + 1, &buf, &len);
+	if (r == 0 && len > CMDLINE_MAX) {
+		len = CMDLINE_MAX;
+		buf[len] = '\0';
+		p->cmdline_truncated = true;
+	}
 	if (r == 0)
 		r = pw_cmdline_join(buf, len, &p->cmdline);
 	if (r == -ENOMEM)
@@ -248,7 +283,7 @@ static int read_facts(int dfd, pid_t pid, struct pw_process *p)
 	if (r == -ENOMEM)
 		return r;
 
-	p->is_systemd = looks_like_systemd(p);
+	p->is_systemd = is_systemd_manager(dfd, p);
 	p->facts_read = true;
 	return 0;
 }

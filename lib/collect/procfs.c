@@ -12,6 +12,7 @@
 #include <linux/kcmp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -86,6 +87,9 @@ struct walker {
 	bool want_netns;
 	bool have_kcmp;
 	pid_t self;
+	uint64_t self_ns;
+	atomic_size_t held; /* namespaces held open, all workers */
+	size_t max_held;
 };
 
 struct worker {
@@ -205,6 +209,13 @@ static bool is_kernel_thread(int procfd, pid_t pid)
 	return false;
 }
 
+static bool is_fd_limit(int e)
+{
+	return e == EMFILE || e == ENFILE;
+}
+
+/* Hold each namespace by an fd opened while a process in it is known alive:
+ * the dump comes later, and that process may be gone by then. */
 static void record_netns(struct worker *wk, pid_t pid)
 {
 	char path[48], link[64];
@@ -213,16 +224,26 @@ static void record_netns(struct worker *wk, pid_t pid)
 	if (l <= 0)
 		return;
 	uint64_t ino;
-	if (pw_parse_ns_link(link, (size_t)l, &ino) < 0)
-		return;
+	if (pw_parse_ns_link(link, (size_t)l, &ino) < 0 || ino == wk->w->self_ns)
+		return; /* the current namespace is collected without entering */
 	struct pw_walk *o = &wk->out;
-	/* processes of one namespace tend to be listed together: cheap dedupe */
+	/* processes of one namespace tend to be listed together: cheap dedupe
+	 * first, then the whole list before paying for an fd */
 	for (size_t i = o->n_ns; i > 0 && i + 8 > o->n_ns; i--)
 		if (o->ns[i - 1].ino == ino)
 			return;
+	for (size_t i = 0; i < o->n_ns; i++)
+		if (o->ns[i].ino == ino)
+			return;
 	if (PW_GROW(o->ns, o->cap_ns, o->n_ns + 1) < 0)
 		return;
-	o->ns[o->n_ns++] = (struct pw_nsref){ .ino = ino, .pid = pid };
+	struct pw_nsref *ref = &o->ns[o->n_ns++];
+	*ref = (struct pw_nsref){.ino = ino, .pid = pid, .fd = -EBADF};
+	/* not held (over the fd budget, or the process just left): the pid
+	 * stays the way in */
+	if (atomic_fetch_add(&wk->w->held, 1) >= wk->w->max_held ||
+	    pw_nsref_hold(ref, wk->w->procfd, path, ino) < 0)
+		atomic_fetch_sub(&wk->w->held, 1);
 }
 
 /* Threads with their own fd table (unshare(CLONE_FILES)) are visible only
@@ -232,8 +253,11 @@ static int scan_private_tables(struct worker *wk, pid_t pid, bool *ring_unread)
 	char path[64];
 	snprintf(path, sizeof(path), "%d/task", pid);
 	_cleanup_close_ int tfd = openat(wk->w->procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd < 0)
+	if (tfd < 0) {
+		if (is_fd_limit(errno))
+			wk->out.fd_limit++; /* its threads' private tables went unread */
 		return 0;
+	}
 	pid_t *tids = NULL;
 	size_t n = 0;
 	if (list_numeric(tfd, wk->dbuf, &tids, &n) < 0 || n <= 1) {
@@ -252,8 +276,13 @@ static int scan_private_tables(struct worker *wk, pid_t pid, bool *ring_unread)
 		}
 		snprintf(path, sizeof(path), "%d/fd", tid);
 		_cleanup_close_ int dfd = openat(tfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
+		if (dfd < 0) {
+			if (is_fd_limit(errno)) {
+				wk->out.fd_limit++;
+				break;
+			}
 			continue;
+		}
 		r = scan_fd_dir(wk, dfd, pid, tid, ring_unread);
 	}
 	free(tids);
@@ -272,6 +301,8 @@ static int scan_pid(struct worker *wk, pid_t pid)
 				note_hidden(&wk->out, pid);
 		} else if (errno == ENOENT || errno == ESRCH) {
 			wk->out.vanished++;
+		} else if (is_fd_limit(errno)) {
+			wk->out.fd_limit++; /* not "protected": we ran out of fds */
 		}
 		return 0;
 	}
@@ -316,8 +347,10 @@ void pw_walk_free(struct pw_walk *w)
 {
 	free(w->recs);
 	free(w->visited);
-	for (size_t i = 0; i < w->n_ns; i++)
+	for (size_t i = 0; i < w->n_ns; i++) {
 		free(w->ns[i].path);
+		pw_nsref_release(&w->ns[i]);
+	}
 	free(w->ns);
 	*w = (struct pw_walk){ 0 };
 }
@@ -331,18 +364,27 @@ static int merge(struct pw_walk *dst, struct pw_walk *src)
 		memcpy(dst->recs + dst->n_recs, src->recs, src->n_recs * sizeof(*src->recs));
 	dst->n_recs += src->n_recs;
 	for (size_t i = 0; i < src->n_ns; i++) {
-		bool dup = false;
+		struct pw_nsref *dup = NULL;
 		for (size_t j = 0; j < dst->n_ns && !dup; j++)
-			dup = dst->ns[j].ino == src->ns[i].ino;
-		if (!dup)
+			if (dst->ns[j].ino == src->ns[i].ino)
+				dup = &dst->ns[j];
+		if (dup && !dup->held && src->ns[i].held) { /* keep the held one */
+			struct pw_nsref t = *dup;
+			*dup = src->ns[i];
+			src->ns[i] = t;
+		}
+		if (!dup) {
 			dst->ns[dst->n_ns++] = src->ns[i];
-		else
+		} else {
 			free(src->ns[i].path);
+			pw_nsref_release(&src->ns[i]);
+		}
 	}
 	src->n_ns = 0;
 	if (src->hidden_min && (!dst->hidden_min || src->hidden_min < dst->hidden_min))
 		dst->hidden_min = src->hidden_min;
 	dst->hidden += src->hidden;
+	dst->fd_limit += src->fd_limit;
 	dst->vanished += src->vanished;
 	dst->processes += src->processes;
 	return 0;
@@ -369,6 +411,8 @@ static int procfs_walk(const struct pw_walk_opts *o, struct pw_walk *out)
 		.n_pids = n_pids,
 		.want_netns = o->want_netns,
 		.self = getpid(),
+	    .self_ns = pw_netns_current(),
+	    .max_held = pw_nsref_budget(),
 	};
 	w.have_kcmp = syscall(SYS_kcmp, w.self, w.self, KCMP_FILES, 0, 0) == 0;
 
@@ -482,3 +526,74 @@ const struct pw_collector pw_collector_procfs = {
 	.name = "procfs",
 	.walk = procfs_walk,
 };
+
+/* ---- hidepid: processes /proc does not list --------------------------- */
+
+static int hidepid_value(const char *v, size_t n)
+{
+	static const struct {
+		const char *word;
+		int value;
+	} words[] = {{"0", 0}, {"off", 0},	 {"1", 1}, {"noaccess", 1},
+		     {"2", 2}, {"invisible", 2}, {"4", 4}, {"ptraceable", 4}};
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (strlen(words[i].word) == n && !strncmp(v, words[i].word, n))
+			return words[i].value;
+	return 0;
+}
+
+int pw_proc_hidepid(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	if (pw_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4u << 20, &buf, &len) < 0)
+		return 0;
+	int value = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS] - FSTYPE SOURCE SUPEROPTS */
+		char *f[5] = {0}, *p = line;
+		for (int i = 0; i < 5 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ' ');
+			if (p)
+				*p++ = '\0';
+		}
+		if (!p || !f[4] || strcmp(f[4], "/proc"))
+			continue;
+		char *dash = strstr(p, " - proc ");
+		if (!dash && !strncmp(p, "- proc ", 7))
+			dash = p - 1;
+		if (!dash)
+			continue;
+		char *opts = strchr(dash + 8, ' '); /* after the source */
+		const char *h = opts ? strstr(opts, "hidepid=") : NULL;
+		/* the last /proc mount in the list is the one on top */
+		value = h ? hidepid_value(h + 8, strcspn(h + 8, ", \n")) : 0;
+	}
+	return value;
+}
+
+unsigned pw_proc_count_invisible(int procfd)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	long max = 32768;
+	if (pw_read_file_at(procfd, "sys/kernel/pid_max", 64, &buf, &len) == 0)
+		max = strtol(buf, NULL, 10);
+	if (max <= 0 || max > (1L << 22))
+		max = 1L << 22;
+	unsigned n = 0;
+	char name[16];
+	for (long pid = 1; pid < max; pid++) {
+		/* signal 0 sends nothing: EPERM means "exists, not yours" */
+		if (kill((pid_t)pid, 0) == 0 || errno != EPERM)
+			continue;
+		snprintf(name, sizeof(name), "%d", (int)pid);
+		if (faccessat(procfd, name, F_OK, 0) < 0 && errno == ENOENT)
+			n++;
+	}
+	return n;
+}

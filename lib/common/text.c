@@ -158,3 +158,45 @@ char *pw_utf8_sanitize(const char *raw)
 	*o = '\0';
 	return out;
 }
+
+/* DEL, C1 controls and format characters: valid in JSON strings, but a
+ * terminal acts on them. */
+static bool json_needs_escape(uint32_t cp)
+{
+	return (cp >= 0x7f && cp <= 0x9f) || is_format_trap(cp);
+}
+
+char *pw_json_terminal_safe(const char *json, size_t len, size_t *ret_len)
+{
+	if (!json || len > (SIZE_MAX - 1) / 6)
+		return NULL;
+	char *out = malloc(len * 6 + 1); /* worst case: every DEL becomes \u007f */
+	if (!out)
+		return NULL;
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u001B */
+	const unsigned char *s = (const unsigned char *)json, *end = s + len;
+	char *o = out;
+	while (s < end) {
+		uint32_t cp = 0;
+		size_t n = *s ? utf8_len(s, &cp) : 1;
+		if (n == 0 || (size_t)(end - s) < n) {
+			*o++ = (char)*s++; /* not UTF-8 (jansson never writes it): as is */
+			continue;
+		}
+		if (json_needs_escape(cp)) {
+			/* every such code point is below U+10000: one \uXXXX */
+			*o++ = '\\';
+			*o++ = 'u';
+			for (int shift = 12; shift >= 0; shift -= 4)
+				*o++ = hex[(cp >> shift) & 0xf];
+		} else {
+			memcpy(o, s, n);
+			o += n;
+		}
+		s += n;
+	}
+	*o = '\0';
+	if (ret_len)
+		*ret_len = (size_t)(o - out);
+	return out;
+}

@@ -254,9 +254,13 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 	if (*hidden < 0) {
 		struct pw_reason *r = add_reason(
 			l, PW_R_HIDDEN, PW_CONF_INFERRED,
-			!st->privileged ? "%s belongs to a process this run could not inspect "
-					  "(uid %u created the socket); run as root to see who "
-					  "holds it"
+			st->fd_limit_processes
+				? "%s may belong to a process this run could not inspect "
+				  "(uid %u created the socket): portwho ran out of file "
+				  "descriptors; raise the open-file limit (ulimit -n)"
+			: !st->privileged ? "%s belongs to a process this run could not inspect "
+					    "(uid %u created the socket); run as root to see who "
+					    "holds it"
 			: st->hidden_unvisited
 				? "%s belongs to a process portwho could not read (uid %u "
 				  "created the socket): the kernel's task iterator never "
@@ -283,7 +287,10 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 	struct pw_reason *r = &l->v[*hidden];
 	char *sum = NULL;
 	if (asprintf(&sum,
-		     st->privileged
+		     st->fd_limit_processes
+			     ? "%zu sockets on port %u may belong to processes portwho could not "
+			       "inspect: it ran out of file descriptors (ulimit -n)"
+		     : st->privileged
 			     ? "%zu sockets on port %u belong to processes whose fd tables portwho "
 			       "could not read, even as root"
 			     : "%zu sockets on port %u belong to processes this run could not "

@@ -44,9 +44,11 @@ static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, s
 		if (r >= 0)
 			st->collector = pw_collector_bpf.name;
 		else if (q->collector == PW_COLLECTOR_BPF || r == -ENOMEM)
-			return r;
+			return r; /* -EMFILE: the command says "out of file descriptors" */
 		else
 			pw_walk_free(w);
+		if (r == -EMFILE)
+			st->bpf_fd_limit = true; /* /proc may get further: say why not BPF */
 	}
 	if (r < 0) {
 		r = pw_collector_procfs.walk(&o, w);
@@ -88,6 +90,15 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		snap->stats.hidden_unvisited = w.unvisited_hidden;
 		snap->stats.hidden_pid = w.hidden_min;
 		snap->stats.vanished_processes = w.vanished;
+		snap->stats.fd_limit_processes = w.fd_limit;
+		snap->stats.hidden_processes += w.fd_limit; /* unread, whatever the cause */
+		if (!root && !q->proc_root) {
+			snap->stats.hidepid = pw_proc_hidepid();
+			if (snap->stats.hidepid >= 2) { /* not listed, not only unreadable */
+				snap->stats.hidepid_processes = pw_proc_count_invisible(procfd);
+				snap->stats.hidden_processes += snap->stats.hidepid_processes;
+			}
+		}
 	}
 
 	r = pw_diag_request_build(q, &c.req);
@@ -125,6 +136,9 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		goto fail;
 	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
 		goto fail;
+	for (size_t i = 0; i < snap->n_procs; i++)
+		snap->stats.cmdline_truncated += snap->procs[i].cmdline_truncated;
+	pw_incomplete_build(snap);
 	if (!q->no_explain && held_by_systemd(snap))
 		pw_sockunits_read(&snap->sockunits); /* no bus: explain says less */
 	if (!q->no_explain) {

@@ -12,9 +12,11 @@
  * Record layouts: pw-bpf-records.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -120,7 +122,19 @@ static int iter_link(int prog_fd, __u32 pid)
 		opts.iter_info_len = sizeof(info);
 	}
 	int fd = bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, &opts);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		return -EMFILE;
 	return fd < 0 ? -EOPNOTSUPP : fd;
+}
+
+/* Out of fds is not "BPF cannot run here": say so, and try again next time. */
+static int load_failed(int e, int *cached)
+{
+	if (e == -EMFILE || e == -ENFILE || errno == EMFILE || errno == ENFILE) {
+		*cached = 0;
+		return -EMFILE;
+	}
+	return *cached;
 }
 
 /* Load failures of any kind (no privilege, no BTF, a kernel without the
@@ -140,14 +154,16 @@ static int load_fdwalk(void)
 		fw_err = 0; /* worth another try later */
 		return -ENOMEM;
 	}
-	if (pw_fdwalk__load(s) != 0) {
+	errno = 0;
+	int e = pw_fdwalk__load(s);
+	if (e != 0) {
 		pw_fdwalk__destroy(s);
-		return fw_err;
+		return load_failed(e, &fw_err);
 	}
 	int l = iter_link(s->progs.pw_fd_walk.prog_fd, 0);
 	if (l < 0) {
 		pw_fdwalk__destroy(s);
-		return fw_err;
+		return load_failed(l, &fw_err);
 	}
 	fw = s;
 	fw_link = l;
@@ -169,14 +185,16 @@ static int load_fdfile(void)
 		ff_err = 0; /* worth another try later */
 		return -ENOMEM;
 	}
-	if (pw_fdfile__load(s) != 0) {
+	errno = 0;
+	int e = pw_fdfile__load(s);
+	if (e != 0) {
 		pw_fdfile__destroy(s);
-		return ff_err;
+		return load_failed(e, &ff_err);
 	}
 	int l = iter_link(s->progs.pw_fd_file.prog_fd, 0);
 	if (l < 0) {
 		pw_fdfile__destroy(s);
-		return ff_err;
+		return load_failed(l, &ff_err);
 	}
 	ff = s;
 	ff_link = l;
@@ -198,9 +216,11 @@ static int load_sockopts(void)
 		so_err = 0; /* worth another try later */
 		return -ENOMEM;
 	}
-	if (pw_sockopts__load(s) != 0) {
+	errno = 0;
+	int e = pw_sockopts__load(s);
+	if (e != 0) {
 		pw_sockopts__destroy(s);
-		return so_err;
+		return load_failed(e, &so_err);
 	}
 	int t = iter_link(s->progs.pw_sk_tcp.prog_fd, 0);
 	int u = t < 0 ? -1 : iter_link(s->progs.pw_sk_udp.prog_fd, 0);
@@ -345,6 +365,8 @@ static int flush_ns(struct collect *c)
 	struct pw_walk *w = c->out;
 	if (!c->n_ns)
 		return 0;
+	uint64_t self = pw_netns_current();
+	size_t budget = pw_nsref_budget(), held = 0;
 	qsort(c->ns, c->n_ns, sizeof(*c->ns), cmp_ns);
 	for (size_t i = 0; i < c->n_ns; i++) {
 		if (i && c->ns[i].ino == c->ns[i - 1].ino)
@@ -356,7 +378,22 @@ static int flush_ns(struct collect *c)
 			continue;
 		if (GROW(w->ns, w->cap_ns, w->n_ns + 1) < 0)
 			return -ENOMEM;
-		w->ns[w->n_ns++] = (struct pw_nsref){ .ino = c->ns[i].ino, .pid = c->ns[i].pid };
+		struct pw_nsref *ref = &w->ns[w->n_ns++];
+		*ref = (struct pw_nsref){.ino = c->ns[i].ino, .pid = c->ns[i].pid, .fd = -EBADF};
+		if (ref->ino == self || held >= budget)
+			continue; /* collected without entering; or kept by pid */
+		/* hold it through any of its processes still alive: the first may
+		 * have exited since the walk */
+		for (size_t k = i; k < c->n_ns && c->ns[k].ino == ref->ino && !ref->held; k++) {
+			char path[48];
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)c->ns[k].pid);
+			int h = pw_nsref_hold(ref, AT_FDCWD, path, ref->ino);
+			if (h == 0) {
+				ref->pid = c->ns[k].pid;
+				held++;
+			} else if (h == -EMFILE || h == -ENFILE)
+				break;
+		}
 	}
 	return 0;
 }
@@ -616,6 +653,8 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 		r = flush_ns(&c);
 	if (r < 0) {
 		out->n_recs = n_recs;
+		for (size_t i = n_ns; i < out->n_ns; i++)
+			pw_nsref_release(&out->ns[i]);
 		out->n_ns = n_ns;
 		out->n_visited = n_visited;
 		out->visited_known = false;
