@@ -74,10 +74,11 @@ enum pw_kill_verdict {
 	PW_KV_UNIT,	  /* part of a systemd service or socket: stop the units */
 	PW_KV_PERMISSION, /* the caller may not signal it */
 	PW_KV_PROXY,	  /* never: a container's userland proxy (docker-proxy): stop the container */
+	PW_KV_CONTAINER,  /* a container's init: stop the container (the runtime's command) */
 	PW_KV_MAX,
 };
 /* "signal", "gone", "pid1", "self", "systemd-manager", "systemd-unit",
- * "permission", "container-proxy" */
+ * "permission", "container-proxy", "container" */
 const char *pw_kill_verdict_name(enum pw_kill_verdict v);
 
 struct pw_kill_target {
@@ -129,6 +130,9 @@ struct pw_kill_env {
 	 * ("nsenter --net=PATH ip") */
 	const char *netns_name;
 	const char *netns_path;
+	/* with neither (every namespace, -N all): the namespace `ip` runs in;
+	 * a socket of another one gets no command (0: not known, all do) */
+	uint64_t current_netns;
 };
 
 struct pw_kill_plan {

@@ -150,6 +150,23 @@ int pw_parse_port_list(const char *s, uint8_t bitmap[65536 / 8]);
 
 /* ---- processes and holders ------------------------------------------- */
 
+/* The container a process runs in (PRODUCT.md "Containers"). */
+struct pw_container {
+	const char *runtime; /* "docker", "podman", "containerd", "cri-o",
+				"kubernetes", "nspawn", "lxc" (static) */
+	char *id; /* runtime's id (64 hex for OCI runtimes, machine name) */
+	char *name; /* "web", or NULL when the runtime could not be asked */
+	char *pod_namespace, *pod_name, *pod_uid; /* Kubernetes, else NULL */
+	const char *source; /* where the name came from: "docker-api", ... */
+};
+/* "docker:web", "k8s:default/web-7d9f", "nspawn:ptfix"; a 12-char id when
+ * unnamed. Returns the length or -ENOSPC. */
+int pw_container_label(const struct pw_container *c, char *buf, size_t len);
+/* The runtime's own command to stop it: "docker stop web", "podman stop db",
+ * "machinectl stop ptfix", "kubectl delete pod -n NS POD", ... (a hint to
+ * print; portwho never runs it). Length, -ENOSPC, or -EOPNOTSUPP. */
+int pw_container_stop_command(const struct pw_container *c, char *buf, size_t len);
+
 struct pw_process {
 	pid_t pid;
 	/* the PID the process sees itself (getpid(), the last number of
@@ -173,6 +190,7 @@ struct pw_process {
 	/* a systemd manager, decided from facts a process cannot fake (its
 	 * executable, uid, PID 1, the user@UID.service it runs), never its name */
 	bool is_systemd;
+	struct pw_container *container; /* NULL: not in a container */
 	bool facts_read; /* false if the process vanished before facts were read */
 	/* lineage facts, read only for holders of a socket several processes
 	 * share (0 = unknown): the stack start (field 28 of stat) changes at
@@ -307,6 +325,9 @@ struct pw_port_group {
 	uint8_t proto;
 	uint16_t port;
 	struct pw_port_class class;
+	const char *netns_name; /* "/run/netns" name, "docker:web", "host",
+				   "pid:N"; NULL unknown (owned by the snapshot) */
+	bool netns_current; /* the namespace portwho runs in */
 	size_t n_sockets;
 	struct pw_socket **sockets;
 	size_t n_reasons;
@@ -413,6 +434,10 @@ struct pw_socket *pw_snapshot_socket(const struct pw_snapshot *snap, size_t i);
 size_t pw_snapshot_n_groups(const struct pw_snapshot *snap);
 struct pw_port_group *pw_snapshot_group(const struct pw_snapshot *snap, size_t i);
 const struct pw_stats *pw_snapshot_stats(const struct pw_snapshot *snap);
+/* Name of a network namespace seen in this snapshot (as netns_name). */
+const char *pw_snapshot_netns_name(const struct pw_snapshot *snap, uint64_t netns);
+/* inode of the namespace the snapshot was taken from */
+uint64_t pw_snapshot_netns_current(const struct pw_snapshot *snap);
 /* What this snapshot missed: 0 entries when it saw everything. */
 size_t pw_snapshot_n_incomplete(const struct pw_snapshot *snap);
 const struct pw_incomplete *pw_snapshot_incomplete(const struct pw_snapshot *snap, size_t i);

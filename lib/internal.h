@@ -257,6 +257,33 @@ int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
 int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p);
 void pw_process_clear(struct pw_process *p);
 
+/* ---- containers (container-parse.c pure, container*.c I/O) -------------- */
+
+/* /proc/PID/cgroup -> runtime and id (pod uid under kubepods; nspawn and
+ * LXC named by their cgroup). -ENOENT when no runtime's layout matches. */
+int pw_parse_cgroup_container(const char *buf, struct pw_container *ret);
+/* NUL-separated systemd-nspawn argv -> machine name (-M, --machine=, or the
+ * basename of -D/--directory/-i/--image). -ENOENT when none. */
+int pw_nspawn_machine(const char *argv, size_t len, char **ret);
+void pw_container_clear(struct pw_container *c);
+/* nspawn or LXC around pid without a cgroup of its own (nspawn
+ * --register=no): its ancestor that is PID 1 in its PID namespace has
+ * container=systemd-nspawn|lxc in its environment; named from the nspawn
+ * parent's argv, else the container's /etc/hostname. -ENOENT when none. */
+int pw_container_from_init(int procfd, pid_t pid, struct pw_container *ret);
+/* Pod namespace/name from log_root/pods/NS_NAME_UID, the container name
+ * from log_root/containers/POD_NS_NAME-ID.log (kubelet's layout). */
+int pw_k8s_name(const char *log_root, struct pw_container *c);
+struct pw_snapshot;
+/* Name every holder's container (asks each runtime at most once); finds
+ * nspawn/LXC containers from their init. */
+int pw_containers_resolve(struct pw_snapshot *snap, int procfd);
+void pw_docker_names(struct pw_snapshot *snap, int procfd);
+/* netns-name.c: snap->netns_names and each group's netns_name/current */
+struct pw_walk;
+int pw_netns_names(struct pw_snapshot *snap, const struct pw_walk *w, int procfd,
+		   const char *bound_dir);
+
 /* ---- kernel-owned sockets (kernel-owner.c) ------------------------------ */
 
 struct pw_kowner {
@@ -388,6 +415,8 @@ struct pw_snapshot {
 	struct pw_stats stats;
 	struct pw_netns_sysctl *sysctls; /* one per netns in netns_ids */
 	uint64_t *netns_ids;
+	char **netns_names; /* parallel to netns_ids (netns-name.c) */
+	uint64_t netns_current; /* the namespace portwho runs in */
 	size_t n_netns;
 	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */

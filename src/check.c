@@ -273,13 +273,28 @@ static int check_run(const struct check_opts *o)
 		return 2;
 	}
 
+	/* the answer is for one namespace; where else is the port held? */
+	struct pw_snapshot *elsewhere = NULL;
+	if (check_elsewhere_take(o->proto, o->spec.lo, &elsewhere) < 0)
+		elsewhere = NULL; /* the answer stands without it */
 	int status = 2;
 	if (o->json) {
 		json_t *doc = check_json(&q, &a);
-		r = doc ? cli_json_print(stdout, doc) : -ENOMEM;
+		int err = 0;
+		if (doc) {
+			const char *name =
+			    elsewhere ? pw_snapshot_netns_name(elsewhere, a.facts.netns) : NULL;
+			cli_json_put(doc, "netns_name", cli_jstr(name), &err);
+			cli_json_put(doc, "elsewhere",
+				     check_elsewhere_json(elsewhere, a.facts.netns, &err), &err);
+		}
+		r = doc && !err ? cli_json_print(stdout, doc) : -ENOMEM;
 		json_decref(doc);
-	} else
+	} else {
 		check_print_text(stdout, &q, &a);
+		check_elsewhere_print(stdout, elsewhere, a.facts.netns);
+	}
+	pw_snapshot_free(elsewhere);
 	if (r >= 0 && ferror(stdout))
 		r = 0; /* a write error: cli_finish_output() reports it */
 	int w = r >= 0 ? cli_finish_output(stdout) : 0;

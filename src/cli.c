@@ -198,6 +198,34 @@ void cli_json_append(json_t *arr, json_t *v, int *err)
 		*err = -ENOMEM;
 }
 
+json_t *cli_container_json(const struct pw_container *c, int *err)
+{
+	if (!c)
+		return json_null();
+	json_t *o = json_object();
+	if (!o) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cli_json_put(o, "runtime", cli_jstr(c->runtime), err);
+	cli_json_put(o, "id", cli_jstr(c->id), err);
+	cli_json_put(o, "name", cli_jstr(c->name), err);
+	json_t *pod = json_null();
+	if (c->pod_uid || c->pod_name) {
+		pod = json_object();
+		if (!pod) {
+			*err = -ENOMEM;
+			json_decref(o);
+			return NULL;
+		}
+		cli_json_put(pod, "namespace", cli_jstr(c->pod_namespace), err);
+		cli_json_put(pod, "name", cli_jstr(c->pod_name), err);
+		cli_json_put(pod, "uid", cli_jstr(c->pod_uid), err);
+	}
+	cli_json_put(o, "pod", pod, err);
+	return o;
+}
+
 static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 {
 	const struct pw_process *p = h->proc;
@@ -221,6 +249,7 @@ static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
 	if (user_unit)
 		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);
+	cli_json_put(o, "container", cli_container_json(p ? p->container : NULL, err), err);
 	return o;
 }
 
@@ -261,9 +290,12 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 
 int cli_json_print(FILE *f, json_t *doc)
 {
+	/* a write error stays on the stream for cli_finish_output() to report
+	 * (one message): a document past stdio's buffer fails here on a full
+	 * device */
 	int r = cli_json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (r < 0)
-		return r;
+		return r == -EIO && ferror(f) ? 0 : r;
 	fputc('\n', f);
 	return 0;
 }

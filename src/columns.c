@@ -17,8 +17,9 @@
 #include "portwho-cmd.h"
 
 static const struct column_info columns[COL_MAX] = {
-    [COL_NETNS] = {"NETNS", "NETNS", 10, CF_RIGHT, CJ_NUMBER, OBJ_SOCKET,
-		   "network namespace (inode number)"},
+    [COL_NETNS] = {"NETNS", "NETNS", 10, 0, CJ_STRING, OBJ_SOCKET,
+		   "network namespace: /run/netns name, container (docker:web), host, pid:N, "
+		   "else its inode"},
     [COL_PROTO] = {"PROTO", "PROTO", 5, 0, CJ_STRING, OBJ_SOCKET,
 		   "protocol: tcp, tcp6, udp, udp6, udplite, udplite6"},
     [COL_FAMILY] = {"FAMILY", "FAMILY", 4, 0, CJ_STRING, OBJ_SOCKET,
@@ -73,6 +74,8 @@ static const struct column_info columns[COL_MAX] = {
 		    "reasons found for the port (see --explain)"},
     [COL_CLASS] = {"CLASS", "CLASS", 8, 0, CJ_STRING, OBJ_GROUP,
 		   "port class: system/user/dynamic, privileged, ephemeral, reserved"},
+    [COL_CONTAINER] = {"CONTAINER", "CONTAINER", 0.15, CF_TRUNC, CJ_STRING, OBJ_HOLDER,
+		       "container of the holder: docker:web, podman:db, k8s:NS/POD, nspawn:NAME"},
 };
 
 const struct column_info *column_get(enum column_id id)
@@ -222,6 +225,8 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 
 	switch (id) {
 	case COL_NETNS:
+		if (g && g->netns_name)
+			return dup_or_null(err, g->netns_name);
 		return num(err, s->netns);
 	case COL_PROTO:
 		return fmt(err, "%s%s", pw_proto_name(s->proto), s->family == AF_INET6 ? "6" : "");
@@ -297,6 +302,10 @@ char *column_value(const struct options *o, enum column_id id, const struct pw_p
 			*err = -ENOMEM;
 		return r;
 	}
+	case COL_CONTAINER:
+		if (!p || !p->container || pw_container_label(p->container, buf, sizeof(buf)) < 0)
+			return NULL;
+		return dup_or_null(err, buf);
 	case COL_MAX:
 		break;
 	}

@@ -137,6 +137,14 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 		v.n_sockets += n;
 		if (!seen_netns(ns, v.n_netns, g->netns))
 			ns[v.n_netns++] = g->netns;
+		if (!g->netns_current)
+			v.other_netns = true;
+		for (size_t j = 0; j < n && !v.containers; j++)
+			for (size_t k = 0; k < socks[j]->n_holders; k++)
+				if (socks[j]->holders[k].proc &&
+				    socks[j]->holders[k].proc->container &&
+				    holder_matches(o, &socks[j]->holders[k]))
+					v.containers = true;
 	}
 	free(ns);
 	/* ports only a forward serves were added last: put them in port order */

@@ -39,6 +39,8 @@ uint32_t kill_states(const struct kill_opts *o);
 const char *kill_signame(int sig, char *buf, size_t len);
 const char *kill_ports_text(const struct kill_opts *o, char *buf, size_t len);
 void kill_who(FILE *f, const struct pw_process *p);
+/* the snapshot kill_who names namespaces from (NULL: none) */
+void kill_who_context(const struct pw_snapshot *snap);
 void kill_sock_text(FILE *f, const struct pw_socket *s);
 int kill_show_table(const struct kill_opts *ko, const struct pw_snapshot *snap, FILE *f);
 void kill_print_plan(const struct run *run, FILE *f);

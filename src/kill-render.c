@@ -73,6 +73,16 @@ const char *kill_ports_text(const struct kill_opts *o, char *buf, size_t len)
 	return buf;
 }
 
+/* for kill_who(): the snapshot naming namespaces (one run at a time) */
+static const struct pw_snapshot *who_snap;
+
+void kill_who_context(const struct pw_snapshot *snap)
+{
+	who_snap = snap;
+}
+
+/* "PID 970 busybox (root) in container docker:web (PID 1 there)", plus
+ * "in netns NAME" for a namespace other than portwho's */
 void kill_who(FILE *f, const struct pw_process *p)
 {
 	fprintf(f, "PID %d ", (int)p->pid);
@@ -81,6 +91,23 @@ void kill_who(FILE *f, const struct pw_process *p)
 		fprintf(f, " (%s)", p->user);
 	else if (p->facts_read)
 		fprintf(f, " (uid %u)", p->uid);
+	char label[512] = "";
+	if (p->container && pw_container_label(p->container, label, sizeof(label)) >= 0) {
+		fputs(" in container ", f);
+		cli_print_escaped(f, label);
+		if (p->nspid && p->nspid != p->pid)
+			fprintf(f, " (PID %d there)", (int)p->nspid);
+	}
+	if (who_snap && p->netns && p->netns != pw_snapshot_netns_current(who_snap)) {
+		const char *ns = pw_snapshot_netns_name(who_snap, p->netns);
+		if (!ns || strcmp(ns, label)) {
+			fputs(" in netns ", f);
+			if (ns)
+				cli_print_escaped(f, ns);
+			else
+				fprintf(f, "%llu", (unsigned long long)p->netns);
+		}
+	}
 }
 
 static size_t children_of(const struct pw_kill_plan *plan, pid_t pid)
@@ -142,6 +169,15 @@ static char *target_why(const struct run *run, const struct pw_kill_target *t)
 	case PW_KV_PROXY:
 		s = kill_proxy_advice(run->snap, p);
 		break;
+	case PW_KV_CONTAINER: {
+		char cmd[512];
+		if (pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0)
+			r = asprintf(&s, "the container's own init: stop the container instead: %s",
+				     cmd);
+		else
+			s = strdup("the container's own init: stop the container with its runtime");
+		break;
+	}
 	case PW_KV_MAX:
 		break;
 	}
@@ -299,6 +335,17 @@ static void put_proc(json_t *o, const struct pw_process *p, int *err)
 	cli_json_put(o, "uid", p->facts_read ? json_integer(p->uid) : json_null(), err);
 	cli_json_put(o, "ppid", p->facts_read ? json_integer(p->ppid) : json_null(), err);
 	cli_json_put(o, "unit", cli_jstr(p->unit), err);
+	cli_json_put(o, "nspid", p->nspid ? json_integer(p->nspid) : json_null(), err);
+	cli_json_put(o, "container", cli_container_json(p->container, err), err);
+	const char *ns = who_snap ? pw_snapshot_netns_name(who_snap, p->netns) : NULL;
+	cli_json_put(o, "netns", p->netns ? json_integer((json_int_t)p->netns) : json_null(), err);
+	cli_json_put(o, "netns_name", cli_jstr(ns), err);
+	char cmd[512];
+	cli_json_put(o, "stop_command",
+		     p->container && pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0
+			 ? json_string(cmd)
+			 : json_null(),
+		     err);
 }
 
 static json_t *sock_json(const struct pw_socket *s, int *err)

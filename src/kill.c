@@ -51,7 +51,7 @@ static void kill_help(void)
 	      "\n"
 	      "  -t, -u, -4, -6        only TCP, UDP, IPv4 or IPv6 sockets\n"
 	      "  -a, --all             also processes that only hold connections on the port\n"
-	      "  -N, --netns WHICH     current (default), NAME (/run/netns), PATH or PID\n"
+	      "  -N, --netns WHICH     all (default), current, NAME (/run/netns), PATH or PID\n"
 	      "  -s, --signal SIG      the signal to send (default TERM)\n"
 	      "      --timeout SECS    wait this long for the port to be free (default 5)\n"
 	      "      --kill-after SECS then send KILL to holders still running\n"
@@ -61,7 +61,8 @@ static void kill_help(void)
 	      "  -J, --json            JSON output\n"
 	      "  -h, --help            this text\n"
 	      "\n"
-	      "Never signalled: PID 1, systemd managers, processes of systemd services and\n"
+	      "Never signalled: PID 1, a container's init (its runtime's stop command is\n"
+	      "shown: docker stop web), systemd managers, processes of systemd services and\n"
 	      "socket units (the systemctl command is shown; --unit asks systemd instead),\n"
 	      "sockets the kernel owns (the command that removes the owner is shown),\n"
 	      "a container's port proxy (docker-proxy: stop the container instead).\n"
@@ -70,14 +71,19 @@ static void kill_help(void)
 	      stdout);
 }
 
-/* -N: one namespace (the plan and the commands it prints are for one) */
+/* -N: all (the default, as `portwho` lists), or one namespace */
 static int parse_netns(struct kill_opts *o, const char *arg)
 {
 	free(o->netns_name);
 	o->netns_name = NULL;
-	int r = cli_parse_netns(
-	    arg, "kill works in one network namespace: -N current, NAME, PATH or PID",
-	    &o->netns_scope, &o->netns_path);
+	if (!strcmp(arg, "all")) {
+		free(o->netns_path);
+		o->netns_path = NULL;
+		o->netns_scope = PW_NETNS_ALL;
+		return 0;
+	}
+	int r = cli_parse_netns(arg, "kill: -N all, current, NAME, PATH or PID", &o->netns_scope,
+				&o->netns_path);
 	if (r < 0 || !o->netns_path)
 		return r;
 	const char *base = "/run/netns/";
@@ -362,6 +368,7 @@ static int build_plan(struct run *run)
 	    .saw_all = st->privileged && st->hidden_processes == 0,
 	    .netns_name = o->netns_name,
 	    .netns_path = o->netns_name ? NULL : o->netns_path,
+	    .current_netns = pw_snapshot_netns_current(run->snap),
 	};
 	if ((r = pw_kill_plan_decide(&run->plan, &env)) < 0)
 		return r;
@@ -383,6 +390,7 @@ static void run_done(struct run *run)
 {
 	pw_kill_log_free(&run->log);
 	pw_kill_plan_free(&run->plan);
+	kill_who_context(NULL);
 	pw_snapshot_free(run->snap);
 	pw_snapshot_free(run->final);
 }
@@ -402,6 +410,7 @@ static int kill_run(const struct kill_opts *o)
 		return cli_fail(2, NOT_OUR_PROC);
 	if ((r = pw_caller_read(&run.caller)) < 0 || (r = scan(o, true, &run.snap)) < 0)
 		return cli_fail(2, "cannot list sockets: %s", strerror(-r));
+	kill_who_context(run.snap);
 	if (pw_snapshot_n_held(run.snap) == 0) {
 		if (!o->json) {
 			printf("Nothing holds %s.\n", pb);
@@ -487,7 +496,7 @@ static int kill_run(const struct kill_opts *o)
 int cmd_kill(int argc, char **argv)
 {
 	struct kill_opts o = {
-	    .netns_scope = PW_NETNS_CURRENT,
+	    .netns_scope = PW_NETNS_ALL, /* what `portwho` lists: every namespace (root) */
 	    .sig = SIGTERM,
 	    .timeout = 5,
 	};

@@ -111,6 +111,16 @@ void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
  * user_unit adds that field to each holder (the main command's output). */
 json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
+/* {"runtime", "id", "name", "pod"} or JSON null */
+json_t *cli_container_json(const struct pw_container *c, int *err);
+
+/* check-elsewhere.c: the port's bound sockets in every namespace (root;
+ * *ret NULL otherwise), and those outside the checked netns as text lines
+ * or the JSON array "elsewhere". */
+int check_elsewhere_take(uint8_t proto, uint16_t port, struct pw_snapshot **ret);
+void check_elsewhere_print(FILE *f, const struct pw_snapshot *snap, uint64_t netns);
+json_t *check_elsewhere_json(const struct pw_snapshot *snap, uint64_t netns, int *err);
+
 /* The group's "forwards" array (render-forward.c). */
 json_t *cli_forwards_json(const struct pw_port_group *g, int *err);
 
@@ -152,6 +162,7 @@ enum column_id {
 	COL_NSPID,
 	COL_REASON,
 	COL_CLASS,
+	COL_CONTAINER,
 	COL_MAX,
 };
 
@@ -250,6 +261,8 @@ struct view {
 	size_t n_groups;
 	size_t n_sockets;
 	size_t n_netns; /* distinct namespaces among shown sockets */
+	bool other_netns; /* a shown socket lives outside portwho's namespace */
+	bool containers; /* a shown holder lives in a container */
 	const struct pw_stats *stats;
 	double scan_seconds; /* how long pw_snapshot_take() took */
 	const struct pw_snapshot *snap; /* for what it missed (incomplete) */
@@ -289,7 +302,8 @@ struct colset {
 };
 /* -o COLS as given, or the defaults for n_netns namespaces; in_explain: the
  * table under an --explain heading (no REASON). */
-void table_columns(const struct options *o, size_t n_netns, bool in_explain, struct colset *c);
+void table_columns(const struct options *o, bool netns, bool containers, bool in_explain,
+		   struct colset *c);
 /* Flat tables (render-flat.c): no --tree, no --raw. Streamed in two passes
  * (measure, print) so no cell is kept; fitted to the terminal when out is
  * one. indent: spaces before each line (--explain's tables). */

@@ -78,10 +78,12 @@ static void print_group_heading(const struct options *o, const struct pw_port_gr
 {
 	const char *svc = service_name(o, g->proto, g->port);
 	char *esc = svc ? pw_escape_text(svc) : NULL;
+	char *nsesc = g->netns_name ? pw_escape_text(g->netns_name) : NULL;
 	char *line = NULL;
-	if (asprintf(&line, "%s port %u%s%s%s in netns %llu %s class %s%s%s%s",
+	if (asprintf(&line, "%s port %u%s%s%s in netns %llu%s%s%s %s class %s%s%s%s",
 		     pw_proto_name(g->proto), g->port, esc ? " (" : "", esc ? esc : "",
-		     esc ? ")" : "", (unsigned long long)g->netns, dash(),
+		     esc ? ")" : "", (unsigned long long)g->netns, nsesc ? " (" : "",
+		     nsesc ? nsesc : "", nsesc ? ")" : "", dash(),
 		     g->class.iana ? g->class.iana : "?", g->class.privileged ? ", privileged" : "",
 		     g->class.ephemeral ? ", ephemeral range" : "",
 		     g->class.reserved ? ", reserved" : "") < 0)
@@ -89,6 +91,7 @@ static void print_group_heading(const struct options *o, const struct pw_port_gr
 	print_wrapped(out, width, "", 2, line);
 	free(line);
 	free(esc);
+	free(nsesc);
 }
 
 static void print_reason(const struct pw_reason *r, size_t width, FILE *out)

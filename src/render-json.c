@@ -225,6 +225,10 @@ static void out_group(struct jout *j, const struct options *o, const struct view
 	out_open(j, '{', &first);
 	out_key(j, 3, &first, "netns");
 	out_value(j, json_integer((json_int_t)g->netns), 3);
+	out_key(j, 3, &first, "netns_name");
+	out_value(j, cli_jstr(g->netns_name), 3);
+	out_key(j, 3, &first, "netns_current");
+	out_value(j, json_boolean(g->netns_current), 3);
 	out_key(j, 3, &first, "proto");
 	out_value(j, cli_jstr(pw_proto_name(g->proto)), 3);
 	out_key(j, 3, &first, "port");

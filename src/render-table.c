@@ -38,7 +38,8 @@ static bool shows_connections(const struct options *o)
 
 /* -o COLS as given, or the defaults (plus -o +COLS). in_explain: the table
  * under an --explain heading, which already names the netns and reasons. */
-void table_columns(const struct options *o, size_t n_netns, bool in_explain, struct colset *c)
+void table_columns(const struct options *o, bool netns, bool containers, bool in_explain,
+		   struct colset *c)
 {
 	c->n = 0;
 	if (o->n_out_cols && !o->out_append) {
@@ -46,15 +47,18 @@ void table_columns(const struct options *o, size_t n_netns, bool in_explain, str
 			colset_add(c, o->out_cols[i]);
 		return;
 	}
-	if (n_netns > 1)
+	if (netns)
 		colset_add(c, COL_NETNS);
 	colset_add(c, COL_PROTO);
 	colset_add(c, COL_LOCAL);
 	if (shows_connections(o))
 		colset_add(c, COL_REMOTE);
 	static const int rest[] = {COL_STATE, COL_PID, COL_USER, COL_COMMAND, COL_FD, COL_UNIT};
-	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
 		colset_add(c, rest[i]);
+		if (rest[i] == COL_COMMAND && containers)
+			colset_add(c, COL_CONTAINER);
+	}
 	if (!in_explain)
 		colset_add(c, COL_REASON);
 	for (size_t i = 0; i < o->n_out_cols; i++) {
@@ -263,7 +267,8 @@ static struct libscols_table *new_table(const struct options *o, const struct co
 int render_table(const struct options *o, const struct view *v, FILE *out)
 {
 	struct colset c;
-	table_columns(o, v->n_netns, false, &c);
+	/* a row from another namespace is never shown unlabelled */
+	table_columns(o, v->n_netns > 1 || v->other_netns, v->containers, false, &c);
 	if (!o->tree && !o->raw)
 		return v->n_groups ? render_flat(o, &c, v->groups, v->n_groups, 0, out) : 0;
 	struct libscols_table *tb = new_table(o, &c, out);
@@ -284,7 +289,12 @@ int render_table(const struct options *o, const struct view *v, FILE *out)
 int render_group_table(const struct options *o, const struct view_group *vg, FILE *out)
 {
 	struct colset c;
-	table_columns(o, 1, true, &c);
+	bool containers = false;
+	for (size_t i = 0; i < vg->n_sockets && !containers; i++)
+		for (size_t k = 0; k < vg->sockets[i]->n_holders; k++)
+			containers |= vg->sockets[i]->holders[k].proc &&
+				      vg->sockets[i]->holders[k].proc->container;
+	table_columns(o, false, containers, true, &c);
 	if (!o->tree && !o->raw)
 		return render_flat(o, &c, vg, 1, 2, out);
 	struct libscols_table *tb = new_table(o, &c, out);

@@ -289,10 +289,20 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 	}
 
 	r = read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
-	if (r == 0)
+	if (r == 0) {
+		struct pw_container c;
+		if (pw_parse_cgroup_container(buf, &c) == 0) {
+			p->container = malloc(sizeof(c));
+			if (!p->container) {
+				pw_container_clear(&c);
+				return -ENOMEM;
+			}
+			*p->container = c;
+		}
 		r = pw_parse_cgroup_unit(buf, &p->unit, &p->user_unit);
-	else
+	} else {
 		gone = gone || is_gone(r); /* the parser's -ENOENT means "no unit" */
+	}
 	if (r == -ENOMEM)
 		return r;
 
@@ -355,5 +365,9 @@ void pw_process_clear(struct pw_process *p)
 	free(p->user);
 	free(p->unit);
 	free(p->listen_fdnames);
+	if (p->container) {
+		pw_container_clear(p->container);
+		free(p->container);
+	}
 	*p = (struct pw_process){0};
 }

@@ -133,6 +133,13 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	r = pw_forwards_build(snap, &fc);
 	if (r < 0)
 		goto fail;
+	/* names: each holder's container, each namespace (forwards add
+	 * groups) */
+	snap->netns_current = pw_netns_current();
+	if (!q->no_holders && (r = pw_containers_resolve(snap, procfd)) < 0)
+		goto fail;
+	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
+		goto fail;
 	for (size_t i = 0; i < snap->n_procs; i++)
 		snap->stats.cmdline_truncated += snap->procs[i].cmdline_truncated;
 	pw_incomplete_build(snap);
@@ -184,6 +191,9 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 	free(snap->target_holders.holders);
 	pw_nat_rules_free(&snap->natrules);
 	free(snap->sysctls);
+	for (size_t i = 0; snap->netns_names && i < snap->n_netns; i++)
+		free(snap->netns_names[i]);
+	free(snap->netns_names);
 	free(snap->netns_ids);
 	pw_kowners_free(&snap->kowners);
 	pw_sockunits_free(&snap->sockunits);

@@ -232,6 +232,7 @@ const char *pw_kill_verdict_name(enum pw_kill_verdict v)
 	    [PW_KV_UNIT] = "systemd-unit",
 	    [PW_KV_PERMISSION] = "permission",
 	    [PW_KV_PROXY] = "container-proxy",
+	    [PW_KV_CONTAINER] = "container",
 	};
 	return (unsigned)v < PW_KV_MAX ? names[v] : "?";
 }
@@ -245,6 +246,15 @@ static bool ends_with(const char *s, const char *suffix)
 enum pw_kill_verdict pw_kill_verdict_of(const struct pw_process *p, const struct pw_target_facts *f,
 					bool with_manager, const struct pw_caller *c)
 {
+	if (p->pid == 1)
+		return PW_KV_PID1;
+	/* a container's init (PID 1 as it sees itself) in a container whose
+	 * runtime has a stop command: the runtime restarts or tears the
+	 * container down around it; that command is the way */
+	char cmd[512];
+	if (p->container && p->nspid == 1 && p->pid != c->pid &&
+	    pw_container_stop_command(p->container, cmd, sizeof(cmd)) >= 0)
+		return PW_KV_CONTAINER;
 	/* never PID 1, also as the process sees itself: a container's init */
 	if (pw_process_is_init(p))
 		return PW_KV_PID1;
@@ -610,6 +620,8 @@ char *pw_kernel_owner_command(const struct pw_socket *s, const struct pw_kill_en
 		r = asprintf(&cmd, "nsenter --net=%s ip %s", q, tail);
 	else if (env->netns_name || env->netns_path)
 		r = -1;
+	else if (env->current_netns && s->netns != env->current_netns)
+		r = -1; /* -N all: `ip` here would not reach that namespace */
 	else
 		r = asprintf(&cmd, "ip %s", tail);
 	free(tail);

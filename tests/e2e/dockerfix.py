@@ -210,11 +210,11 @@ class DockerDaemon:
         for d in os.listdir("/proc"):
             if not d.isdigit():
                 continue
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-                with open("/proc/%s/comm" % d) as f:
-                    comm = f.read().strip()
+            try:  # other tests' processes may have any bytes in their names
+                with open("/proc/%s/stat" % d, "rb") as f:
+                    st = f.read().decode(errors="replace")
+                with open("/proc/%s/comm" % d, "rb") as f:
+                    comm = f.read().decode(errors="replace").strip()
             except OSError:
                 continue
             ppid = int(st.rsplit(")", 1)[1].split()[1])

@@ -173,7 +173,9 @@ def test_forward_without_any_socket(pair):
     tab = pwtest.portwho_ok("8090", "-N", pair.client.path)
     lines = pwtest.table_lines(tab.stdout)
     assert len(lines) == 2, tab.stdout
-    assert lines[1].split() == ["tcp", "*:8090", "-", "forwarded"], tab.stdout
+    # from the host, a row of another namespace is labelled by its name
+    assert lines[1].split() == [pair.client.name, "tcp", "*:8090", "-", "forwarded"], \
+        tab.stdout
     # a port no rule and no socket covers is still "nothing matched"
     assert pwtest.run_portwho("8092", "-N", pair.client.path).rc == 1
 

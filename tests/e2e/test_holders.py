@@ -228,3 +228,22 @@ def test_container_kill_spares_its_init(module_netns, machine):
     # and the machine is untouched
     assert os.path.exists("/proc/%d" % machine.init_pid)
     assert os.path.exists("/proc/%d" % machine.svc_pid)
+
+
+def test_container_named_nspawn(module_netns, machine):
+    """The machine runs with --register=no (no machine.slice): portwho finds
+    it from its init's container=systemd-nspawn and names it from nspawn's
+    command line (--directory's name, as nspawn itself does)."""
+    name = os.path.basename(machine.root.rstrip("/"))
+    res = pwtest.portwho_ok("-N", module_netns.path, "--json", "7777/tcp")
+    g = pwtest.group(res.json, "tcp", 7777)
+    want = {"runtime": "nspawn", "id": name, "name": name, "pod": None}
+    by_pid = {h["pid"]: h for h in g["sockets"][0]["holders"]}
+    assert by_pid[machine.init_pid]["container"] == want, pwtest.show(g)
+    assert by_pid[machine.svc_pid]["container"] == want
+    # the /run/netns name comes first; the machine shows in CONTAINER
+    assert g["netns_name"] == module_netns.name
+    t = pwtest.portwho_ok("-N", module_netns.path, "7777/tcp", "-o", "PID,CONTAINER")
+    rows = {tuple(l.split()) for l in t.stdout.split("\n")[1:] if l.strip()}
+    assert rows == {(str(machine.init_pid), "nspawn:" + name),
+                    (str(machine.svc_pid), "nspawn:" + name)}, t.stdout
