@@ -7,7 +7,7 @@
 set -eu
 build="meson ninja-build pkg-config gcc libc6-dev libmnl-dev libsmartcols-dev libjansson-dev libsystemd-dev libbpf-dev bpftool clang llvm libnftnl-dev libnftables-dev libcurl4-openssl-dev"
 # the real programs the end-to-end tests run
-real="nginx dnsmasq nodejs liburing-dev docker.io busybox-static nftables systemd-container debootstrap prometheus-node-exporter prometheus ansible-core bash-completion zsh tmux"
+real="nginx dnsmasq nodejs liburing-dev docker.io podman busybox-static nftables systemd-container debootstrap prometheus-node-exporter prometheus ansible-core bash-completion zsh tmux"
 test="$build libcmocka-dev python3 python3-pytest python3-dbus python3-gi dbus iproute2 systemd util-linux procps $real"
 bench="$build hyperfine lsof psmisc net-tools iproute2 util-linux gnuplot-nox time"
 package="$build debhelper dpkg-dev lintian fakeroot"
