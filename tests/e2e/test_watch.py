@@ -117,6 +117,7 @@ def test_events_traced(netns):
         assert e["proto"] == "tcp" and e["family"] == "ipv4" and e["state"] == state, e
         assert e["local_address"] == "127.0.0.1" and e["remote_port"] is None, e
         assert e["polled"] is False and e["errno"] is None and e["container"] is None, e
+        assert e["netns_name"] == ns.name, e  # the /run/netns name, read once
         assert TIME_RE.match(e["time"]) and e["schema_version"] == 1, e
     order = [e["event"] for e in evs if e["pid"] == pid]
     assert order == ["bind", "listen", "close"], evs
@@ -191,7 +192,7 @@ def test_terminal_view_tmux(netns):
             time.sleep(0.1)
         pid, out = bindtry(ns, "listen", "tcp", "127.0.0.1:%d" % PORT)
         want = re.compile(r"^\S+ listen +tcp +127\.0\.0\.1:%d pid=%d command=bindtry user=root "
-                          r"netns=%d$" % (PORT, pid, ns.inode), re.M)
+                          r"netns=%s$" % (PORT, pid, re.escape(ns.name)), re.M)
         while not want.search(screen()):
             assert time.monotonic() < deadline, screen()
             time.sleep(0.05)
@@ -215,6 +216,7 @@ def test_polling_fallback_nonroot(netns):
     [e] = of(evs, "listen", PORT, ns, h.pid)
     assert e["polled"] is True and e["command"] == "pw-nobody" and e["uid"] == NOBODY, e
     assert e["cookie"] and e["state"] == "LISTEN" and e["local_address"] == "127.0.0.1", e
+    assert e["netns_name"] == ns.name and e["container"] is None, e
     h.kill()
     evs = w.events(lambda g: of(g, "close", PORT, ns, h.pid))
     [e] = of(evs, "close", PORT, ns, h.pid)
