@@ -73,7 +73,7 @@ const char *pw_proto_name(uint8_t ipproto);
 /* ---- addresses ------------------------------------------------------- */
 
 struct pw_addr {
-	uint8_t family;	   /* AF_INET or AF_INET6 */
+	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t bytes[16]; /* network order; AF_INET uses the first 4 bytes */
 };
 
@@ -84,8 +84,8 @@ bool pw_addr_is_v4mapped(const struct pw_addr *a);
  * bracketed here. Returns the length or -ENOSPC. */
 int pw_addr_format(const struct pw_addr *a, bool star_any, char *buf, size_t len);
 /* "127.0.0.1:25", "[::1]:53", "*:80"; "%ifname" appended when ifname != NULL */
-int pw_endpoint_format(const struct pw_addr *a, uint16_t port, const char *ifname, char *buf,
-		       size_t len);
+int pw_endpoint_format(const struct pw_addr *a, uint16_t port, const char *ifname,
+		       char *buf, size_t len);
 /* Parse a literal address (no brackets, no port, no names): 0 or -EINVAL */
 int pw_addr_parse(const char *s, struct pw_addr *ret);
 
@@ -103,13 +103,13 @@ struct pw_portspec {
  * returns -EINVAL and writes a one-line reason (no trailing newline) to
  * errbuf, e.g. "port 70000 is out of range (0-65535)". */
 struct pw_services;
-int pw_portspec_parse(const char *s, const struct pw_services *services, struct pw_portspec *ret,
-		      char *errbuf, size_t errlen);
+int pw_portspec_parse(const char *s, const struct pw_services *services,
+		      struct pw_portspec *ret, char *errbuf, size_t errlen);
 /* Does a socket's (proto, local address, local port) match? A wildcard
  * socket address matches any spec address of its family (and a dual-stack
  * [::] socket matches IPv4 spec addresses); v4-mapped compares as IPv4. */
-bool pw_portspec_match(const struct pw_portspec *spec, uint8_t ipproto, const struct pw_addr *laddr,
-		       uint16_t lport, bool v6only);
+bool pw_portspec_match(const struct pw_portspec *spec, uint8_t ipproto,
+		       const struct pw_addr *laddr, uint16_t lport, bool v6only);
 
 /* ---- services (/etc/services with a built-in IANA fallback) ---------- */
 
@@ -129,9 +129,9 @@ const char *pw_services_name(const struct pw_services *s, uint16_t port, const c
 
 struct pw_port_class {
 	const char *iana; /* "system" (0-1023), "user" (1024-49151), "dynamic" */
-	bool privileged;  /* port < ip_unprivileged_port_start */
-	bool ephemeral;	  /* inside ip_local_port_range */
-	bool reserved;	  /* listed in ip_local_reserved_ports */
+	bool privileged; /* port < ip_unprivileged_port_start */
+	bool ephemeral; /* inside ip_local_port_range */
+	bool reserved; /* listed in ip_local_reserved_ports */
 };
 
 /* Sysctls of one network namespace, read with the reader inside it. */
@@ -140,7 +140,8 @@ struct pw_netns_sysctl {
 	uint16_t local_lo, local_hi; /* default 32768 60999 */
 	uint8_t reserved[65536 / 8]; /* bitmap of ip_local_reserved_ports */
 };
-void pw_port_classify(const struct pw_netns_sysctl *sys, uint16_t port, struct pw_port_class *ret);
+void pw_port_classify(const struct pw_netns_sysctl *sys, uint16_t port,
+		      struct pw_port_class *ret);
 /* Read the sysctls visible to the caller (its current netns) under
  * sysctl_root ("/proc/sys" when NULL); missing files keep the defaults. */
 int pw_netns_sysctl_read(const char *sysctl_root, struct pw_netns_sysctl *ret);
@@ -153,10 +154,10 @@ int pw_parse_port_list(const char *s, uint8_t bitmap[65536 / 8]);
 struct pw_container {
 	const char *runtime; /* "docker", "podman", "containerd", "cri-o",
 				"kubernetes", "nspawn", "lxc" (static) */
-	char *id;	     /* runtime's id (64 hex for OCI runtimes, machine name) */
-	char *name;	     /* "web", or NULL when the runtime could not be asked */
+	char *id; /* runtime's id (64 hex for OCI runtimes, machine name) */
+	char *name; /* "web", or NULL when the runtime could not be asked */
 	char *pod_namespace, *pod_name, *pod_uid; /* Kubernetes, else NULL */
-	const char *source;			  /* where the name came from: "docker-api", ... */
+	const char *source; /* where the name came from: "docker-api", ... */
 };
 /* "docker:web", "k8s:default/web-7d9f", "nspawn:ptfix"; a 12-char id when
  * unnamed. Returns the length or -ENOSPC. */
@@ -173,15 +174,15 @@ struct pw_process {
 	 * container); 1 for a container's init. 0 if unknown. */
 	pid_t nspid;
 	pid_t ppid;
-	uid_t uid;		/* effective uid */
-	char *comm;		/* raw bytes from /proc/PID/stat (may hold anything) */
-	char *cmdline;		/* argv joined by spaces, raw bytes; may be NULL */
+	uid_t uid; /* effective uid */
+	char *comm; /* raw bytes from /proc/PID/stat (may hold anything) */
+	char *cmdline; /* argv joined by spaces, raw bytes; may be NULL */
 	bool cmdline_truncated; /* longer than the read cap (256 KiB): cut */
-	char *user;		/* name of uid, or NULL */
-	char *unit;		/* systemd unit from /proc/PID/cgroup, or NULL */
-	bool user_unit;		/* unit belongs to a systemd --user manager */
-	uint64_t start_time;	/* field 22 of /proc/PID/stat (clock ticks) */
-	uint64_t netns;		/* inode of /proc/PID/ns/net, 0 if unknown */
+	char *user; /* name of uid, or NULL */
+	char *unit; /* systemd unit from /proc/PID/cgroup, or NULL */
+	bool user_unit; /* unit belongs to a systemd --user manager */
+	uint64_t start_time; /* field 22 of /proc/PID/stat (clock ticks) */
+	uint64_t netns; /* inode of /proc/PID/ns/net, 0 if unknown */
 	/* socket activation environment (0/NULL when absent or unreadable) */
 	pid_t listen_pid;
 	int listen_fds;
@@ -190,7 +191,7 @@ struct pw_process {
 	 * executable, uid, PID 1, the user@UID.service it runs), never its name */
 	bool is_systemd;
 	struct pw_container *container; /* NULL: not in a container */
-	bool facts_read;		/* false if the process vanished before facts were read */
+	bool facts_read; /* false if the process vanished before facts were read */
 	/* lineage facts, read only for holders of a socket several processes
 	 * share (0 = unknown): the stack start (field 28 of stat) changes at
 	 * exec under ASLR, so equal values mean "forked without exec" */
@@ -201,16 +202,16 @@ struct pw_process {
 
 /* How a holder holds the socket. */
 enum pw_holder_via {
-	PW_VIA_FD = 0,	 /* an entry of its fd table */
+	PW_VIA_FD = 0, /* an entry of its fd table */
 	PW_VIA_IO_URING, /* a fixed file registered with an io_uring it owns */
 };
 const char *pw_holder_via_name(enum pw_holder_via v); /* "fd", "io_uring" */
 
 struct pw_holder {
 	struct pw_process *proc;
-	pid_t tid;	/* != pid when found only in a thread's private fd table */
-	int fd;		/* -1 when via io_uring (a fixed file has no fd) */
-	uint8_t via;	/* enum pw_holder_via */
+	pid_t tid; /* != pid when found only in a thread's private fd table */
+	int fd; /* -1 when via io_uring (a fixed file has no fd) */
+	uint8_t via; /* enum pw_holder_via */
 	int8_t cloexec; /* fd flag from /proc/PID/fdinfo/FD: -1 unknown, 0, 1 */
 };
 
@@ -238,21 +239,21 @@ const char *pw_matched_end_name(enum pw_matched_end e);
 struct pw_socket {
 	uint64_t netns; /* inode of the network namespace */
 	uint64_t cookie;
-	uint32_t inode;	  /* 0 for TIME_WAIT, SYN_RECV, ... */
-	uint32_t uid;	  /* owner uid as sock_diag reports it */
+	uint32_t inode; /* 0 for TIME_WAIT, SYN_RECV, ... */
+	uint32_t uid; /* owner uid as sock_diag reports it */
 	uint32_t ifindex; /* bound device, 0 none */
-	uint8_t family;	  /* AF_INET / AF_INET6 */
-	uint8_t proto;	  /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_UDPLITE */
-	uint8_t state;	  /* enum pw_state */
+	uint8_t family; /* AF_INET / AF_INET6 */
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_UDPLITE */
+	uint8_t state; /* enum pw_state */
 	struct pw_addr laddr, raddr;
 	uint16_t lport, rport;
-	int8_t v6only;	     /* -1 unknown */
-	int8_t reuseaddr;    /* -1 unknown; else 0/1 (2 = forced, kernel's value) */
-	int8_t reuseport;    /* -1 unknown */
+	int8_t v6only; /* -1 unknown */
+	int8_t reuseaddr; /* -1 unknown; else 0/1 (2 = forced, kernel's value) */
+	int8_t reuseport; /* -1 unknown */
 	uint8_t opts_source; /* enum pw_opt_source */
 	uint8_t matched_end; /* enum pw_matched_end: which end matched a PORTSPEC */
-	char *ifname;	     /* bound device name, or NULL */
-	char *kernel_owner;  /* "vxlan0 (vxlan)" etc., or NULL */
+	char *ifname; /* bound device name, or NULL */
+	char *kernel_owner; /* "vxlan0 (vxlan)" etc., or NULL */
 	size_t n_holders;
 	struct pw_holder *holders;
 };
@@ -271,7 +272,7 @@ enum pw_reason_kind {
 	PW_R_KERNEL,
 	PW_R_HIDDEN,
 	PW_R_CONNECTIONS,
-	PW_R_UNHELD,	/* sockets with no holder for a reason not listed above */
+	PW_R_UNHELD, /* sockets with no holder for a reason not listed above */
 	PW_R_FORWARDED, /* a NAT rule or a userland proxy sends the traffic elsewhere */
 	PW_R_MAX,
 };
@@ -299,7 +300,7 @@ const char *pw_forward_via_name(enum pw_forward_via v); /* "nftables", ... */
 
 struct pw_forward {
 	enum pw_forward_via via;
-	char *rule;	    /* "table ip nat chain DOCKER handle 4", "docker-proxy (PID 921)" */
+	char *rule; /* "table ip nat chain DOCKER handle 4", "docker-proxy (PID 921)" */
 	const char *action; /* "dnat", "redirect", "tproxy", "proxy" */
 	bool has_match_addr;
 	struct pw_addr match_addr;
@@ -308,12 +309,12 @@ struct pw_forward {
 	bool has_to_addr; /* false for REDIRECT: the receiving interface's address */
 	struct pw_addr to_addr;
 	uint16_t to_port;
-	uint64_t to_netns;	   /* 0: no scanned namespace owns to_addr */
+	uint64_t to_netns; /* 0: no scanned namespace owns to_addr */
 	const char *to_netns_name; /* its name (as a group's netns_name), NULL unknown */
-	unsigned to_netns_owners;  /* how many scanned namespaces own to_addr */
-	bool to_netns_linked;	   /* several own it; a link joins this one to the rule's */
-	pid_t proxy_pid;	   /* via PROXY */
-	char *proxy_command;	   /* "docker-proxy" */
+	unsigned to_netns_owners; /* how many scanned namespaces own to_addr */
+	bool to_netns_linked; /* several own it; a link joins this one to the rule's */
+	pid_t proxy_pid; /* via PROXY */
+	char *proxy_command; /* "docker-proxy" */
 	uint8_t target_proto;
 	size_t n_target_sockets; /* bound sockets at to_addr:to_port in to_netns */
 	struct pw_socket **target_sockets;
@@ -327,7 +328,7 @@ struct pw_port_group {
 	struct pw_port_class class;
 	const char *netns_name; /* "/run/netns" name, "docker:web", "host",
 				   "pid:N"; NULL unknown (owned by the snapshot) */
-	bool netns_current;	/* the namespace portwho runs in */
+	bool netns_current; /* the namespace portwho runs in */
 	size_t n_sockets;
 	struct pw_socket **sockets;
 	size_t n_reasons;
@@ -353,16 +354,16 @@ enum pw_collector_kind {
 struct pw_query {
 	const struct pw_portspec *specs; /* NULL/0 = every port */
 	size_t n_specs;
-	unsigned protos;   /* PW_PROTO_* mask; 0 = all */
+	unsigned protos; /* PW_PROTO_* mask; 0 = all */
 	unsigned families; /* PW_FAMILY_* mask; 0 = all */
-	uint32_t states;   /* PW_STATE_BIT mask; 0 = all states */
+	uint32_t states; /* PW_STATE_BIT mask; 0 = all states */
 	enum pw_netns_scope netns_scope;
 	const char *netns_path;
 	enum pw_collector_kind collector;
 	const char *proc_root; /* NULL = "/proc" */
-	int threads;	       /* 0 = automatic */
-	bool no_holders;       /* skip the holder walk (sockets only) */
-	bool no_explain;       /* skip reasons */
+	int threads; /* 0 = automatic */
+	bool no_holders; /* skip the holder walk (sockets only) */
+	bool no_explain; /* skip reasons */
 	/* read SO_REUSEADDR/SO_REUSEPORT for every socket (root, BPF); without
 	 * it they are read only in namespaces where two bound sockets share an
 	 * address and port, the only case where they change a reason */
@@ -380,23 +381,23 @@ struct pw_query {
 };
 
 struct pw_stats {
-	bool privileged;	   /* could read every process's fd table it tried */
+	bool privileged; /* could read every process's fd table it tried */
 	unsigned hidden_processes; /* processes whose fds could not be read */
 	/* of those, processes the BPF task iterator never visited (they exist
 	 * in /proc; their fd tables were then tried through /proc) */
 	unsigned hidden_unvisited;
-	pid_t hidden_pid;	     /* the lowest hidden PID, 0 when none or unknown */
+	pid_t hidden_pid; /* the lowest hidden PID, 0 when none or unknown */
 	unsigned vanished_processes; /* exited during the scan (normal) */
 	unsigned netns_seen;
-	unsigned netns_skipped;		  /* namespaces that could not be entered */
-	bool dump_interrupted;		  /* a dump changed under us even after retries */
-	const char *collector;		  /* "procfs" or "bpf" */
-	const char *options_route;	  /* "bpf", "inferred" */
-	unsigned forward_rules;		  /* forwarding rules read (every namespace) */
+	unsigned netns_skipped; /* namespaces that could not be entered */
+	bool dump_interrupted; /* a dump changed under us even after retries */
+	const char *collector; /* "procfs" or "bpf" */
+	const char *options_route; /* "bpf", "inferred" */
+	unsigned forward_rules; /* forwarding rules read (every namespace) */
 	unsigned forward_rules_undecoded; /* skipped: set lookups, negations, maps */
-	unsigned dumps_interrupted;	  /* how many dumps stayed inconsistent */
-	unsigned fd_limit_processes;	  /* fd tables not read: out of fds (EMFILE) */
-	bool bpf_fd_limit;		  /* the BPF collector could not load: out of fds */
+	unsigned dumps_interrupted;  /* how many dumps stayed inconsistent */
+	unsigned fd_limit_processes; /* fd tables not read: out of fds (EMFILE) */
+	bool bpf_fd_limit;	     /* the BPF collector could not load: out of fds */
 	int hidepid; /* /proc's hidepid option: 0 off, 1 noaccess, 2 invisible, 4 ptraceable */
 	unsigned hidepid_processes;	 /* processes /proc does not list (in hidden_processes) */
 	unsigned cmdline_truncated;	 /* command lines cut at the read cap */

@@ -11,10 +11,7 @@
 #include "portwho.h"
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-static inline void pw_freep(void *p)
-{
-	free(*(void **)p);
-}
+static inline void pw_freep(void *p) { free(*(void **)p); }
 static inline void pw_closep(int *fd)
 {
 	if (*fd >= 0)
@@ -25,17 +22,17 @@ static inline void pw_closep(int *fd)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Hand ownership out of a cleanup variable. */
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		__typeof__(p) _t = (p);                                                            \
-		(p) = NULL;                                                                        \
-		_t;                                                                                \
+#define TAKE_PTR(p)                                                            \
+	({                                                                     \
+		__typeof__(p) _t = (p);                                        \
+		(p) = NULL;                                                    \
+		_t;                                                            \
 	})
-#define TAKE_FD(fd)                                                                                \
-	({                                                                                         \
-		int _t = (fd);                                                                     \
-		(fd) = -EBADF;                                                                     \
-		_t;                                                                                \
+#define TAKE_FD(fd)                                                            \
+	({                                                                     \
+		int _t = (fd);                                                 \
+		(fd) = -EBADF;                                                 \
+		_t;                                                            \
 	})
 
 /* Grow *ptr (array of elsize items, capacity *cap) to hold need items. */
@@ -67,8 +64,8 @@ void pw_sockvec_free(struct pw_sockvec *sv);
 int pw_diag_build_bytecode(const struct pw_portspec *specs, size_t n, void *buf, size_t len);
 /* The same, and with remote also a remote port inside any spec's range (the
  * local client ends of connections made to those ports). */
-int pw_diag_build_bytecode_ends(const struct pw_portspec *specs, size_t n, bool remote, void *buf,
-				size_t len);
+int pw_diag_build_bytecode_ends(const struct pw_portspec *specs, size_t n, bool remote,
+				void *buf, size_t len);
 
 /* What to ask sock_diag for a query, decided before any socket is read:
  * the dumps (family, proto, states) in order, the kernel-side port filter
@@ -144,8 +141,8 @@ int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t 
 struct pw_fdrec {
 	uint32_t inode;
 	pid_t pid;
-	pid_t tid;   /* == pid unless from a private per-thread table */
-	int fd;	     /* -1 for PW_VIA_IO_URING; the ring's fd for PW_FDREC_RING */
+	pid_t tid; /* == pid unless from a private per-thread table */
+	int fd; /* -1 for PW_VIA_IO_URING; the ring's fd for PW_FDREC_RING */
 	uint8_t via; /* enum pw_holder_via, or PW_FDREC_RING */
 };
 /* A collector that sees io_uring fds but not their file tables (BPF) records
@@ -158,7 +155,7 @@ struct pw_fdrec {
  * the fallbacks when no fd could be opened. */
 struct pw_nsref {
 	uint64_t ino;
-	pid_t pid;  /* a process living in it (0 if found by path) */
+	pid_t pid; /* a process living in it (0 if found by path) */
 	char *path; /* e.g. /run/netns/NAME, or NULL */
 	int fd;	    /* an open nsfs fd when held */
 	bool held;
@@ -177,7 +174,7 @@ struct pw_walk {
 	size_t n_recs, cap_recs;
 	struct pw_nsref *ns;
 	size_t n_ns, cap_ns;
-	unsigned hidden;   /* fd tables we were refused */
+	unsigned hidden; /* fd tables we were refused */
 	unsigned fd_limit; /* fd tables not opened: RLIMIT_NOFILE (EMFILE/ENFILE) */
 	unsigned vanished;
 	unsigned processes;
@@ -187,7 +184,7 @@ struct pw_walk {
 	size_t n_visited, cap_visited;
 	bool visited_known;
 	unsigned unvisited_hidden; /* hidden among the unvisited */
-	pid_t hidden_min;	   /* lowest hidden pid, 0 none */
+	pid_t hidden_min; /* lowest hidden pid, 0 none */
 };
 void pw_walk_free(struct pw_walk *w);
 
@@ -255,7 +252,7 @@ int pw_parse_ns_link(const char *link, size_t len, uint64_t *ret_ino);
  * unit, start time, LISTEN_* env). -ESRCH/-ENOENT if it vanished. */
 int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
 /* pw_process_read with PW_FACTS_* flags */
-#define PW_FACTS_NO_CMDLINE 1u	   /* cmdline stays NULL (PID 1's is read anyway) */
+#define PW_FACTS_NO_CMDLINE 1u /* cmdline stays NULL (PID 1's is read anyway) */
 #define PW_FACTS_NO_REASON_TEXT 2u /* pw_explain: no summary, no evidence */
 int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p);
 void pw_process_clear(struct pw_process *p);
@@ -313,7 +310,7 @@ void pw_kowners_attribute(struct pw_snapshot *snap, const struct pw_kowners *o);
 /* ---- systemd socket units over D-Bus (units.c, optional) ---------------- */
 
 struct pw_sockunit {
-	char *unit;    /* "dnsmasq.socket" */
+	char *unit; /* "dnsmasq.socket" */
 	char *service; /* what it triggers, or NULL */
 	uint8_t proto;
 	uint16_t port;
@@ -325,7 +322,7 @@ struct pw_sockunits {
 	size_t n, cap;
 };
 /* Unit-name helpers shared by explain (what to say) and kill (what to do). */
-bool pw_unit_is_service(const char *unit);		    /* *.service, not a user@ manager */
+bool pw_unit_is_service(const char *unit); /* *.service, not a user@ manager */
 bool pw_unit_name_valid(const char *s, const char *suffix); /* systemd's charset */
 /* the LISTEN_FDNAMES entry of fd when it names a socket unit, malloc'ed */
 char *pw_listen_fdname_unit(const struct pw_process *p, int fd);
@@ -361,7 +358,7 @@ struct pw_nat_rule {
 	uint8_t family; /* the table's NFPROTO_* */
 	char *table, *chain;
 	uint64_t handle;
-	uint8_t proto;		     /* IPPROTO_TCP/UDP; 0 = any */
+	uint8_t proto; /* IPPROTO_TCP/UDP; 0 = any */
 	uint16_t port_min, port_max; /* destination ports matched (0-65535: any) */
 	bool has_daddr;
 	struct pw_addr daddr; /* destination address matched */
@@ -421,15 +418,15 @@ struct pw_snapshot {
 	struct pw_stats stats;
 	struct pw_netns_sysctl *sysctls; /* one per netns in netns_ids */
 	uint64_t *netns_ids;
-	char **netns_names;	/* parallel to netns_ids (netns-name.c) */
+	char **netns_names; /* parallel to netns_ids (netns-name.c) */
 	uint64_t netns_current; /* the namespace portwho runs in */
 	size_t n_netns;
-	struct pw_kowners kowners;     /* tunnel ports seen in every namespace */
+	struct pw_kowners kowners; /* tunnel ports seen in every namespace */
 	struct pw_sockunits sockunits; /* systemd socket units, when asked */
-	struct pw_nat_rules natrules;  /* forwarding rules of every namespace */
-	struct pw_sockvec targets;     /* where forwards land, when not in sockets */
+	struct pw_nat_rules natrules; /* forwarding rules of every namespace */
+	struct pw_sockvec targets; /* where forwards land, when not in sockets */
 	struct pw_holderset target_holders;
-	size_t n_socket_groups;			     /* groups with sockets come first */
+	size_t n_socket_groups; /* groups with sockets come first */
 	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
 	size_t n_incomplete;
 	char inc_detail[PW_INC_MAX][200];

@@ -24,9 +24,9 @@ static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, s
 			struct pw_stats *st)
 {
 	struct pw_walk_opts o = {
-	    .proc_root = q->proc_root,
-	    .threads = q->threads,
-	    .want_netns = want_netns,
+		.proc_root = q->proc_root,
+		.threads = q->threads,
+		.want_netns = want_netns,
 	};
 	int r = -EOPNOTSUPP;
 	if (q->collector == PW_COLLECTOR_BPF ||
@@ -62,12 +62,12 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		return -ENOMEM;
-	struct pw_walk w = {0};
-	struct pw_joined joined = {0};
-	struct pw_collect_ctx c = {.q = q, .snap = snap};
+	struct pw_walk w = { 0 };
+	struct pw_joined joined = { 0 };
+	struct pw_collect_ctx c = { .q = q, .snap = snap };
 	int r;
 	_cleanup_close_ int procfd =
-	    open(q->proc_root ? q->proc_root : "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		open(q->proc_root ? q->proc_root : "/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (procfd < 0) {
 		r = -errno;
 		goto fail;
@@ -128,7 +128,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	pw_kowners_attribute(snap, &snap->kowners);
 	/* forwards: rules read with the sockets, proxies from their holders */
 	struct pw_forward_ctx fc = {
-	    .q = q, .w = &w, .procfd = procfd, .current = pw_netns_current()};
+		.q = q, .w = &w, .procfd = procfd, .current = pw_netns_current()
+	};
 	r = pw_forwards_build(snap, &fc);
 	if (r < 0)
 		goto fail;
@@ -136,7 +137,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	 * groups) */
 	snap->netns_current = pw_netns_current();
 	if (!q->no_holders && ((r = pw_containers_resolve(snap, procfd)) < 0 ||
-			       (r = pw_containers_resolve_targets(snap, procfd)) < 0))
+				(r = pw_containers_resolve_targets(snap, procfd)) < 0))
 		goto fail;
 	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
 		goto fail;
