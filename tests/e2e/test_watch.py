@@ -242,3 +242,42 @@ def test_count_duration_and_usage(netns):
     w = start_traced(ns, "--count", "2")
     rc = w.p.wait(timeout=WAIT)
     assert rc == 0
+
+
+def test_container_event(netns):
+    """A bind inside a real Docker container (dockerfix.py: a dockerd of its
+    own in this test's namespace): the event names the container, as the
+    main JSON's holders do, and its namespace as docker:NAME."""
+    import dockerfix  # only here: the other tests need no Docker
+
+    ns = netns
+    d = dockerfix.DockerDaemon(ns, userland_proxy=False)
+    try:
+        # every namespace (the container's is not ns): filtered by PID below
+        w = ns.spawn([pw(), "watch", "--json", str(PORT), str(SENTINEL)], "portwho watch",
+                     Watcher)
+        deadline = time.monotonic() + WAIT
+        while True:  # ready: the tracer sees the sentinel bind
+            bindtry(ns, "udp", "127.0.0.1:%d" % SENTINEL)
+            try:
+                w.events(lambda g: of(g, "bind", SENTINEL, ns), timeout=0.5)
+                break
+            except pytest.fail.Exception:
+                if time.monotonic() > deadline or w.p.poll() is not None:
+                    raise
+        name = "w" + secrets.token_hex(3)
+        c = d.run(name, ["httpd", "-f", "-p", str(PORT)])
+
+        def mine(g):
+            return [e for e in g if e["pid"] == c.pid and e["local_port"] == PORT]
+        evs = w.events(lambda g: [e for e in mine(g) if e["event"] == "listen"])
+        ino = os.stat("/proc/%d/ns/net" % c.pid).st_ino
+        for e in mine(evs):
+            assert e["netns"] == ino and e["netns_name"] == "docker:" + name, e
+            assert e["container"] == {"runtime": "docker", "id": c.id, "name": name,
+                                      "pod": None}, e
+            assert e["nspid"] == 1 and e["command"] == "busybox", e
+        assert [e["event"] for e in mine(evs)] == ["bind", "listen"], evs
+        w.stop()
+    finally:
+        d.close()
