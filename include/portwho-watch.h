@@ -71,6 +71,10 @@ struct pw_watch_event {
 	/* Facts read from /proc once per PID (cached), NULL when the process
 	 * was gone (or hidden) by the time the event was read. */
 	const struct pw_process *proc;
+	/* The socket's namespace named as a group's netns_name ("/run/netns"
+	 * name, "docker:web", "host", "pid:N"); NULL when nothing says. Read
+	 * once per namespace (cached). */
+	const char *netns_name;
 	int err; /* bind-failed: positive errno (EADDRINUSE, EACCES, ...) */
 };
 

@@ -310,6 +310,7 @@ struct pw_forward {
 	struct pw_addr to_addr;
 	uint16_t to_port;
 	uint64_t to_netns; /* 0: no scanned namespace owns to_addr */
+	const char *to_netns_name; /* its name (as a group's netns_name), NULL unknown */
 	unsigned to_netns_owners; /* how many scanned namespaces own to_addr */
 	bool to_netns_linked; /* several own it; a link joins this one to the rule's */
 	pid_t proxy_pid; /* via PROXY */

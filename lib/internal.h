@@ -284,6 +284,9 @@ struct pw_snapshot;
 /* Name every holder's container (asks each runtime at most once); finds
  * nspawn/LXC containers from their init. */
 int pw_containers_resolve(struct pw_snapshot *snap, int procfd);
+/* The same for the holders of forward targets (after the holders: a
+ * container already named is not asked again). */
+int pw_containers_resolve_targets(struct pw_snapshot *snap, int procfd);
 void pw_docker_names(struct pw_snapshot *snap, int procfd);
 /* netns-name.c: snap->netns_names and each group's netns_name/current */
 struct pw_walk;

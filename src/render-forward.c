@@ -45,7 +45,7 @@ static json_t *target_json(const struct pw_forward *f, int *err)
 		return NULL;
 	}
 	cli_json_put(t, "netns", json_integer((json_int_t)f->to_netns), err);
-	cli_json_put(t, "netns_name", json_null(), err);
+	cli_json_put(t, "netns_name", cli_jstr(f->to_netns_name), err);
 	cli_json_put(t, "proto", cli_jstr(pw_proto_name(f->target_proto)), err);
 	cli_json_put(t, "port", json_integer(f->to_port), err);
 	for (size_t i = 0; i < f->n_target_sockets; i++) {
@@ -61,7 +61,7 @@ static json_t *target_json(const struct pw_forward *f, int *err)
 			json_t *o = json_object();
 			cli_json_put(o, "pid", json_integer(p->pid), err);
 			cli_json_put(o, "command", cli_jstr(p->comm), err);
-			cli_json_put(o, "container", json_null(), err);
+			cli_json_put(o, "container", cli_container_json(p->container, err), err);
 			cli_json_append(holders, o, err);
 		}
 	}

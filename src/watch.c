@@ -297,8 +297,17 @@ static void print_line(FILE *f, const struct watch_opts *o, const struct pw_watc
 		fputs(" unit=", f);
 		cli_print_escaped(f, p->unit);
 	}
-	if (e->netns != o->my_netns)
+	char label[256];
+	if (p && p->container && pw_container_label(p->container, label, sizeof(label)) >= 0) {
+		fputs(" container=", f);
+		cli_print_escaped(f, label);
+	}
+	if (e->netns != o->my_netns && e->netns_name) {
+		fputs(" netns=", f);
+		cli_print_escaped(f, e->netns_name);
+	} else if (e->netns != o->my_netns) {
 		fprintf(f, " netns=%llu", (unsigned long long)e->netns);
+	}
 	if (e->kind == PW_WATCH_BIND_FAILED) {
 		fprintf(f, " error=%s", errno_text(e->err));
 		if (b)
@@ -341,6 +350,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	cli_json_put(o, "event", json_string(pw_watch_kind_name(e->kind)), &err);
 	cli_json_put(o, "polled", json_boolean(e->polled), &err);
 	cli_json_put(o, "netns", json_integer((json_int_t)e->netns), &err);
+	cli_json_put(o, "netns_name", cli_jstr(e->netns_name), &err);
 	cli_json_put(o, "proto", json_string(pw_proto_name(e->proto)), &err);
 	cli_json_put(o, "family", json_string(e->family == AF_INET6 ? "ipv6" : "ipv4"), &err);
 	cli_json_put(o, "local_address", cli_jaddr(&e->laddr), &err);
@@ -361,7 +371,7 @@ static int print_json(FILE *f, const struct pw_watch_event *e, const struct pw_w
 	cli_json_put(o, "uid", json_integer(e->uid), &err);
 	cli_json_put(o, "user", cli_jstr(event_user(e)), &err);
 	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), &err);
-	cli_json_put(o, "container", json_null(), &err);
+	cli_json_put(o, "container", cli_container_json(p ? p->container : NULL, &err), &err);
 	cli_json_put(o, "reuseaddr", cli_jtri(e->reuseaddr), &err);
 	cli_json_put(o, "reuseport", cli_jtri(e->reuseport), &err);
 	cli_json_put(

@@ -305,3 +305,33 @@ int pw_containers_resolve(struct pw_snapshot *snap, int procfd)
 		podman_names(snap, procfd);
 	return 0;
 }
+
+/* The processes holding forward targets (snap->target_holders) are named
+ * after the holders: a container some holder is in gives its names, the
+ * runtimes are asked only for the others. */
+int pw_containers_resolve_targets(struct pw_snapshot *snap, int procfd)
+{
+	struct pw_holderset *t = &snap->target_holders;
+	for (size_t i = 0; i < t->n_procs; i++) {
+		struct pw_container *c = t->procs[i].container;
+		if (!c || c->name || c->pod_namespace || c->pod_name)
+			continue;
+		for (size_t j = 0; j < snap->n_procs; j++) {
+			const struct pw_container *o = snap->procs[j].container;
+			if (o && o->name && o->runtime == c->runtime && !strcmp(o->id, c->id)) {
+				int r = copy_k8s(o, c);
+				if (r < 0)
+					return r;
+				break;
+			}
+		}
+	}
+	struct pw_snapshot *one = calloc(1, sizeof(*one));
+	if (!one)
+		return -ENOMEM;
+	one->procs = t->procs;
+	one->n_procs = t->n_procs;
+	int r = t->n_procs ? pw_containers_resolve(one, procfd) : 0;
+	free(one);
+	return r;
+}

@@ -65,8 +65,12 @@ static char *bound_name(const struct bound *v, size_t n, uint64_t ino)
 static char *container_name(const struct pw_snapshot *snap, uint64_t ino)
 {
 	const struct pw_process *best = NULL;
-	for (size_t i = 0; i < snap->n_procs; i++) {
-		const struct pw_process *p = &snap->procs[i];
+	/* the holders, then the holders of forward targets */
+	size_t n = snap->n_procs + snap->target_holders.n_procs;
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_process *p = i < snap->n_procs
+						 ? &snap->procs[i]
+						 : &snap->target_holders.procs[i - snap->n_procs];
 		if (p->netns != ino || !p->container)
 			continue;
 		/* a named container wins over an id, then the lowest PID */
@@ -122,6 +126,9 @@ int pw_netns_names(struct pw_snapshot *snap, const struct pw_walk *w, int procfd
 		struct pw_port_group *g = &snap->groups[i];
 		g->netns_name = pw_snapshot_netns_name(snap, g->netns);
 		g->netns_current = g->netns == snap->netns_current;
+		for (size_t j = 0; j < g->n_forwards; j++)
+			g->forwards[j].to_netns_name =
+			    pw_snapshot_netns_name(snap, g->forwards[j].to_netns);
 	}
 	return 0;
 }

@@ -136,7 +136,8 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	/* names: each holder's container, each namespace (forwards add
 	 * groups) */
 	snap->netns_current = pw_netns_current();
-	if (!q->no_holders && (r = pw_containers_resolve(snap, procfd)) < 0)
+	if (!q->no_holders && ((r = pw_containers_resolve(snap, procfd)) < 0 ||
+				(r = pw_containers_resolve_targets(snap, procfd)) < 0))
 		goto fail;
 	if ((r = pw_netns_names(snap, &w, procfd, "/run/netns")) < 0)
 		goto fail;

@@ -34,6 +34,11 @@ void pw_wprocs_free(struct pw_wprocs *c);
  * a cached entry with another comm (exec, PID reuse) is read again. NULL
  * when the process is gone or cannot be read. */
 const struct pw_process *pw_wprocs_get(struct pw_wprocs *c, pid_t pid, const char *comm);
+/* The name of namespace netns (as a group's netns_name), read once per
+ * namespace; p (may be NULL) is the event's process, for "docker:web" and
+ * "pid:N". NULL when nothing says (asked again next time). Lives as long
+ * as c. */
+const char *pw_wprocs_netns_name(struct pw_wprocs *c, uint64_t netns, const struct pw_process *p);
 
 /* ---- polling --------------------------------------------------------------- */
 

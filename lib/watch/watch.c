@@ -298,6 +298,8 @@ int pw_watch_next(struct pw_watch *w, int timeout_ms, const struct pw_watch_even
 			if (w->cur.polled && w->cur.proc && w->cur.proc->comm)
 				snprintf(w->cur.command, sizeof(w->cur.command), "%s",
 					 w->cur.proc->comm);
+			w->cur.netns_name =
+			    pw_wprocs_netns_name(w->procs, w->cur.netns, w->cur.proc);
 			*ret = &w->cur;
 			return 1;
 		}

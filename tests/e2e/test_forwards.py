@@ -119,6 +119,7 @@ def test_dnat_across_veth(pair):
     web = pair.web.sock()
     t = f["target"]
     assert (t["netns"], t["proto"], t["port"]) == (pair.server.inode, "tcp", 80)
+    assert t["netns_name"] == pair.server.name  # as that namespace's own group names it
     assert t["sockets"] == [web["inode"]]
     assert t["holders"] == [{"pid": pair.web.pid, "command": "sockhold", "container": None}]
     r = forwarded_reason(g)

@@ -80,6 +80,9 @@ def _check_target(f, c, ip):
     assert (t["netns"], t["proto"], t["port"]) == (_netns_ino(c.pid), "tcp", 80)
     assert [h["pid"] for h in t["holders"]] == [c.pid], show(f)
     assert t["holders"][0]["command"] == _comm(c.pid)
+    assert t["netns_name"] == "docker:" + c.name, show(f)
+    ct = t["holders"][0]["container"]
+    assert (ct["runtime"], ct["id"], ct["name"]) == ("docker", c.id, c.name), show(f)
 
 
 def test_docker_proxy_forward(proxied):

@@ -117,6 +117,7 @@ def test_events_traced(netns):
         assert e["proto"] == "tcp" and e["family"] == "ipv4" and e["state"] == state, e
         assert e["local_address"] == "127.0.0.1" and e["remote_port"] is None, e
         assert e["polled"] is False and e["errno"] is None and e["container"] is None, e
+        assert e["netns_name"] == ns.name, e  # the /run/netns name, read once
         assert TIME_RE.match(e["time"]) and e["schema_version"] == 1, e
     order = [e["event"] for e in evs if e["pid"] == pid]
     assert order == ["bind", "listen", "close"], evs
@@ -191,7 +192,7 @@ def test_terminal_view_tmux(netns):
             time.sleep(0.1)
         pid, out = bindtry(ns, "listen", "tcp", "127.0.0.1:%d" % PORT)
         want = re.compile(r"^\S+ listen +tcp +127\.0\.0\.1:%d pid=%d command=bindtry user=root "
-                          r"netns=%d$" % (PORT, pid, ns.inode), re.M)
+                          r"netns=%s$" % (PORT, pid, re.escape(ns.name)), re.M)
         while not want.search(screen()):
             assert time.monotonic() < deadline, screen()
             time.sleep(0.05)
@@ -215,6 +216,7 @@ def test_polling_fallback_nonroot(netns):
     [e] = of(evs, "listen", PORT, ns, h.pid)
     assert e["polled"] is True and e["command"] == "pw-nobody" and e["uid"] == NOBODY, e
     assert e["cookie"] and e["state"] == "LISTEN" and e["local_address"] == "127.0.0.1", e
+    assert e["netns_name"] == ns.name and e["container"] is None, e
     h.kill()
     evs = w.events(lambda g: of(g, "close", PORT, ns, h.pid))
     [e] = of(evs, "close", PORT, ns, h.pid)
@@ -240,3 +242,42 @@ def test_count_duration_and_usage(netns):
     w = start_traced(ns, "--count", "2")
     rc = w.p.wait(timeout=WAIT)
     assert rc == 0
+
+
+def test_container_event(netns):
+    """A bind inside a real Docker container (dockerfix.py: a dockerd of its
+    own in this test's namespace): the event names the container, as the
+    main JSON's holders do, and its namespace as docker:NAME."""
+    import dockerfix  # only here: the other tests need no Docker
+
+    ns = netns
+    d = dockerfix.DockerDaemon(ns, userland_proxy=False)
+    try:
+        # every namespace (the container's is not ns): filtered by PID below
+        w = ns.spawn([pw(), "watch", "--json", str(PORT), str(SENTINEL)], "portwho watch",
+                     Watcher)
+        deadline = time.monotonic() + WAIT
+        while True:  # ready: the tracer sees the sentinel bind
+            bindtry(ns, "udp", "127.0.0.1:%d" % SENTINEL)
+            try:
+                w.events(lambda g: of(g, "bind", SENTINEL, ns), timeout=0.5)
+                break
+            except pytest.fail.Exception:
+                if time.monotonic() > deadline or w.p.poll() is not None:
+                    raise
+        name = "w" + secrets.token_hex(3)
+        c = d.run(name, ["httpd", "-f", "-p", str(PORT)])
+
+        def mine(g):
+            return [e for e in g if e["pid"] == c.pid and e["local_port"] == PORT]
+        evs = w.events(lambda g: [e for e in mine(g) if e["event"] == "listen"])
+        ino = os.stat("/proc/%d/ns/net" % c.pid).st_ino
+        for e in mine(evs):
+            assert e["netns"] == ino and e["netns_name"] == "docker:" + name, e
+            assert e["container"] == {"runtime": "docker", "id": c.id, "name": name,
+                                      "pod": None}, e
+            assert e["nspid"] == 1 and e["command"] == "busybox", e
+        assert [e["event"] for e in mine(evs)] == ["bind", "listen"], evs
+        w.stop()
+    finally:
+        d.close()
