@@ -50,6 +50,12 @@ bool pw_have_cap(int cap);
 
 struct nlmsghdr;
 struct mnl_socket;
+struct nlmsghdr;
+/* diag.c: receive the replies to a dump request sent with seq on nl into buf
+ * (size bytes), handing each message to cb, until the dump is done. 0, or
+ * *cb_err when the callback failed and set it, else -errno. */
+int pw_nl_dump_recv(struct mnl_socket *nl, char *buf, size_t size, uint32_t seq,
+		    int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err);
 
 struct pw_sockvec {
 	struct pw_socket *v;

@@ -19,24 +19,30 @@
 
 #include "portwho-cmd.h"
 
+/* "portwho: " and the message, its control bytes escaped (messages quote
+ * what the user typed or a name the system gave); no newline. */
+static void say_escaped(const char *fallback, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	int n = vasprintf(&msg, fmt, ap);
+	fputs("portwho: ", stderr);
+	cli_print_escaped(stderr, n < 0 ? fallback : msg);
+	free(msg);
+}
+
 const char *cli_verb;
 
 int cli_usage_error(const char *fmt, ...)
 {
-	/* messages quote what the user typed: never echo its control bytes */
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
+	say_escaped("invalid arguments", fmt, ap);
 	va_end(ap);
-	fputs("portwho: ", stderr);
-	cli_print_escaped(stderr, n < 0 ? "invalid arguments" : msg);
 	/* one line, with where to read more (unless it already says so) */
 	if (!strstr(fmt, "--help"))
 		fprintf(stderr, " (see portwho%s%s --help)", cli_verb ? " " : "",
 			cli_verb ? cli_verb : "");
 	fputc('\n', stderr);
-	free(msg);
 	return -EINVAL;
 }
 
@@ -302,16 +308,11 @@ int cli_json_print(FILE *f, json_t *doc)
 
 int cli_fail(int status, const char *fmt, ...)
 {
-	/* it may quote a path or name the user gave: escape control bytes */
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
+	say_escaped("out of memory", fmt, ap);
 	va_end(ap);
-	fputs("portwho: ", stderr);
-	cli_print_escaped(stderr, n < 0 ? "out of memory" : msg);
 	fputc('\n', stderr);
-	free(msg);
 	return status;
 }
 

@@ -112,3 +112,19 @@ int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t 
 	}
 	return r;
 }
+
+int pw_nl_dump_recv(struct mnl_socket *nl, char *buf, size_t size, uint32_t seq,
+		    int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err)
+{
+	uint32_t portid = mnl_socket_get_portid(nl);
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, size);
+		if (n < 0)
+			return -errno;
+		int k = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (k < 0)
+			return *cb_err ? *cb_err : -errno;
+		if (k == MNL_CB_STOP)
+			return 0;
+	}
+}

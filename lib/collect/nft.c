@@ -523,21 +523,7 @@ int pw_nft_collect(uint64_t netns, struct pw_nat_rules *out)
 		goto out;
 	}
 	struct dump_ctx c = {out, netns, 0};
-	uint32_t portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE * 4);
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		int k = mnl_cb_run(buf, (size_t)n, seq, portid, rule_cb, &c);
-		if (k < 0) {
-			r = c.err ? c.err : -errno;
-			break;
-		}
-		if (k == MNL_CB_STOP)
-			break;
-	}
+	r = pw_nl_dump_recv(nl, buf, MNL_SOCKET_BUFFER_SIZE * 4, seq, rule_cb, &c, &c.err);
 out:
 	free(buf);
 	mnl_socket_close(nl);
