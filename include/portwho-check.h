@@ -188,7 +188,8 @@ struct pw_check_answer {
 	const struct pw_port_group *group;
 	/* a NAT rule sends traffic for the candidate's address and port elsewhere */
 	bool forwarded_elsewhere;
-	/* private: what pred's sockets point into */
+	/* what pred's sockets point into; read-only outside lib/check (its
+	 * pw_snapshot_incomplete() list: what the check could not see) */
 	struct pw_snapshot *snap;
 	struct pw_socket *copies;
 	const struct pw_socket **socks;

@@ -341,6 +341,8 @@ json_t *check_json(const struct pw_check_request *q, const struct pw_check_answe
 			       jerrno(a->pred_err), "certain", a->pred_certain),
 		     &err);
 	cli_json_put(o, "trial", trial_json(q, a, &err), &err);
+	/* what the snapshot of the port missed (as the main JSON's) */
+	cli_json_put(o, "incomplete", cli_incomplete_json(a->snap), &err);
 	if (err < 0) {
 		json_decref(o);
 		return NULL;

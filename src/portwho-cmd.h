@@ -111,6 +111,10 @@ void cli_json_append(json_t *arr, json_t *v, int *err);
 /* The socket object of the JSON contract (HACKING.md), holders included;
  * user_unit adds that field to each holder (the main command's output). */
 json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
+/* What the snapshot could not see, the "incomplete" array of every JSON
+ * document ({"kind", "count", "detail"} per kind): [] when it saw
+ * everything. NULL when out of memory. */
+json_t *cli_incomplete_json(const struct pw_snapshot *snap);
 /* {"runtime", "id", "name", "pod"} or JSON null */
 json_t *cli_container_json(const struct pw_container *c, int *err);
 

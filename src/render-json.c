@@ -65,12 +65,11 @@ static json_t *class_json(const struct pw_port_class *c, int *err)
 	return o;
 }
 
-/* What the snapshot could not see: [] when it saw everything. */
-static json_t *incomplete_json(const struct pw_snapshot *snap)
+json_t *cli_incomplete_json(const struct pw_snapshot *snap)
 {
 	json_t *a = json_array();
 	int err = 0;
-	for (size_t i = 0; a && i < pw_snapshot_n_incomplete(snap); i++) {
+	for (size_t i = 0; a && snap && i < pw_snapshot_n_incomplete(snap); i++) {
 		const struct pw_incomplete *inc = pw_snapshot_incomplete(snap, i);
 		json_t *o = json_object();
 		if (!o) {
@@ -290,7 +289,7 @@ int render_json(const struct options *o, const struct view *v, FILE *out)
 	out_key(j, 1, &first, "forward_rules_undecoded");
 	out_value(j, json_integer(v->stats->forward_rules_undecoded), 1);
 	out_key(j, 1, &first, "incomplete");
-	out_value(j, incomplete_json(v->snap), 1);
+	out_value(j, cli_incomplete_json(v->snap), 1);
 	out_key(j, 1, &first, "ports");
 	out_open(j, '[', &pfirst);
 	for (size_t i = 0; i < v->n_groups && !j->err; i++) {
@@ -350,7 +349,7 @@ json_t *render_json_doc(const struct options *o, const struct view *v)
 	cli_json_put(doc, "collector", cli_jstr(v->stats->collector), &err);
 	cli_json_put(doc, "forward_rules_undecoded",
 		     json_integer(v->stats->forward_rules_undecoded), &err);
-	cli_json_put(doc, "incomplete", incomplete_json(v->snap), &err);
+	cli_json_put(doc, "incomplete", cli_incomplete_json(v->snap), &err);
 	for (size_t i = 0; i < v->n_groups && !err; i++)
 		cli_json_append(ports, group_json(o, &v->groups[i], &err), &err);
 	cli_json_put(doc, "ports", ports, &err);

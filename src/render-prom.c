@@ -4,8 +4,9 @@
  * node_exporter textfile collector reads it (PRODUCT.md "Fleet output").
  *
  * Labels are of low cardinality: namespace, proto, address, port, state,
- * command, unit, container, reason. Never a PID, an inode or a cookie: those
- * change on every restart and would make a new series each time. Rows that
+ * command, unit, container, reason. Never a PID or a cookie: those change
+ * on every restart and would make a new series each time; a namespace's
+ * inode only when it has no name (its "pid:N" name is not used). Rows that
  * share every label are summed into one series (a series may appear once).
  *
  * Series, all gauges:
@@ -94,20 +95,29 @@ static void sb_label(struct sbuf *b, bool first, const char *name, const char *r
 	sb_add(b, "\"", 1);
 }
 
-/* The namespace label: its name once the library knows one, else the
- * inode number (stable while the namespace lives). */
-static void sb_netns(struct sbuf *b, uint64_t netns)
+/* The namespace label: the group's name ("/run/netns" name, "docker:web",
+ * "host") once the library knows one, else the inode number (stable while
+ * the namespace lives). A "pid:N" name is no label: a PID would make a new
+ * series on every restart. */
+static void sb_netns(struct sbuf *b, const struct pw_port_group *g)
 {
 	char num[24];
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)netns);
-	sb_label(b, true, "netns", num);
+	const char *name = g->netns_name;
+	if (!name || !*name || !strncmp(name, "pid:", 4)) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)g->netns);
+		name = num;
+	}
+	sb_label(b, true, "netns", name);
 }
 
-/* The container label: empty until the library names holder containers. */
-static const char *holder_container(const struct pw_holder *h)
+/* The container label: runtime:name, or runtime:id (12 characters) when
+ * the runtime gave no name; empty outside a container. */
+static void sb_container(struct sbuf *b, const struct pw_process *p)
 {
-	(void)h;
-	return "";
+	char label[256];
+	if (!p || !p->container || pw_container_label(p->container, label, sizeof(label)) < 0)
+		label[0] = '\0';
+	sb_label(b, false, "container", label);
 }
 
 static void sb_socket_labels(struct sbuf *b, const struct pw_port_group *g,
@@ -117,7 +127,7 @@ static void sb_socket_labels(struct sbuf *b, const struct pw_port_group *g,
 	char port[8];
 	pw_addr_format(&s->laddr, false, addr, sizeof(addr));
 	snprintf(port, sizeof(port), "%u", (unsigned)g->port);
-	sb_netns(b, g->netns);
+	sb_netns(b, g);
 	sb_label(b, false, "proto", pw_proto_name(g->proto));
 	sb_label(b, false, "address", addr);
 	sb_label(b, false, "port", port);
@@ -216,7 +226,7 @@ static int forward_rows(const struct pw_port_group *g, struct rows *fwds)
 		if (f->has_to_addr)
 			pw_addr_format(&f->to_addr, false, to_addr, sizeof(to_addr));
 		snprintf(to_port, sizeof(to_port), "%u", (unsigned)f->to_port);
-		sb_netns(&b, g->netns);
+		sb_netns(&b, g);
 		sb_label(&b, false, "proto", pw_proto_name(g->proto));
 		sb_label(&b, false, "port", port);
 		sb_label(&b, false, "via", pw_forward_via_name(f->via));
@@ -246,7 +256,7 @@ static int collect_rows(const struct view *v, struct rows *socks, struct rows *h
 				sb_socket_labels(&b, g, s);
 				sb_label(&b, false, "command", p ? p->comm : NULL);
 				sb_label(&b, false, "unit", p ? p->unit : NULL);
-				sb_label(&b, false, "container", holder_container(hd));
+				sb_container(&b, p);
 				r = rows_add(holders, &b, p ? p->pid : hd->tid, 1);
 			}
 		}
@@ -257,7 +267,7 @@ static int collect_rows(const struct view *v, struct rows *socks, struct rows *h
 		for (size_t k = 0; k < g->n_reasons && !r; k++) {
 			const struct pw_reason *rs = &g->reasons[k];
 			struct sbuf b = {0};
-			sb_netns(&b, g->netns);
+			sb_netns(&b, g);
 			sb_label(&b, false, "proto", pw_proto_name(g->proto));
 			sb_label(&b, false, "port", port);
 			sb_label(&b, false, "reason", pw_reason_kind_name(rs->kind));

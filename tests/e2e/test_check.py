@@ -349,6 +349,21 @@ def run_as_nobody(argv):
                           extra_groups=[])
 
 
+INCOMPLETE_KINDS = {"not-root", "hidepid", "protected", "fd-limit", "namespace-skipped",
+                    "dump-interrupted", "cmdline-truncated"}
+
+
+def assert_incomplete_shape(ans):
+    """check --json carries the main JSON's "incomplete": one entry per kind."""
+    inc = ans["incomplete"]
+    assert isinstance(inc, list), ans
+    kinds = [i["kind"] for i in inc]
+    assert len(kinds) == len(set(kinds)) and set(kinds) <= INCOMPLETE_KINDS, inc
+    for i in inc:
+        assert set(i) == {"kind", "count", "detail"}, i
+        assert isinstance(i["count"], int) and i["detail"], i
+
+
 def test_non_root_privileged_port(netns):
     with inside(netns):
         r = run_as_nobody([PORTWHO, "check", "--json", "-N", "current", "80"])
@@ -363,6 +378,10 @@ def test_non_root_privileged_port(netns):
         assert ans["trial"]["ran"] is True
         assert ans["trial"]["errno"] == "EACCES"
         assert ans["trial"]["agrees"] is True
+        # as nobody, other users' fd tables (at least root's) went unread
+        assert_incomplete_shape(ans)
+        nr = [i for i in ans["incomplete"] if i["kind"] == "not-root"]
+        assert len(nr) == 1 and nr[0]["count"] >= 1, ans["incomplete"]
 
         # not root: no trial as somebody else
         r = run_as_nobody([PORTWHO, "check", "--json", "-N", "current", "--user", "0", "8081"])
@@ -555,6 +574,10 @@ def test_trial_in_another_namespace(netns):
             [("127.0.0.1", "LISTEN", NOBODY)]
         assert ans["trial"]["ran"] and ans["trial"]["errno"] == "EADDRINUSE"
         assert ans["trial"]["agrees"] is True
+        # as root every other user's fd table was read: nothing "not-root"
+        # (a host process refused even to root may be listed as "protected")
+        assert_incomplete_shape(ans)
+        assert "not-root" not in [i["kind"] for i in ans["incomplete"]], ans["incomplete"]
         # the host's own namespace does not have it
         r = subprocess.run([PORTWHO, "check", "--json", "--no-trial", "127.0.0.1:%d" % port],
                            capture_output=True, text=True)

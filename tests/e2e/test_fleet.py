@@ -107,7 +107,7 @@ def test_prometheus_series(scene):
     # every metric has HELP and TYPE gauge
     for name in {k[0] for k in samples}:
         assert meta.get(name, {}).get("TYPE") == "gauge" and meta[name].get("HELP"), name
-    net = str(ns.inode)  # the namespace label: its inode until names land
+    net = ns.name  # the namespace label: its /run/netns name, never "pid:N"
     pt, pu = scene["port_t"], scene["port_u"]
     base = dict(netns=net, proto="tcp", address="127.0.0.1", port=str(pt), state="LISTEN")
     assert samples[("portwho_sockets", frozenset(base.items()))] == 1, res.stdout
@@ -118,6 +118,7 @@ def test_prometheus_series(scene):
     # never a PID in a label
     for name, labels in samples:
         assert not {"pid", "tid", "inode", "fd"} & {k for k, _ in labels}, name
+        assert not dict(labels).get("netns", "").startswith("pid:"), (name, labels)
     # the reasons of the UDP port, as --json gives them
     g = group(doc, "udp", pu, netns=ns.inode)
     want = {}
@@ -149,7 +150,7 @@ def test_prometheus_not_root(scene):
     assert samples[("portwho_scan_incomplete", frozenset({("kind", "not-root")}))] > 0
     assert samples[("portwho_scan_incomplete", frozenset({("kind", "protected")}))] == 0
     # the sockets are listed, with no holder series for them
-    base = dict(netns=str(scene["ns"].inode), proto="tcp", address="127.0.0.1",
+    base = dict(netns=scene["ns"].name, proto="tcp", address="127.0.0.1",
                 port=str(scene["port_t"]), state="LISTEN")
     assert samples[("portwho_sockets", frozenset(base.items()))] == 1, res.stdout
     assert not [k for k in samples if k[0] == "portwho_socket_holders"], res.stdout
@@ -173,7 +174,7 @@ table ip nat {
     samples, meta = parse_metrics(res.stdout)
     got = {dict(k[1])["port"]: (dict(k[1]), v) for k, v in samples.items()
            if k[0] == "portwho_port_forwards"}
-    base = dict(netns=str(netns.inode), proto="tcp", via="nftables", action="redirect",
+    base = dict(netns=netns.name, proto="tcp", via="nftables", action="redirect",
                 to_address="")
     assert got == {"8091": (dict(base, port="8091", to_port="9091"), 1),
                    "8090": (dict(base, port="8090", to_port="9092"), 0)}, res.stdout
@@ -263,7 +264,7 @@ def test_node_exporter_serves_portwho(scene, exporter):
     assert text is not None
     samples, meta = parse_metrics(text)
     assert samples[("node_textfile_scrape_error", frozenset())] == 0, text[-3000:]
-    base = dict(netns=str(scene["ns"].inode), proto="tcp", address="127.0.0.1",
+    base = dict(netns=scene["ns"].name, proto="tcp", address="127.0.0.1",
                 port=str(scene["port_t"]), state="LISTEN")
     assert samples[("portwho_sockets", frozenset(base.items()))] == 1, text[-6000:]
     held = {dict(k[1])["command"]: v for k, v in samples.items()
@@ -350,7 +351,7 @@ def test_ansible_module_facts(scene, tmp_path):
     g = group(facts["portwho"], "tcp", pt, netns=ns.inode)
     assert [s["inode"] for s in g["sockets"]] == [scene["tcp"].sock()["inode"]], show(g)
     lst = [e for e in facts["portwho_listening"] if e["port"] == pt]
-    assert lst == [{"netns": ns.inode, "proto": "tcp", "address": "127.0.0.1", "port": pt,
+    assert lst == [{"netns": ns.inode, "netns_name": ns.name, "proto": "tcp", "address": "127.0.0.1", "port": pt,
                     "state": "LISTEN", "service": g["service"], "sockets": 1,
                     "commands": [COMM], "units": lst[0]["units"],
                     "reasons": sorted({x["kind"] for x in g["reasons"]})}], lst

@@ -150,6 +150,84 @@ static void test_series(void **state)
 	free(out);
 }
 
+/* The netns label is the namespace's name, the inode when it has none or
+ * only "pid:N" (a PID is never a label); the container label is the
+ * holder's runtime:name, runtime:id (12 characters) when unnamed. */
+static struct pw_container c_named = {
+    .runtime = "docker", .id = (char *)"0123456789abcdef0123", .name = (char *)"web"};
+static struct pw_container c_anon = {.runtime = "podman", .id = (char *)"fedcba9876543210fedc"};
+static struct pw_process in_web = {.pid = 300, .comm = (char *)"nginx", .container = &c_named};
+static struct pw_process in_anon = {.pid = 301, .comm = (char *)"redis", .container = &c_anon};
+static struct pw_holder h_web[] = {{.proc = &in_web, .tid = 300, .fd = 3}};
+static struct pw_holder h_anon[] = {{.proc = &in_anon, .tid = 301, .fd = 3}};
+static struct pw_socket s_web = {.netns = 4026532001,
+				 .inode = 21,
+				 .family = AF_INET,
+				 .proto = IPPROTO_TCP,
+				 .state = PW_ST_LISTEN,
+				 .laddr = {.family = AF_INET},
+				 .lport = 80,
+				 .n_holders = 1,
+				 .holders = h_web};
+static struct pw_socket s_anon = {.netns = 4026532002,
+				  .inode = 22,
+				  .family = AF_INET,
+				  .proto = IPPROTO_TCP,
+				  .state = PW_ST_LISTEN,
+				  .laddr = {.family = AF_INET},
+				  .lport = 6379,
+				  .n_holders = 1,
+				  .holders = h_anon};
+static struct pw_socket *web_socks[] = {&s_web};
+static struct pw_socket *anon_socks[] = {&s_anon};
+static const struct pw_socket *v_web[] = {&s_web};
+static const struct pw_socket *v_anon[] = {&s_anon};
+static struct pw_port_group grp_web = {.netns = 4026532001,
+				       .proto = IPPROTO_TCP,
+				       .port = 80,
+				       .netns_name = "docker:web",
+				       .n_sockets = 1,
+				       .sockets = web_socks};
+static struct pw_port_group grp_anon = {.netns = 4026532002,
+					.proto = IPPROTO_TCP,
+					.port = 6379,
+					.netns_name = "pid:301",
+					.n_sockets = 1,
+					.sockets = anon_socks};
+static struct view_group vgroups2[] = {
+    {.group = &grp_web, .sockets = v_web, .n_sockets = 1},
+    {.group = &grp_anon, .sockets = v_anon, .n_sockets = 1},
+};
+static struct view view2 = {.groups = vgroups2,
+			    .n_groups = 2,
+			    .n_sockets = 2,
+			    .n_netns = 2,
+			    .stats = &stats,
+			    .scan_seconds = 0.25};
+
+static void test_labels(void **state)
+{
+	(void)state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	assert_int_equal(render_prom(&opts, &view2, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "\nportwho_sockets{netns=\"docker:web\",proto=\"tcp\","
+				    "address=\"0.0.0.0\",port=\"80\",state=\"LISTEN\"} 1\n"));
+	assert_non_null(strstr(buf, "\nportwho_socket_holders{netns=\"docker:web\",proto=\"tcp\","
+				    "address=\"0.0.0.0\",port=\"80\",state=\"LISTEN\","
+				    "command=\"nginx\",unit=\"\",container=\"docker:web\"} 1\n"));
+	assert_non_null(strstr(buf, "\nportwho_sockets{netns=\"4026532002\",proto=\"tcp\","
+				    "address=\"0.0.0.0\",port=\"6379\",state=\"LISTEN\"} 1\n"));
+	assert_non_null(
+	    strstr(buf, ",command=\"redis\",unit=\"\",container=\"podman:fedcba987654\"} 1\n"));
+	assert_null(strstr(buf, "pid:"));
+	assert_null(strstr(buf, "301"));
+	free(buf);
+}
+
 static int count_entries(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -191,6 +269,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_series),
+	    cmocka_unit_test(test_labels),
 	    cmocka_unit_test(test_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,8 @@ description:
   - Runs C(portwho --json) on the managed host (it must be installed there;
     run as root to see every holder) and returns its document as the fact
     C(portwho), plus C(portwho_listening), one entry per listening or bound
-    (proto, address, port) with its holders' commands and units.
+    (proto, address, port) with its holders' commands and units, and its
+    network namespace (C(netns), the inode; C(netns_name), its name or null).
   - Read-only, it changes nothing on the host and supports check mode.
 options:
   portwho:
@@ -63,7 +64,8 @@ def listening(doc):
                 continue
             key = (group["netns"], group["proto"], s["local_address"], group["port"], s["state"])
             e = out.setdefault(key, {
-                "netns": group["netns"], "proto": group["proto"],
+                "netns": group["netns"], "netns_name": group.get("netns_name"),
+                "proto": group["proto"],
                 "address": s["local_address"], "port": group["port"], "state": s["state"],
                 "service": group.get("service"), "sockets": 0, "commands": [], "units": [],
                 "reasons": sorted({r["kind"] for r in group.get("reasons", [])}),
