@@ -9,6 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SHARED:-$top/../shared}
 pw=${PORTWHO:-$top/build/portwho}
 out=${BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$out"
 runs=${RUNS:-10}
 [ -f "$shared/bench/loadgen.c" ] || { echo "bench: $shared/bench/loadgen.c not found (set SHARED=)" >&2; exit 2; }
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
