@@ -27,6 +27,10 @@ struct pw_bind_candidate {
 	uint32_t uid;		     /* owner uid the new socket would get */
 	bool can_bind_privileged;    /* CAP_NET_BIND_SERVICE in the target netns */
 	int unprivileged_port_start; /* net.ipv4.ip_unprivileged_port_start there */
+	/* the socket table was read as root: a socket with no visible holder
+	 * is held where root cannot look (a protected fd table), not hidden
+	 * by permissions (advice only) */
+	bool root_view;
 };
 
 /* Which rule decides between the candidate and one existing socket. The

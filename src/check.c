@@ -302,9 +302,9 @@ static int check_run(const struct check_opts *o)
 		status = a.final_ok ? 0 : 1;
 	if (!o->json && a.hidden_processes && geteuid() != 0)
 		fprintf(stderr,
-			"portwho: could not inspect %u processes (run as root to see all "
+			"portwho: could not inspect %u process%s (run as root to see all "
 			"holders)\n",
-			a.hidden_processes);
+			a.hidden_processes, a.hidden_processes == 1 ? "" : "es");
 	if (r < 0)
 		fprintf(stderr, "portwho: %s\n", strerror(-r));
 	pw_check_answer_free(&a);

@@ -397,17 +397,17 @@ static void report_unseen(const struct options *o, const struct pw_snapshot *sna
 		switch (inc->kind) {
 		case PW_INC_NOT_ROOT:
 			fprintf(stderr,
-				"portwho: could not inspect %u processes (run as root to see all "
+				"portwho: could not inspect %u process%s (run as root to see all "
 				"holders)\n",
-				inc->count);
+				inc->count, inc->count == 1 ? "" : "es");
 			break;
 		case PW_INC_PROTECTED: /* PID 1 on some hosts: every run would say it */
 			if (o->explain)
 				fprintf(
 				    stderr,
-				    "portwho: could not inspect %u processes (their fd tables are "
+				    "portwho: could not inspect %u process%s (fd tables "
 				    "protected even from root)\n",
-				    inc->count);
+				    inc->count, inc->count == 1 ? "" : "es");
 			break;
 		case PW_INC_DUMP_INTERRUPTED:
 			fputs(

@@ -398,7 +398,8 @@ int br_advise_candidate(const struct pw_bind_candidate *c, struct sockinfo *si, 
 	return r;
 }
 
-static int advise_holders(const struct pw_socket *s, struct strv *adv)
+static int advise_holders(const struct pw_bind_candidate *c, const struct pw_socket *s,
+			  struct strv *adv)
 {
 	char ep[96];
 	br_endpoint(s, ep, sizeof(ep));
@@ -417,6 +418,13 @@ static int advise_holders(const struct pw_socket *s, struct strv *adv)
 				       "%s belongs to the kernel (%s): remove or reconfigure "
 				       "that, or pick another port",
 				       ep, s->kernel_owner);
+		if (c->root_view)
+			return br_addf(adv, true,
+				       "no visible process holds %s: its holder's fd table is "
+				       "protected even from root (or it holds it only through "
+				       "io_uring or a message in flight); portwho --explain says "
+				       "which processes could not be read",
+				       ep);
 		return br_addf(adv, true,
 			       "no visible process holds %s: run as root to see every "
 			       "holder",
@@ -459,7 +467,7 @@ int br_advise_existing(const struct pw_bind_candidate *c, struct sockinfo *si, s
 			tw_needs_old |= !(x->dflt & C_RA);
 			continue;
 		}
-		r = advise_holders(x->s, adv);
+		r = advise_holders(c, x->s, adv);
 		if (r < 0)
 			break;
 		if (x->kinds != 1u << K_BLOCK)

@@ -263,6 +263,7 @@ int pw_check_run(const struct pw_check_request *q, struct pw_check_answer *a)
 
 	if ((r = take_sockets(q, a)) < 0)
 		return fail(a, PW_CHECK_STAGE_SOCKETS, r);
+	a->cand.root_view = pw_snapshot_stats(a->snap)->privileged;
 	struct pw_services *sv = NULL;
 	if (pw_services_load(NULL, &sv) >= 0) {
 		const char *name = pw_services_name(sv, a->cand.port, pw_proto_name(q->proto));

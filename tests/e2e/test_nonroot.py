@@ -13,7 +13,7 @@ import pytest
 
 from pwtest import NOBODY, find, group, show, table_lines
 
-HIDDEN_RE = re.compile(r"^portwho: could not inspect (\d+) processes", re.M)
+HIDDEN_RE = re.compile(r"^portwho: could not inspect (\d+) process(?:es)? ", re.M)
 
 
 @pytest.fixture

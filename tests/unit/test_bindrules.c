@@ -143,7 +143,16 @@ static void test_tcp_exclusive(void **state)
 	assert_non_null(strstr(p.why, "it listens, and a listener shares its port only"));
 	assert_null(strstr(p.why, "not set on both"));
 	assert_non_null(strstr(p.conflicts[0].explanation, "it is listening"));
+	assert_true(has_advice(&p, "run as root to see every holder"));
 	pw_bind_prediction_clear(&p);
+
+	/* as root, a socket with no visible holder is not a matter of permissions */
+	c.root_view = true;
+	predict(&c, v, 1, &p);
+	assert_false(has_advice(&p, "run as root"));
+	assert_true(has_advice(&p, "protected even from root"));
+	pw_bind_prediction_clear(&p);
+	c.root_view = false;
 
 	/* SO_REUSEADDR on our side changes nothing against a listener */
 	c.reuseaddr = true;
