@@ -51,11 +51,15 @@ bool pw_have_cap(int cap);
 struct nlmsghdr;
 struct mnl_socket;
 struct nlmsghdr;
-/* diag.c: receive the replies to a dump request sent with seq on nl into buf
- * (size bytes), handing each message to cb, until the dump is done. 0, or
- * *cb_err when the callback failed and set it, else -errno. */
-int pw_nl_dump_recv(struct mnl_socket *nl, char *buf, size_t size, uint32_t seq,
-		    int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err);
+/* diag.c: send one request on a bound netlink socket (its sequence number is
+ * set here) and hand every reply to cb until the kernel says DONE (a dump) or
+ * acknowledges (NLM_F_ACK). 0, or *cb_err when the callback failed and set
+ * it (cb_err may be NULL), else -errno. */
+int pw_nl_talk(struct mnl_socket *nl, struct nlmsghdr *req,
+	       int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err);
+/* The same on a netlink socket of this protocol opened for the one request. */
+int pw_nl_ask(int protocol, struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *, void *),
+	      void *data, const int *cb_err);
 
 struct pw_sockvec {
 	struct pw_socket *v;

@@ -7,7 +7,6 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -53,36 +52,14 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 int pw_netaddrs_collect(uint64_t netns, struct pw_netaddrs *out)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	int r = 0;
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
+	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETADDR;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = (uint32_t)time(NULL) ^ (uint32_t)netns;
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_UNSPEC;
-	uint32_t seq = nlh->nlmsg_seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
 	struct addr_ctx c = {out, netns, 0};
-	r = pw_nl_dump_recv(nl, buf, MNL_SOCKET_BUFFER_SIZE, seq, addr_cb, &c, &c.err);
-out:
-	free(buf);
-	mnl_socket_close(nl);
-	return r;
+	return pw_nl_ask(NETLINK_ROUTE, nlh, addr_cb, &c, &c.err);
 }
 
 struct nsid_ctx {
@@ -105,39 +82,16 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *data)
 
 int pw_netns_peer_id(int nsfd)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	int r = 0;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
+	char buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETNSID;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = (uint32_t)time(NULL) ^ (uint32_t)nsfd;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the ACK ends the exchange */
 	struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
 	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)nsfd);
-	uint32_t seq = nlh->nlmsg_seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
 	struct nsid_ctx c = {NETNSA_NSID_NOT_ASSIGNED};
-	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), nsid_cb, &c) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = c.nsid >= 0 ? c.nsid : -ENOENT;
-out:
-	mnl_socket_close(nl);
-	return r;
+	int r = pw_nl_ask(NETLINK_ROUTE, nlh, nsid_cb, &c, NULL);
+	if (r < 0)
+		return r;
+	return c.nsid >= 0 ? c.nsid : -ENOENT;
 }

@@ -113,18 +113,39 @@ int pw_diag_dump(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t 
 	return r;
 }
 
-int pw_nl_dump_recv(struct mnl_socket *nl, char *buf, size_t size, uint32_t seq,
-		    int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err)
+int pw_nl_talk(struct mnl_socket *nl, struct nlmsghdr *req,
+	       int (*cb)(const struct nlmsghdr *, void *), void *data, const int *cb_err)
 {
+	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)req;
+	req->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
+		return -errno;
+	char buf[32768]; /* the largest datagram a netlink dump sends */
 	uint32_t portid = mnl_socket_get_portid(nl);
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, size);
-		if (n < 0)
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
 			return -errno;
+		}
 		int k = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (k < 0)
-			return *cb_err ? *cb_err : -errno;
+			return cb_err && *cb_err ? *cb_err : -errno;
 		if (k == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+int pw_nl_ask(int protocol, struct nlmsghdr *req, int (*cb)(const struct nlmsghdr *, void *),
+	      void *data, const int *cb_err)
+{
+	struct mnl_socket *nl = mnl_socket_open2(protocol, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	int r = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
+	if (r == 0)
+		r = pw_nl_talk(nl, req, cb, data, cb_err);
+	mnl_socket_close(nl);
+	return r;
 }

@@ -40,25 +40,6 @@ static int ko_add(struct ko_ctx *c, uint8_t proto, uint16_t port, const char *fm
 	return 0;
 }
 
-/* Send one request and feed every reply to cb until DONE. */
-static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *req, mnl_cb_t cb, void *data)
-{
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)req;
-	req->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0)
-		return -errno;
-	char buf[32768];
-	uint32_t portid = mnl_socket_get_portid(nl);
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r <= MNL_CB_STOP)
-			return r < 0 ? -errno : 0;
-	}
-}
-
 static int attr_table_cb(const struct nlattr *a, void *data)
 {
 	const struct nlattr **tb = ((const struct nlattr ***)data)[0];
@@ -134,7 +115,7 @@ static int dump_links(struct ko_ctx *c)
 		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 		struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 		ifm->ifi_family = AF_UNSPEC;
-		r = nl_talk(nl, nlh, link_cb, c);
+		r = pw_nl_talk(nl, nlh, link_cb, c, NULL);
 	}
 	mnl_socket_close(nl);
 	return r;
@@ -171,7 +152,7 @@ static uint16_t genl_family(struct mnl_socket *nl, const char *name)
 	struct nlmsghdr *nlh = genl_put(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, NLM_F_ACK);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name);
 	uint16_t id = 0;
-	if (nl_talk(nl, nlh, family_cb, &id) < 0)
+	if (pw_nl_talk(nl, nlh, family_cb, &id, NULL) < 0)
 		return 0; /* module not loaded: nothing of that kind here */
 	return id;
 }
@@ -221,13 +202,13 @@ static int ask_genl(struct ko_ctx *c)
 				genl_put(buf, wg, WG_CMD_GET_DEVICE, WG_GENL_VERSION, NLM_F_DUMP);
 			mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, o->wg[i]);
 			c->ifname = o->wg[i];
-			nl_talk(nl, nlh, wg_cb, c);
+			pw_nl_talk(nl, nlh, wg_cb, c, NULL);
 		}
 	}
 	uint16_t fou = genl_family(nl, FOU_GENL_NAME);
 	if (fou) {
 		struct nlmsghdr *nlh = genl_put(buf, fou, FOU_CMD_GET, FOU_GENL_VERSION, NLM_F_DUMP);
-		nl_talk(nl, nlh, fou_cb, c);
+		pw_nl_talk(nl, nlh, fou_cb, c, NULL);
 	}
 	mnl_socket_close(nl);
 	return 0;

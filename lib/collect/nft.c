@@ -17,7 +17,6 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <netinet/in.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -502,32 +501,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 int pw_nft_collect(uint64_t netns, struct pw_nat_rules *out)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl)
-		return -errno;
-	int r = 0;
-	char *buf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	uint32_t seq = (uint32_t)time(NULL) ^ (uint32_t)netns;
+	char buf[256];
 	struct nlmsghdr *nlh =
-	    nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
+	    nftnl_rule_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP, 0);
 	struct dump_ctx c = {out, netns, 0};
-	r = pw_nl_dump_recv(nl, buf, MNL_SOCKET_BUFFER_SIZE * 4, seq, rule_cb, &c, &c.err);
-out:
-	free(buf);
-	mnl_socket_close(nl);
-	return r;
+	return pw_nl_ask(NETLINK_NETFILTER, nlh, rule_cb, &c, &c.err);
 }
 
 void pw_nat_rules_free(struct pw_nat_rules *rs)
