@@ -42,6 +42,12 @@ int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize);
 /* Read a small file relative to dirfd into a NUL-terminated malloc'ed buffer
  * (embedded NULs kept; *ret_len excludes the terminator). -errno on failure. */
 int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same for a /proc/PID file, where a short read ends it: the seq_file
+ * files (stat, status, cgroup) hand over all they have in one read when the
+ * buffer holds it, and cmdline and environ fill the buffer while there is
+ * data. That saves the read() that only sees the end, one syscall in four
+ * per file on 2,000 holders. */
+int pw_read_proc_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 /* Is capability cap (CAP_*) in this process's effective set? Without
  * capget: whether the effective uid is 0. */
 bool pw_have_cap(int cap);

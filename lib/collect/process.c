@@ -106,43 +106,6 @@ static int user_name(uid_t uid, char **ret)
 
 /* ---- reading one process ----------------------------------------------- */
 
-/* A /proc/PID file whole, as pw_read_file_at, but a short read ends it: the
- * seq_file files (stat, status, cgroup) hand over all they have in one
- * read when the buffer holds it, and cmdline and environ fill the buffer
- * while there is data. That saves the read() that only sees the end, one
- * syscall in four per file on 2,000 holders. */
-static int read_proc_at(int dfd, const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	size_t cap = max < 4096 ? max : 4096, len = 0;
-	_cleanup_free_ char *buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		len += (size_t)r;
-		if (len < cap || cap >= max)
-			break; /* short: the end (or as much as we take) */
-		size_t ncap = cap * 2 > max ? max : cap * 2;
-		char *nb = realloc(buf, ncap + 1);
-		if (!nb)
-			return -ENOMEM;
-		buf = nb;
-		cap = ncap;
-	}
-	buf[len] = '\0';
-	*ret_len = len;
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 static bool starts_with(const char *s, const char *prefix)
 {
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
@@ -220,7 +183,7 @@ static int read_environ(int dfd, struct pw_process *p, bool *gone)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
-	int r = read_proc_at(dfd, "environ", ENVIRON_MAX, &buf, &len);
+	int r = pw_read_proc_at(dfd, "environ", ENVIRON_MAX, &buf, &len);
 	if (r < 0) {
 		/* another user's environment needs ptrace access: not an error */
 		*gone = *gone || is_gone(r);
@@ -251,7 +214,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 	int r;
 
 	p->pid = pid;
-	r = read_proc_at(dfd, "stat", STAT_MAX, &buf, &len);
+	r = pw_read_proc_at(dfd, "stat", STAT_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	r = pw_parse_stat(buf, len, &p->comm, &p->ppid, &p->start_time);
@@ -260,7 +223,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 	free(buf);
 	buf = NULL;
 
-	r = read_proc_at(dfd, "status", STATUS_MAX, &buf, &len);
+	r = pw_read_proc_at(dfd, "status", STATUS_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	r = pw_parse_status_euid(buf, &p->uid);
@@ -273,7 +236,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 
 	if (!(flags & PW_FACTS_NO_CMDLINE) || pid == 1) { /* PID 1's tells systemd */
 		/* one byte past the cap tells a cut command line from one that fits */
-		r = read_proc_at(dfd, "cmdline", CMDLINE_MAX + 1, &buf, &len);
+		r = pw_read_proc_at(dfd, "cmdline", CMDLINE_MAX + 1, &buf, &len);
 		if (r == 0 && len > CMDLINE_MAX) {
 			len = CMDLINE_MAX;
 			buf[len] = '\0';
@@ -288,7 +251,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 		buf = NULL;
 	}
 
-	r = read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
+	r = pw_read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
 	if (r == 0) {
 		struct pw_container c;
 		if (pw_parse_cgroup_container(buf, &c) == 0) {

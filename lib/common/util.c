@@ -23,7 +23,8 @@ int pw_grow(void **ptr, size_t *cap, size_t need, size_t elsize)
 	return 0;
 }
 
-int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+static int read_whole(int dirfd, const char *path, size_t max, bool short_read_ends, char **ret,
+		      size_t *ret_len)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -52,12 +53,24 @@ int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
 		if (r == 0)
 			break;
 		len += (size_t)r;
+		if (short_read_ends && len < cap)
+			break;
 	}
 	buf[len] = '\0';
 	if (ret_len)
 		*ret_len = len;
 	*ret = TAKE_PTR(buf);
 	return 0;
+}
+
+int pw_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	return read_whole(dirfd, path, max, false, ret, ret_len);
+}
+
+int pw_read_proc_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	return read_whole(dirfd, path, max, true, ret, ret_len);
 }
 
 bool pw_have_cap(int cap)
