@@ -233,10 +233,13 @@ extern const struct pw_collector pw_collector_bpf; /* -EOPNOTSUPP if not built *
 uint64_t pw_netns_current(void);
 /* Append namespaces bound under dir (/run/netns) not already in w->ns. */
 int pw_netns_add_bound(const char *dir, struct pw_walk *w);
-/* Enter ref's namespace (checked by inode against PID reuse); *ret_orig
- * gets an fd to return with pw_netns_leave(). -errno on failure. */
-int pw_netns_enter(int procfd, const struct pw_nsref *ref, int *ret_orig);
-int pw_netns_leave(int orig);
+/* Run fn(ref's inode, arg) inside ref's namespace (checked by inode against
+ * PID reuse), in a thread of its own that ends there: the process itself
+ * (/proc/PID/ns/net) never leaves its namespace, so nobody tearing a
+ * namespace down by "every process in it" (ip netns pids) takes portwho
+ * along, and there is no way back to get wrong. fn's result, or -errno. */
+int pw_netns_run(int procfd, const struct pw_nsref *ref, int (*fn)(uint64_t netns, void *arg),
+		 void *arg);
 
 /* ---- /proc parsers (procparse.c, pure) and process facts --------------- */
 

@@ -5,13 +5,7 @@
  * succeed" on the host is not read as "nobody has 7800" when a container
  * listens on it. One more scan of every namespace (root only; otherwise
  * only the current one is visible and there is nothing to add).
- *
- * The scan runs in a thread of its own: entering a namespace then changes
- * only that thread's /proc/PID/task/TID/ns/net, not /proc/PID/ns/net, so
- * whoever tears a namespace down by killing "every process in it" (`ip
- * netns pids`) does not take the check itself along.
  */
-#include <pthread.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -27,19 +21,6 @@ static bool bound(const struct pw_socket *s)
 	if (s->proto == IPPROTO_TCP)
 		return s->state == PW_ST_LISTEN || s->state == PW_ST_BOUND_INACTIVE;
 	return s->state == PW_ST_CLOSE;
-}
-
-struct scan {
-	const struct pw_query *q;
-	struct pw_snapshot *snap;
-	int r;
-};
-
-static void *scan_thread(void *arg)
-{
-	struct scan *s = arg;
-	s->r = pw_snapshot_take(s->q, &s->snap);
-	return NULL;
 }
 
 int check_elsewhere_take(uint8_t proto, uint16_t port, struct pw_snapshot **ret)
@@ -63,16 +44,7 @@ int check_elsewhere_take(uint8_t proto, uint16_t port, struct pw_snapshot **ret)
 	    .netns_scope = PW_NETNS_ALL,
 	    .no_explain = true,
 	};
-	struct scan s = {.q = &q, .snap = NULL, .r = 0};
-	pthread_t t;
-	int e = pthread_create(&t, NULL, scan_thread, &s);
-	if (e)
-		return -e;
-	pthread_join(t, NULL);
-	if (s.r < 0)
-		return s.r;
-	*ret = s.snap;
-	return 0;
+	return pw_snapshot_take(&q, ret);
 }
 
 /* Groups of snap outside netns with at least one bound socket. */

@@ -106,18 +106,17 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 	return 0;
 }
 
+static int collect_fn(uint64_t netns, void *arg)
+{
+	return collect_here(arg, netns);
+}
+
 static int collect_ns(struct pw_collect_ctx *c, int procfd, const struct pw_nsref *ref,
 		      uint64_t current)
 {
 	if (ref->ino == current && !ref->path && !ref->pid)
 		return collect_here(c, current);
-	int orig;
-	int r = pw_netns_enter(procfd, ref, &orig);
-	if (r < 0)
-		return r;
-	r = collect_here(c, ref->ino);
-	int l = pw_netns_leave(orig);
-	return l < 0 ? l : r;
+	return pw_netns_run(procfd, ref, collect_fn, c);
 }
 
 /* The sockets phase: the namespaces of the scope, each entered in turn

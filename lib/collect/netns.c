@@ -3,6 +3,7 @@
  * namespace its netlink socket was created in, so we visit each one. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -98,7 +99,23 @@ int pw_netns_add_bound(const char *dir, struct pw_walk *w)
 	return r;
 }
 
-int pw_netns_enter(int procfd, const struct pw_nsref *ref, int *ret_orig)
+struct ns_job {
+	int fd;
+	uint64_t ino;
+	int (*fn)(uint64_t netns, void *arg);
+	void *arg;
+	int r;
+};
+
+static void *ns_thread(void *p)
+{
+	struct ns_job *j = p;
+	j->r = setns(j->fd, CLONE_NEWNET) < 0 ? -errno : j->fn(j->ino, j->arg);
+	return NULL; /* the thread ends inside; nothing to switch back */
+}
+
+int pw_netns_run(int procfd, const struct pw_nsref *ref, int (*fn)(uint64_t netns, void *arg),
+		 void *arg)
 {
 	char buf[48];
 	_cleanup_close_ int opened = -EBADF;
@@ -119,18 +136,11 @@ int pw_netns_enter(int procfd, const struct pw_nsref *ref, int *ret_orig)
 			return -ESRCH; /* the process left, its pid now names another */
 		fd = opened;
 	}
-	_cleanup_close_ int orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (orig < 0)
-		return -errno;
-	if (setns(fd, CLONE_NEWNET) < 0)
-		return -errno;
-	*ret_orig = TAKE_FD(orig);
-	return 0;
-}
-
-int pw_netns_leave(int orig)
-{
-	int r = setns(orig, CLONE_NEWNET) < 0 ? -errno : 0;
-	close(orig);
-	return r;
+	struct ns_job j = {fd, ref->ino, fn, arg, 0};
+	pthread_t t;
+	int e = pthread_create(&t, NULL, ns_thread, &j);
+	if (e)
+		return -e;
+	pthread_join(t, NULL);
+	return j.r;
 }

@@ -243,13 +243,7 @@ static int in_ns(const struct pw_forward_ctx *c, const struct pw_nsref *ref, ns_
 {
 	if (ref->ino == c->current)
 		return fn(ref->ino, arg);
-	int orig;
-	int r = pw_netns_enter(c->procfd, ref, &orig);
-	if (r < 0)
-		return r;
-	r = fn(ref->ino, arg);
-	int l = pw_netns_leave(orig);
-	return l < 0 ? l : r;
+	return pw_netns_run(c->procfd, ref, fn, arg);
 }
 
 static int addrs_fn(uint64_t netns, void *arg)

@@ -7,7 +7,7 @@
  * under DIR (pw_netns_add_bound, which holds each by an fd), prints
  * "held INODE..." and waits for a line on stdin. The test deletes the
  * namespace meanwhile (umount, ip netns del). Then it enters each one as
- * the snapshot would (pw_netns_enter) and prints "entered INODE" and the
+ * the snapshot would (pw_netns_run) and prints "entered INODE" and the
  * local UDP ports it sees there (/proc/thread-self/net/udp), or
  * "skipped INODE ERRNO".
  */
@@ -28,6 +28,16 @@ static void udp_ports(void)
 		if (sscanf(line, " %*u: %*x:%x", &port) == 1)
 			printf(" %u", port);
 	fclose(f);
+}
+
+static int show(uint64_t netns, void *arg)
+{
+	(void)netns;
+	(void)arg;
+	printf("entered %llu", (unsigned long long)pw_netns_current());
+	udp_ports();
+	printf("\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -53,16 +63,9 @@ int main(int argc, char **argv)
 		return 1;
 	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; i < w.n_ns; i++) {
-		int orig;
-		r = pw_netns_enter(procfd, &w.ns[i], &orig);
-		if (r < 0) {
+		r = pw_netns_run(procfd, &w.ns[i], show, NULL);
+		if (r < 0)
 			printf("skipped %llu %d\n", (unsigned long long)w.ns[i].ino, -r);
-			continue;
-		}
-		printf("entered %llu", (unsigned long long)pw_netns_current());
-		udp_ports();
-		printf("\n");
-		pw_netns_leave(orig);
 	}
 	close(procfd);
 	pw_walk_free(&w);
