@@ -489,7 +489,7 @@ int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope
 
 /* correlate.c, the phases between collecting and explaining:
  * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,
- * proto, port, classified). pw_correlate runs all three. */
+ * proto, port, classified); pw_snapshot_take runs them in order. */
 struct match;
 struct pw_joined {
 	struct match *matches; /* (socket, fd record), parallel to snap->holders */
@@ -499,7 +499,6 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
 void pw_joined_free(struct pw_joined *j);
 int pw_group(struct pw_snapshot *snap);
-int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd);
 /* lineage.c: exec and close-on-exec facts for sockets held by several
  * processes (separate inheriting from receiving); errors leave them unknown. */
 void pw_lineage_read(struct pw_snapshot *snap, int procfd);

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "check.h"
+#include "portwho-check.h"
 #include "internal.h"
 
 #define TRIAL_TIMEOUT_MS 2000

@@ -309,13 +309,3 @@ int pw_group(struct pw_snapshot *snap)
 	snap->n_socket_groups = snap->n_groups; /* forwards may add empty ones after */
 	return 0;
 }
-
-int pw_correlate(struct pw_snapshot *snap, const struct pw_walk *w, int procfd)
-{
-	struct pw_joined j = { 0 };
-	int r = pw_join(snap, w, &j);
-	if (r >= 0)
-		r = pw_process_facts(snap, &j, procfd);
-	pw_joined_free(&j);
-	return r < 0 ? r : pw_group(snap);
-}

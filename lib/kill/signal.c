@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * portwho kill, the library part: the pure decision of what to do with each
- * holder of a port (lib/kill/kill.h) and asking systemd to stop units
+ * holder of a port (include/portwho-kill.h) and asking systemd to stop units
  * (libsystemd, optional). Pidfds and signals are target.c.
  */
 #include <netinet/in.h>
@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
-#include "kill.h"
+#include "portwho-kill.h"
 
 /* ---- the decision (pure) ------------------------------------------------------- */
 

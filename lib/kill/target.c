@@ -2,7 +2,7 @@
 /*
  * portwho kill: who is asking, and the processes it may signal: pidfds
  * opened and checked against the scan's start time, signals sent through
- * them (lib/kill/kill.h). The decision itself is signal.c.
+ * them (include/portwho-kill.h). The decision itself is signal.c.
  */
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 
 #include "internal.h"
-#include "kill.h"
+#include "portwho-kill.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "check.h"
+#include "portwho-check.h"
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>

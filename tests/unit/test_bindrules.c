@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "check.h"
+#include "portwho-check.h"
 #include "internal.h"
 
 #define PORT 8080

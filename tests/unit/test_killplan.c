@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "internal.h"
-#include "kill.h"
+#include "portwho-kill.h"
 
 #define ROOT_CALLER ((struct pw_caller){.pid = 7000, .ruid = 0, .euid = 0, .cap_kill = true})
 #define USER_CALLER(u) ((struct pw_caller){.pid = 7000, .ruid = (u), .euid = (u)})
