@@ -148,20 +148,7 @@ int cli_parse_user(const char *arg, uid_t *ret_uid, struct passwd **ret_pw)
 
 json_t *cli_jstr(const char *raw)
 {
-	if (!raw)
-		return json_null();
-	size_t n = 0;
-	bool ascii = true;
-	for (const unsigned char *p = (const unsigned char *)raw; *p; p++, n++)
-		ascii &= *p < 0x80;
-	if (ascii) /* the common case needs no repair and no copy */
-		return json_stringn_nocheck(raw, n);
-	char *u = pw_utf8_sanitize(raw);
-	if (!u)
-		return NULL;
-	json_t *j = json_string(u);
-	free(u);
-	return j;
+	return jw_string_json(raw);
 }
 
 json_t *cli_jtri(int8_t v)
@@ -204,94 +191,110 @@ void cli_json_append(json_t *arr, json_t *v, int *err)
 		*err = -ENOMEM;
 }
 
-json_t *cli_container_json(const struct pw_container *c, int *err)
+/* ---- the objects of the contract, one definition for both backends ----- */
+
+void cli_emit_container(struct jw *w, const char *key, const struct pw_container *c)
 {
-	if (!c)
-		return json_null();
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
+	if (!c) {
+		jw_null(w, key);
+		return;
 	}
-	cli_json_put(o, "runtime", cli_jstr(c->runtime), err);
-	cli_json_put(o, "id", cli_jstr(c->id), err);
-	cli_json_put(o, "name", cli_jstr(c->name), err);
-	json_t *pod = json_null();
+	jw_obj_begin(w, key);
+	jw_str(w, "runtime", c->runtime);
+	jw_str(w, "id", c->id);
+	jw_str(w, "name", c->name);
 	if (c->pod_uid || c->pod_name) {
-		pod = json_object();
-		if (!pod) {
-			*err = -ENOMEM;
-			json_decref(o);
-			return NULL;
-		}
-		cli_json_put(pod, "namespace", cli_jstr(c->pod_namespace), err);
-		cli_json_put(pod, "name", cli_jstr(c->pod_name), err);
-		cli_json_put(pod, "uid", cli_jstr(c->pod_uid), err);
+		jw_obj_begin(w, "pod");
+		jw_str(w, "namespace", c->pod_namespace);
+		jw_str(w, "name", c->pod_name);
+		jw_str(w, "uid", c->pod_uid);
+		jw_obj_end(w);
+	} else {
+		jw_null(w, "pod");
 	}
-	cli_json_put(o, "pod", pod, err);
-	return o;
+	jw_obj_end(w);
 }
 
-static json_t *holder_json(const struct pw_holder *h, bool user_unit, int *err)
+static void emit_holder(struct jw *w, const struct pw_holder *h, bool user_unit)
 {
 	const struct pw_process *p = h->proc;
 	bool known = p && p->facts_read;
-	json_t *o = json_object();
-	if (!o) {
-		*err = -ENOMEM;
-		return NULL;
+	jw_obj_begin(w, NULL);
+	jw_int(w, "pid", p ? p->pid : h->tid);
+	jw_int(w, "tid", h->tid);
+	if (h->via == PW_VIA_FD)
+		jw_int(w, "fd", h->fd);
+	else
+		jw_null(w, "fd");
+	jw_str(w, "via", pw_holder_via_name((enum pw_holder_via)h->via));
+	jw_str(w, "command", p ? p->comm : NULL);
+	jw_str(w, "cmdline", p ? p->cmdline : NULL);
+	jw_bool(w, "cmdline_truncated", p && p->cmdline_truncated);
+	jw_str(w, "user", p ? p->user : NULL);
+	if (known) {
+		jw_int(w, "uid", p->uid);
+		jw_int(w, "ppid", p->ppid);
+	} else {
+		jw_null(w, "uid");
+		jw_null(w, "ppid");
 	}
-	cli_json_put(o, "pid", json_integer(p ? p->pid : h->tid), err);
-	cli_json_put(o, "tid", json_integer(h->tid), err);
-	cli_json_put(o, "fd", h->via == PW_VIA_FD ? json_integer(h->fd) : json_null(), err);
-	cli_json_put(o, "via", json_string(pw_holder_via_name((enum pw_holder_via)h->via)), err);
-	cli_json_put(o, "command", cli_jstr(p ? p->comm : NULL), err);
-	cli_json_put(o, "cmdline", cli_jstr(p ? p->cmdline : NULL), err);
-	cli_json_put(o, "cmdline_truncated", json_boolean(p && p->cmdline_truncated), err);
-	cli_json_put(o, "user", cli_jstr(p ? p->user : NULL), err);
-	cli_json_put(o, "uid", known ? json_integer(p->uid) : json_null(), err);
-	cli_json_put(o, "ppid", known ? json_integer(p->ppid) : json_null(), err);
-	cli_json_put(o, "nspid", known && p->nspid ? json_integer(p->nspid) : json_null(), err);
-	cli_json_put(o, "unit", cli_jstr(p ? p->unit : NULL), err);
+	if (known && p->nspid)
+		jw_int(w, "nspid", p->nspid);
+	else
+		jw_null(w, "nspid");
+	jw_str(w, "unit", p ? p->unit : NULL);
 	if (user_unit)
-		cli_json_put(o, "user_unit", known ? json_boolean(p->user_unit) : json_null(), err);
-	cli_json_put(o, "container", cli_container_json(p ? p->container : NULL, err), err);
-	return o;
+		jw_tri(w, "user_unit", known ? (int8_t)p->user_unit : -1);
+	cli_emit_container(w, "container", p ? p->container : NULL);
+	jw_obj_end(w);
+}
+
+void cli_emit_socket(struct jw *w, const char *key, const struct pw_socket *s, bool user_unit)
+{
+	bool connected = s->rport != 0 || !pw_addr_is_any(&s->raddr);
+	jw_obj_begin(w, key);
+	jw_int(w, "inode", (long long)s->inode);
+	jw_int(w, "cookie", (long long)s->cookie);
+	jw_str(w, "family", s->family == AF_INET6 ? "ipv6" : "ipv4");
+	jw_addr(w, "local_address", &s->laddr);
+	jw_int(w, "local_port", s->lport);
+	if (connected) {
+		jw_addr(w, "remote_address", &s->raddr);
+		jw_int(w, "remote_port", s->rport);
+	} else {
+		jw_null(w, "remote_address");
+		jw_null(w, "remote_port");
+	}
+	jw_str(w, "state", pw_state_name(s->proto, s->state));
+	jw_int(w, "uid", s->uid);
+	jw_tri(w, "v6only", s->family == AF_INET6 ? s->v6only : -1);
+	jw_tri(w, "reuseaddr", s->reuseaddr);
+	jw_tri(w, "reuseport", s->reuseport);
+	jw_str(w, "options_source", pw_opt_source_name((enum pw_opt_source)s->opts_source));
+	jw_str(w, "kernel_owner", s->kernel_owner);
+	jw_str(w, "interface", s->ifname);
+	jw_str(w, "matched_end", pw_matched_end_name((enum pw_matched_end)s->matched_end));
+	jw_arr_begin(w, "holders");
+	for (size_t i = 0; i < s->n_holders; i++)
+		emit_holder(w, &s->holders[i], user_unit);
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+json_t *cli_container_json(const struct pw_container *c, int *err)
+{
+	struct jw w;
+	jw_init_tree(&w);
+	cli_emit_container(&w, NULL, c);
+	return jw_tree_finish(&w, err);
 }
 
 json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err)
 {
-	bool connected = s->rport != 0 || !pw_addr_is_any(&s->raddr);
-	json_t *o = json_object();
-	json_t *hs = json_array();
-	if (!o || !hs) {
-		json_decref(o);
-		json_decref(hs);
-		*err = -ENOMEM;
-		return NULL;
-	}
-	cli_json_put(o, "inode", json_integer(s->inode), err);
-	cli_json_put(o, "cookie", json_integer((json_int_t)s->cookie), err);
-	cli_json_put(o, "family", json_string(s->family == AF_INET6 ? "ipv6" : "ipv4"), err);
-	cli_json_put(o, "local_address", cli_jaddr(&s->laddr), err);
-	cli_json_put(o, "local_port", json_integer(s->lport), err);
-	cli_json_put(o, "remote_address", connected ? cli_jaddr(&s->raddr) : json_null(), err);
-	cli_json_put(o, "remote_port", connected ? json_integer(s->rport) : json_null(), err);
-	cli_json_put(o, "state", cli_jstr(pw_state_name(s->proto, s->state)), err);
-	cli_json_put(o, "uid", json_integer(s->uid), err);
-	cli_json_put(o, "v6only", s->family == AF_INET6 ? cli_jtri(s->v6only) : json_null(), err);
-	cli_json_put(o, "reuseaddr", cli_jtri(s->reuseaddr), err);
-	cli_json_put(o, "reuseport", cli_jtri(s->reuseport), err);
-	cli_json_put(o, "options_source",
-		     cli_jstr(pw_opt_source_name((enum pw_opt_source)s->opts_source)), err);
-	cli_json_put(o, "kernel_owner", cli_jstr(s->kernel_owner), err);
-	cli_json_put(o, "interface", cli_jstr(s->ifname), err);
-	cli_json_put(o, "matched_end",
-		     cli_jstr(pw_matched_end_name((enum pw_matched_end)s->matched_end)), err);
-	for (size_t i = 0; i < s->n_holders; i++)
-		cli_json_append(hs, holder_json(&s->holders[i], user_unit, err), err);
-	cli_json_put(o, "holders", hs, err);
-	return o;
+	struct jw w;
+	jw_init_tree(&w);
+	cli_emit_socket(&w, NULL, s, user_unit);
+	return jw_tree_finish(&w, err);
 }
 
 int cli_json_print(FILE *f, json_t *doc)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include "jemit.h"
 #include "portwho.h"
 
 /* ---- verbs (verbs.c) ---------------------------------------------------- */
@@ -117,6 +118,14 @@ json_t *cli_socket_json(const struct pw_socket *s, bool user_unit, int *err);
 json_t *cli_incomplete_json(const struct pw_snapshot *snap);
 /* {"runtime", "id", "name", "pod"} or JSON null */
 json_t *cli_container_json(const struct pw_container *c, int *err);
+
+/* The same objects written on an emitter (jemit.h): the one definition of
+ * their fields, for the streamed --json and (through the functions above)
+ * for the json_t the other verbs embed. key as in jemit.h. */
+void cli_emit_socket(struct jw *w, const char *key, const struct pw_socket *s, bool user_unit);
+void cli_emit_container(struct jw *w, const char *key, const struct pw_container *c);
+void cli_emit_incomplete(struct jw *w, const char *key, const struct pw_snapshot *snap);
+void cli_emit_forwards(struct jw *w, const char *key, const struct pw_port_group *g);
 
 /* check-elsewhere.c: the port's bound sockets in every namespace (root;
  * *ret NULL otherwise), and those outside the checked netns as text lines

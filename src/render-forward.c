@@ -8,49 +8,44 @@
 
 #include "portwho-cmd.h"
 
-static json_t *match_json(const struct pw_forward *f, int *err)
+static void emit_match(struct jw *w, const struct pw_forward *f)
 {
-	json_t *m = json_object();
-	if (!m) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	json_t *addr = json_null();
+	jw_obj_begin(w, "match");
 	if (f->has_match_addr) {
-		char a[64];
+		char a[64] = "";
 		pw_addr_format(&f->match_addr, false, a, sizeof(a));
 		unsigned full = f->match_addr.family == AF_INET ? 32 : 128;
 		if (f->match_plen != full) {
 			size_t l = strlen(a);
 			snprintf(a + l, sizeof(a) - l, "/%u", f->match_plen);
 		}
-		addr = json_string(a);
+		jw_str(w, "address", a);
+	} else {
+		jw_null(w, "address");
 	}
-	cli_json_put(m, "address", addr, err);
-	cli_json_put(m, "port_min", json_integer(f->port_min), err);
-	cli_json_put(m, "port_max", json_integer(f->port_max), err);
-	return m;
+	jw_int(w, "port_min", f->port_min);
+	jw_int(w, "port_max", f->port_max);
+	jw_obj_end(w);
 }
 
-static json_t *target_json(const struct pw_forward *f, int *err)
+static void emit_target(struct jw *w, const struct pw_forward *f)
 {
-	if (!f->to_netns)
-		return json_null();
-	json_t *t = json_object(), *socks = json_array(), *holders = json_array();
-	if (!t || !socks || !holders) {
-		json_decref(t);
-		json_decref(socks);
-		json_decref(holders);
-		*err = -ENOMEM;
-		return NULL;
+	if (!f->to_netns) {
+		jw_null(w, "target");
+		return;
 	}
-	cli_json_put(t, "netns", json_integer((json_int_t)f->to_netns), err);
-	cli_json_put(t, "netns_name", cli_jstr(f->to_netns_name), err);
-	cli_json_put(t, "proto", cli_jstr(pw_proto_name(f->target_proto)), err);
-	cli_json_put(t, "port", json_integer(f->to_port), err);
+	jw_obj_begin(w, "target");
+	jw_int(w, "netns", (long long)f->to_netns);
+	jw_str(w, "netns_name", f->to_netns_name);
+	jw_str(w, "proto", pw_proto_name(f->target_proto));
+	jw_int(w, "port", f->to_port);
+	jw_arr_begin(w, "sockets");
+	for (size_t i = 0; i < f->n_target_sockets; i++)
+		jw_int(w, NULL, (long long)f->target_sockets[i]->inode);
+	jw_arr_end(w);
+	jw_arr_begin(w, "holders");
 	for (size_t i = 0; i < f->n_target_sockets; i++) {
 		const struct pw_socket *s = f->target_sockets[i];
-		cli_json_append(socks, json_integer(s->inode), err);
 		for (size_t h = 0; h < s->n_holders; h++) {
 			const struct pw_process *p = s->holders[h].proc;
 			bool seen = false; /* one entry per process */
@@ -58,42 +53,50 @@ static json_t *target_json(const struct pw_forward *f, int *err)
 				seen = s->holders[k].proc == p;
 			if (seen || !p)
 				continue;
-			json_t *o = json_object();
-			cli_json_put(o, "pid", json_integer(p->pid), err);
-			cli_json_put(o, "command", cli_jstr(p->comm), err);
-			cli_json_put(o, "container", cli_container_json(p->container, err), err);
-			cli_json_append(holders, o, err);
+			jw_obj_begin(w, NULL);
+			jw_int(w, "pid", p->pid);
+			jw_str(w, "command", p->comm);
+			cli_emit_container(w, "container", p->container);
+			jw_obj_end(w);
 		}
 	}
-	cli_json_put(t, "sockets", socks, err);
-	cli_json_put(t, "holders", holders, err);
-	return t;
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+void cli_emit_forwards(struct jw *w, const char *key, const struct pw_port_group *g)
+{
+	jw_arr_begin(w, key);
+	for (size_t i = 0; i < g->n_forwards; i++) {
+		const struct pw_forward *f = &g->forwards[i];
+		jw_obj_begin(w, NULL);
+		jw_str(w, "via", pw_forward_via_name(f->via));
+		jw_str(w, "rule", f->rule);
+		jw_str(w, "action", f->action);
+		emit_match(w, f);
+		if (f->has_to_addr)
+			jw_addr(w, "to_address", &f->to_addr);
+		else
+			jw_null(w, "to_address");
+		jw_int(w, "to_port", f->to_port);
+		if (f->to_netns)
+			jw_int(w, "to_netns", (long long)f->to_netns);
+		else
+			jw_null(w, "to_netns");
+		if (f->proxy_pid)
+			jw_int(w, "proxy_pid", f->proxy_pid);
+		else
+			jw_null(w, "proxy_pid");
+		emit_target(w, f);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 json_t *cli_forwards_json(const struct pw_port_group *g, int *err)
 {
-	json_t *arr = json_array();
-	if (!arr) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	for (size_t i = 0; i < g->n_forwards; i++) {
-		const struct pw_forward *f = &g->forwards[i];
-		json_t *o = json_object();
-		cli_json_put(o, "via", json_string(pw_forward_via_name(f->via)), err);
-		cli_json_put(o, "rule", cli_jstr(f->rule), err);
-		cli_json_put(o, "action", json_string(f->action), err);
-		cli_json_put(o, "match", match_json(f, err), err);
-		cli_json_put(o, "to_address", f->has_to_addr ? cli_jaddr(&f->to_addr) : json_null(),
-			     err);
-		cli_json_put(o, "to_port", json_integer(f->to_port), err);
-		cli_json_put(o, "to_netns",
-			     f->to_netns ? json_integer((json_int_t)f->to_netns) : json_null(),
-			     err);
-		cli_json_put(o, "proxy_pid",
-			     f->proxy_pid ? json_integer(f->proxy_pid) : json_null(), err);
-		cli_json_put(o, "target", target_json(f, err), err);
-		cli_json_append(arr, o, err);
-	}
-	return arr;
+	struct jw w;
+	jw_init_tree(&w);
+	cli_emit_forwards(&w, NULL, g);
+	return jw_tree_finish(&w, err);
 }
