@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 FUZZ_OUT=${FUZZ_OUT:-$FUZZ_BUILD/findings}
-targets=(portspec procparse diag services text)
+targets=(portspec procparse diag services text jemit)
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz: clang is not installed (tools/deps.sh)"; exit 1
