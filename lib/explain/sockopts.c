@@ -48,7 +48,14 @@ static void apply_bpf_opts(struct pw_sockvec *sv, size_t from)
 {
 	struct pw_bpf_sockopt *o = NULL;
 	size_t n = 0;
-	if (from == sv->n || pw_bpf_sockopts_read(&o, &n) < 0)
+	if (from == sv->n)
+		return;
+	/* only listeners of TCP (the default view): the kernel need not show
+	 * every connection to the iterator */
+	bool listen_only = true;
+	for (size_t i = from; i < sv->n && listen_only; i++)
+		listen_only = sv->v[i].proto != IPPROTO_TCP || sv->v[i].state == PW_ST_LISTEN;
+	if (pw_bpf_sockopts_read_some(listen_only, &o, &n) < 0)
 		return;
 	if (n > 1)
 		qsort(o, n, sizeof(*o), cmp_opt_inode);

@@ -37,3 +37,11 @@ const char *pw_bpf_walker_name(void)
 void pw_bpf_release(void)
 {
 }
+
+int pw_bpf_sockopts_read_some(bool tcp_listen_only, struct pw_bpf_sockopt **ret, size_t *ret_n)
+{
+	(void)tcp_listen_only;
+	(void)ret;
+	(void)ret_n;
+	return -EOPNOTSUPP;
+}

@@ -689,7 +689,8 @@ const struct pw_collector pw_collector_bpf = {
 /* Records of one socket iterator converted as they are read, appended to
  * *v: the raw output (64 bytes a socket, 4 MB for 62,000 sockets) is never
  * held whole beside the converted array. */
-static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t *cap)
+/* until: stop at a record of family 0 (the listening-only end marker) */
+static int read_sockopts(int link, bool until, struct pw_bpf_sockopt **v, size_t *n, size_t *cap)
 {
 	int fd = bpf_iter_create(link); /* libbpf >= 1.0: -errno on failure */
 	if (fd < 0)
@@ -725,6 +726,10 @@ static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t 
 		for (size_t i = 0; i < whole; i++) {
 			struct pw_sk_rec x;
 			memcpy(&x, chunk + i * sizeof(x), sizeof(x));
+			if (until && x.family == 0) {
+				have = 0;
+				goto done; /* closing the iterator ends its walk */
+			}
 			struct pw_bpf_sockopt *o = &(*v)[(*n)++];
 			*o = (struct pw_bpf_sockopt){
 				.cookie = x.cookie,
@@ -746,6 +751,7 @@ static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t 
 		have -= whole * sizeof(struct pw_sk_rec);
 		memmove(chunk, chunk + whole * sizeof(struct pw_sk_rec), have);
 	}
+done:
 	if (r >= 0 && have)
 		r = -EBADMSG; /* a record cut short */
 	free(chunk);
@@ -755,6 +761,12 @@ static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t 
 
 int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 {
+	return pw_bpf_sockopts_read_some(false, ret, ret_n);
+}
+
+int pw_bpf_sockopts_read_some(bool tcp_listen_only, struct pw_bpf_sockopt **ret, size_t *ret_n)
+{
+	static pthread_mutex_t tcp_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&bpf_lock);
 	prepare_locked();
 	int r = load_sockopts();
@@ -763,12 +775,17 @@ int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 	if (r < 0)
 		return r;
 
-	/* iterators are independent of each other and of the walk: no lock */
+	/* iterators are independent of each other and of the walk; the TCP
+	 * one's mode is a global of its program: one reader at a time */
 	struct pw_bpf_sockopt *v = NULL;
 	size_t n = 0, cap = 0;
-	r = read_sockopts(tcp, &v, &n, &cap);
+	pthread_mutex_lock(&tcp_lock);
+	so->bss->pw_tcp_listen_only = tcp_listen_only;
+	r = read_sockopts(tcp, tcp_listen_only, &v, &n, &cap);
+	so->bss->pw_tcp_listen_only = 0;
+	pthread_mutex_unlock(&tcp_lock);
 	if (r >= 0)
-		r = read_sockopts(udp, &v, &n, &cap);
+		r = read_sockopts(udp, false, &v, &n, &cap);
 	if (r < 0) {
 		free(v);
 		return r;
