@@ -313,7 +313,7 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 			       "could not read, even as root"
 			     : "%zu sockets on port %u belong to processes this run could not "
 			       "inspect; run as root to see who holds them",
-		     r->n_sockets + 1, s->lport) < 0) {
+		     (size_t)r->n_sockets + 1, s->lport) < 0) {
 		l->err = -ENOMEM;
 		return;
 	}
