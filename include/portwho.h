@@ -285,8 +285,11 @@ enum pw_confidence { PW_CONF_INFERRED, PW_CONF_VERIFIED };
 const char *pw_confidence_name(enum pw_confidence c);
 
 struct pw_reason {
-	enum pw_reason_kind kind;
-	enum pw_confidence confidence;
+	uint8_t kind; /* enum pw_reason_kind */
+	uint8_t confidence; /* enum pw_confidence */
+	/* sockets is a run of the group's own sockets array, not an array of
+	 * its own (most reasons cover one socket, or a port's connections) */
+	bool sockets_shared;
 	char *summary; /* one sentence a person can act on */
 	char **evidence;
 	struct pw_socket **sockets;

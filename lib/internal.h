@@ -72,6 +72,8 @@ struct pw_sockvec {
 	size_t n, cap;
 };
 void pw_sockvec_free(struct pw_sockvec *sv);
+/* Give back the room doubling left past the last socket. */
+void pw_sockvec_fit(struct pw_sockvec *sv);
 
 /* Build inet_diag bytecode accepting a local port inside any spec's range
  * (protocols/addresses are not checked here). Returns the length written, 0
@@ -496,6 +498,9 @@ struct pw_joined {
 	size_t n;
 };
 int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
+/* The same, and the records that matched leave w (only the unmatched ones
+ * stay, for the forward targets' join): the snapshot's own join. */
+int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *ret);
 int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
 void pw_joined_free(struct pw_joined *j);
 int pw_group(struct pw_snapshot *snap);

@@ -163,8 +163,11 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 }
 
 /* Join: which fd of which process holds which socket. Holders are laid out
- * in socket order with no process yet (pw_process_facts fills that in). */
-int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret)
+ * in socket order with no process yet (pw_process_facts fills that in).
+ * With take, the records that matched leave the walk (holders carry them
+ * now) and its array shrinks to what is left: -a matches nearly all. */
+static int join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_walk *take,
+		struct pw_joined *ret)
 {
 	struct pw_sockvec *sv = &snap->sockets;
 	if (sv->n > 1)
@@ -178,17 +181,36 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 		if (sv->v[i].inode)
 			map_put(&map, sv->v[i].inode, (uint32_t)i);
 
-	size_t n = 0, cap = 0;
+	/* counted first: the array is exactly as long as the matches */
+	size_t n = 0, kept = 0;
 	for (size_t i = 0; i < w->n_recs; i++) {
 		uint32_t idx;
-		if (!map_get(&map, w->recs[i].inode, &idx))
-			continue;
-		if (PW_GROW(m, cap, n + 1) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		m[n++] = (struct match){ idx, w->recs[i] };
+		n += map_get(&map, w->recs[i].inode, &idx);
 	}
+	m = malloc((n ? n : 1) * sizeof(*m));
+	if (!m) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = 0;
+	for (size_t i = 0; i < w->n_recs; i++) {
+		uint32_t idx;
+		if (map_get(&map, w->recs[i].inode, &idx))
+			m[n++] = (struct match){ idx, w->recs[i] };
+		else if (take)
+			take->recs[kept++] = w->recs[i];
+	}
+	if (take) {
+		take->n_recs = kept;
+		struct pw_fdrec *fit = realloc(take->recs, (kept ? kept : 1) * sizeof(*fit));
+		if (fit) {
+			take->recs = fit;
+			take->cap_recs = kept ? kept : 1;
+		}
+	}
+	free(map.keys);
+	free(map.vals);
+	map = (struct inode_map){ 0 };
 	if (n > 1)
 		qsort(m, n, sizeof(*m), cmp_match);
 	size_t k = 0; /* drop threads that repeat the leader's (inode, fd) */
@@ -222,6 +244,16 @@ out:
 	free(map.keys);
 	free(map.vals);
 	return r;
+}
+
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret)
+{
+	return join(snap, w, NULL, ret);
+}
+
+int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *ret)
+{
+	return join(snap, w, w, ret);
 }
 
 /* Process facts, only for processes that hold a socket we will report; each

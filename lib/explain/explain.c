@@ -103,8 +103,30 @@ void pw_reason_clear(struct pw_reason *r)
 	for (size_t i = 0; i < r->n_evidence; i++)
 		free(r->evidence[i]);
 	free(r->evidence);
-	free(r->sockets);
+	if (!r->sockets_shared)
+		free(r->sockets);
 	*r = (struct pw_reason){ 0 };
+}
+
+/* A reason that covers a run of the group's sockets points into the
+ * group's array instead of keeping a copy: on -a that is 30,000 small
+ * arrays (8 bytes used, 32 allocated) fewer. The run is found from the
+ * first socket's place in the snapshot's vector, which the group's array
+ * follows (pw_group), and checked pointer by pointer. */
+static void share_sockets(const struct pw_port_group *g, struct pw_reason *r)
+{
+	if (!r->n_sockets || r->sockets_shared || !g->n_sockets)
+		return;
+	uintptr_t off = (uintptr_t)r->sockets[0] - (uintptr_t)g->sockets[0];
+	size_t k = off / sizeof(struct pw_socket);
+	if (off % sizeof(struct pw_socket) || k >= g->n_sockets || r->n_sockets > g->n_sockets - k)
+		return;
+	for (size_t j = 0; j < r->n_sockets; j++)
+		if (r->sockets[j] != g->sockets[k + j])
+			return;
+	free(r->sockets);
+	r->sockets = &g->sockets[k];
+	r->sockets_shared = true;
 }
 
 /* The same builders for the other files of lib/explain/ (reasons.h). */
@@ -635,6 +657,8 @@ static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap
 		free(l.v);
 		return l.err;
 	}
+	for (size_t i = 0; i < l.n; i++)
+		share_sockets(g, &l.v[i]);
 	g->reasons = l.v;
 	g->n_reasons = l.n;
 	return 0;
