@@ -21,19 +21,23 @@ static uint16_t group_port(const struct pw_socket *s)
 	return s->matched_end == PW_END_REMOTE ? s->rport : s->lport;
 }
 
+/* Groups by (netns, proto, port); inside a group the display order (local
+ * port, family, address, device, state, remote, inode), the order the
+ * command's view shows, so it need not sort again. */
 static int cmp_socket(const void *pa, const void *pb)
 {
 	const struct pw_socket *a = pa, *b = pb;
 	int r;
 	if ((r = cmp_u64(a->netns, b->netns)) || (r = cmp_u64(a->proto, b->proto)) ||
-	    (r = cmp_u64(group_port(a), group_port(b))) ||
-	    (r = cmp_u64(a->matched_end, b->matched_end)) || (r = cmp_u64(a->lport, b->lport)) ||
-	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
+	    (r = cmp_u64(group_port(a), group_port(b))) || (r = cmp_u64(a->lport, b->lport)) ||
 	    (r = cmp_u64(a->family, b->family)) ||
 	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, 16)) ||
-	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)))
+	    (r = strcmp(a->ifname ? a->ifname : "", b->ifname ? b->ifname : "")) ||
+	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
+	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)) ||
+	    (r = cmp_u64(a->inode, b->inode)))
 		return r;
-	return cmp_u64(a->inode, b->inode);
+	return cmp_u64(a->cookie, b->cookie);
 }
 
 /* inode -> socket index, open addressing */
@@ -301,7 +305,7 @@ static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, u
 	return NULL;
 }
 
-/* Group by (netns, proto, port), sockets already in display order. */
+/* Group by (netns, proto, port), sockets already in display order (pw_join). */
 int pw_group(struct pw_snapshot *snap)
 {
 	struct pw_sockvec *sv = &snap->sockets;
