@@ -448,6 +448,11 @@ struct pw_snapshot {
 	struct pw_sockvec targets; /* where forwards land, when not in sockets */
 	struct pw_holderset target_holders;
 	size_t n_socket_groups; /* groups with sockets come first */
+	/* the reasons of every group without forwards, one array (explain.c);
+	 * a group with forwards has an array of its own (forward-explain.c
+	 * grows it) */
+	struct pw_reason *reason_pool;
+	size_t n_reason_pool;
 	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
 	size_t n_incomplete;
 	char inc_detail[PW_INC_MAX][200];

@@ -189,11 +189,14 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 		struct pw_port_group *g = &snap->groups[i];
 		for (size_t j = 0; j < g->n_reasons; j++)
 			pw_reason_clear(&g->reasons[j]);
-		free(g->reasons);
+		uintptr_t p = (uintptr_t)g->reasons, pool = (uintptr_t)snap->reason_pool;
+		if (p < pool || p >= pool + snap->n_reason_pool * sizeof(*g->reasons))
+			free(g->reasons); /* its own array, not a run of the pool */
 		for (size_t j = 0; j < g->n_forwards; j++)
 			pw_forward_clear(&g->forwards[j]);
 		free(g->forwards);
 	}
+	free(snap->reason_pool);
 	if (snap->n_groups)
 		free(snap->groups[0].sockets);
 	free(snap->groups);
