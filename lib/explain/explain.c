@@ -659,6 +659,8 @@ static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap
 {
 	l->n = 0;
 	l->err = 0;
+	if (g->n_sockets == 0)
+		return 0; /* a port only a forward serves: forward-explain's */
 	if (scratch_fit(w, g->n_sockets) < 0)
 		return -ENOMEM;
 	struct pw_socket **ends = w->ends, **conns = w->conns, **same = w->same;
