@@ -187,6 +187,18 @@ void pw_nsref_release(struct pw_nsref *ref);
  * is kept by pid and path as before. */
 size_t pw_nsref_budget(void);
 
+/* What /proc/PID/stat, status and ns/net say of a process, read by the BPF
+ * walk from its thread-group leader at the moment its fd table was walked. */
+struct pw_task_facts {
+	pid_t pid, ppid, nspid;
+	uid_t uid; /* effective */
+	uint64_t netns;
+	uint64_t start_time; /* clock ticks since boot, as field 22 of stat */
+	uint64_t cgroups; /* the task's css_set: equal keys, equal /proc/PID/cgroup */
+	char comm[16];
+	char exe[16]; /* file name of the executable, cut to 15 bytes; "" none */
+};
+
 struct pw_walk {
 	struct pw_fdrec *recs;
 	size_t n_recs, cap_recs;
@@ -203,6 +215,10 @@ struct pw_walk {
 	bool visited_known;
 	unsigned unvisited_hidden; /* hidden among the unvisited */
 	pid_t hidden_min; /* lowest hidden pid, 0 none */
+	/* BPF (iter/task): the facts of each process whose table held a
+	 * socket, read in the walk (sorted by pid, one each); NULL from /proc */
+	struct pw_task_facts *facts;
+	size_t n_facts, cap_facts;
 };
 void pw_walk_free(struct pw_walk *w);
 
@@ -276,6 +292,16 @@ int pw_process_read(int procfd, pid_t pid, struct pw_process *p);
 #define PW_FACTS_NO_CMDLINE 1u /* cmdline stays NULL (PID 1's is read anyway) */
 #define PW_FACTS_NO_REASON_TEXT 2u /* pw_explain: no summary, no evidence */
 int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p);
+/* The same with the walk's facts of the process (tf, may be NULL): stat,
+ * status and ns/net are not read again, the executable's link only when
+ * its name could make it a systemd manager. PW_FACTS_NO_CGROUP: unit and
+ * container are left for pw_process_copy_cgroup. */
+#define PW_FACTS_NO_CGROUP 4u
+int pw_process_read_known(int procfd, pid_t pid, unsigned flags, const struct pw_task_facts *tf,
+			  struct pw_process *p);
+/* Unit, user_unit, container (and is_systemd, which depends on the unit)
+ * of a process in the same cgroups as from (same css_set), copied. */
+int pw_process_copy_cgroup(struct pw_process *p, const struct pw_process *from);
 void pw_process_clear(struct pw_process *p);
 
 /* ---- containers (container-parse.c pure, container*.c I/O) -------------- */
@@ -501,6 +527,8 @@ struct match;
 struct pw_joined {
 	struct match *matches; /* (socket, fd record), parallel to snap->holders */
 	size_t n;
+	const struct pw_task_facts *facts; /* the walk's (sorted by pid), borrowed */
+	size_t n_facts;
 };
 int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
 /* The same, and the records that matched leave w (only the unmatched ones

@@ -132,7 +132,7 @@ static bool is_systemd_exe(const char *exe)
 static bool is_systemd_manager(int dfd, const struct pw_process *p)
 {
 	char exe[256];
-	ssize_t l = readlinkat(dfd, "exe", exe, sizeof(exe) - 1);
+	ssize_t l = dfd < 0 ? -1 : readlinkat(dfd, "exe", exe, sizeof(exe) - 1);
 	if (l > 0) {
 		exe[l] = '\0';
 		if (is_systemd_exe(exe))
@@ -206,14 +206,24 @@ static int read_environ(int dfd, struct pw_process *p, bool *gone)
 	return 0;
 }
 
-static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
+/* stat, status and ns/net: what the BPF walk read already when tf is set */
+static int read_identity(int dfd, pid_t pid, const struct pw_task_facts *tf, struct pw_process *p)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
-	bool gone = false;
 	int r;
 
-	p->pid = pid;
+	if (tf) {
+		p->comm = strdup(tf->comm);
+		if (!p->comm)
+			return -ENOMEM;
+		p->ppid = tf->ppid;
+		p->start_time = tf->start_time;
+		p->uid = tf->uid;
+		p->nspid = tf->nspid;
+		p->netns = tf->netns;
+		return 0;
+	}
 	r = pw_read_proc_at(dfd, "stat", STAT_MAX, &buf, &len);
 	if (r < 0)
 		return r;
@@ -231,8 +241,49 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 		return r;
 	if (pw_parse_status_nspid(buf, &p->nspid) < 0)
 		p->nspid = 0; /* unknown: an old kernel, or a Groups: line too long */
-	free(buf);
-	buf = NULL;
+
+	char link[64];
+	ssize_t l = readlinkat(dfd, "ns/net", link, sizeof(link));
+	if (l > 0 && (size_t)l < sizeof(link))
+		(void)pw_parse_ns_link(link, (size_t)l, &p->netns); /* stays 0 if unreadable */
+	(void)pid;
+	return 0;
+}
+
+static int read_cgroup(int dfd, struct pw_process *p, bool *gone)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = pw_read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
+	if (r == 0) {
+		struct pw_container c;
+		if (pw_parse_cgroup_container(buf, &c) == 0) {
+			p->container = malloc(sizeof(c));
+			if (!p->container) {
+				pw_container_clear(&c);
+				return -ENOMEM;
+			}
+			*p->container = c;
+		}
+		r = pw_parse_cgroup_unit(buf, &p->unit, &p->user_unit);
+	} else {
+		*gone = *gone || is_gone(r); /* the parser's -ENOENT means "no unit" */
+	}
+	return r == -ENOMEM ? r : 0;
+}
+
+static int read_facts(int dfd, pid_t pid, unsigned flags, const struct pw_task_facts *tf,
+		      struct pw_process *p)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	bool gone = false;
+	int r;
+
+	p->pid = pid;
+	r = read_identity(dfd, pid, tf, p);
+	if (r < 0)
+		return r;
 
 	if (!(flags & PW_FACTS_NO_CMDLINE) || pid == 1) { /* PID 1's tells systemd */
 		/* one byte past the cap tells a cut command line from one that fits */
@@ -251,32 +302,15 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 		buf = NULL;
 	}
 
-	r = pw_read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
-	if (r == 0) {
-		struct pw_container c;
-		if (pw_parse_cgroup_container(buf, &c) == 0) {
-			p->container = malloc(sizeof(c));
-			if (!p->container) {
-				pw_container_clear(&c);
-				return -ENOMEM;
-			}
-			*p->container = c;
-		}
-		r = pw_parse_cgroup_unit(buf, &p->unit, &p->user_unit);
-	} else {
-		gone = gone || is_gone(r); /* the parser's -ENOENT means "no unit" */
+	if (!(flags & PW_FACTS_NO_CGROUP)) {
+		r = read_cgroup(dfd, p, &gone);
+		if (r < 0)
+			return r;
 	}
-	if (r == -ENOMEM)
-		return r;
 
 	r = read_environ(dfd, p, &gone);
 	if (r < 0)
 		return r;
-
-	char link[64];
-	ssize_t l = readlinkat(dfd, "ns/net", link, sizeof(link));
-	if (l > 0 && (size_t)l < sizeof(link))
-		(void)pw_parse_ns_link(link, (size_t)l, &p->netns); /* stays 0 if unreadable */
 
 	if (gone && vanished(dfd))
 		return -ESRCH;
@@ -285,7 +319,8 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, struct pw_process *p)
 	if (r == -ENOMEM)
 		return r;
 
-	p->is_systemd = is_systemd_manager(dfd, p);
+	/* the link is worth reading only when it can name systemd's binary */
+	p->is_systemd = is_systemd_manager(tf && strcmp(tf->exe, "systemd") ? -1 : dfd, p);
 	p->facts_read = true;
 	return 0;
 }
@@ -296,6 +331,12 @@ int pw_process_read(int procfd, pid_t pid, struct pw_process *p)
 }
 
 int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_process *p)
+{
+	return pw_process_read_known(procfd, pid, flags, NULL, p);
+}
+
+int pw_process_read_known(int procfd, pid_t pid, unsigned flags, const struct pw_task_facts *tf,
+			  struct pw_process *p)
 {
 	if (!p)
 		return -EINVAL;
@@ -310,12 +351,34 @@ int pw_process_read_some(int procfd, pid_t pid, unsigned flags, struct pw_proces
 		return -errno;
 
 	struct pw_process n = {0};
-	int r = read_facts(dfd, pid, flags, &n);
+	int r = read_facts(dfd, pid, flags, tf, &n);
 	if (r < 0) {
 		pw_process_clear(&n);
 		return r;
 	}
 	*p = n;
+	return 0;
+}
+
+int pw_process_copy_cgroup(struct pw_process *p, const struct pw_process *from)
+{
+	p->user_unit = from->user_unit;
+	if (from->unit && !(p->unit = strdup(from->unit)))
+		return -ENOMEM;
+	if (!from->container)
+		return 0;
+	const struct pw_container *c = from->container;
+	struct pw_container *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	p->container = d;
+	*d = *c; /* runtime and source are static strings */
+	d->id = d->name = d->pod_namespace = d->pod_name = d->pod_uid = NULL;
+	if ((c->id && !(d->id = strdup(c->id))) || (c->name && !(d->name = strdup(c->name))) ||
+	    (c->pod_namespace && !(d->pod_namespace = strdup(c->pod_namespace))) ||
+	    (c->pod_name && !(d->pod_name = strdup(c->pod_name))) ||
+	    (c->pod_uid && !(d->pod_uid = strdup(c->pod_uid))))
+		return -ENOMEM;
 	return 0;
 }
 

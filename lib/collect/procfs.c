@@ -347,6 +347,7 @@ void pw_walk_free(struct pw_walk *w)
 {
 	free(w->recs);
 	free(w->visited);
+	free(w->facts);
 	for (size_t i = 0; i < w->n_ns; i++) {
 		free(w->ns[i].path);
 		pw_nsref_release(&w->ns[i]);

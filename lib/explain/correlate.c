@@ -116,9 +116,14 @@ static struct pw_process *find_proc(struct pw_snapshot *snap, pid_t pid)
 	return lo < snap->n_procs && snap->procs[lo].pid == pid ? &snap->procs[lo] : NULL;
 }
 
+#define NO_REP UINT32_MAX
+
 struct facts_job {
 	struct pw_process *procs;
 	const pid_t *pids;
+	const struct pw_task_facts **tf; /* the walk's facts of pids[i], or NULL */
+	const uint32_t *rep;		 /* index of a process in the same cgroups whose
+					    cgroup file is read instead, or NO_REP */
 	size_t n;
 	int procfd;
 	unsigned flags; /* PW_FACTS_* */
@@ -135,20 +140,21 @@ static void *facts_worker(void *arg)
 		size_t end = i + 16 < j->n ? i + 16 : j->n;
 		for (; i < end; i++) {
 			struct pw_process *p = &j->procs[i];
-			if (pw_process_read_some(j->procfd, j->pids[i], j->flags, p) < 0)
-				*p = (struct pw_process){ 0 }; /* exited since the walk */
-			p->pid = j->pids[i]; /* keep the pid either way */
+			unsigned fl = j->flags | (j->rep[i] != NO_REP ? PW_FACTS_NO_CGROUP : 0);
+			if (pw_process_read_known(j->procfd, j->pids[i], fl, j->tf[i], p) < 0)
+				*p = (struct pw_process){0}; /* exited since the walk */
+			p->pid = j->pids[i];		     /* keep the pid either way */
 		}
 	}
 }
 
 /* Facts of the holders we report: a handful of small /proc reads each, all
  * syscalls, so on a busy host they are spread over the cores like the walk. */
-static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, int procfd,
-		       unsigned flags)
+static void read_facts(struct pw_process *procs, const pid_t *pids, const struct pw_task_facts **tf,
+		       const uint32_t *rep, size_t n, int procfd, unsigned flags)
 {
 	atomic_size_t cursor = 0;
-	struct facts_job job = { procs, pids, n, procfd, flags, &cursor };
+	struct facts_job job = {procs, pids, tf, rep, n, procfd, flags, &cursor};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = n / 128 + 1;
 	size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
@@ -166,6 +172,78 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 		pthread_join(th[i], NULL);
 }
 
+static const struct pw_task_facts *find_facts(const struct pw_joined *j, pid_t pid)
+{
+	size_t lo = 0, hi = j->n_facts; /* sorted by pid, one each (pw-bpf.c) */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (j->facts[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < j->n_facts && j->facts[lo].pid == pid ? &j->facts[lo] : NULL;
+}
+
+struct css_ref {
+	uint64_t key;
+	uint32_t idx;
+};
+
+static int cmp_css(const void *pa, const void *pb)
+{
+	const struct css_ref *a = pa, *b = pb;
+	int r = cmp_u64(a->key, b->key);
+	return r ? r : cmp_u64(a->idx, b->idx);
+}
+
+/* Processes in one css_set have the same /proc/PID/cgroup: one of them is
+ * read, the others copy it. Not for processes named "systemd", whose unit
+ * decides whether they are a manager (read when their facts are). */
+static int plan_cgroups(const struct pw_task_facts **tf, size_t n, uint32_t *rep)
+{
+	struct css_ref *v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		rep[i] = NO_REP;
+		if (tf[i] && tf[i]->cgroups)
+			v[k++] = (struct css_ref){tf[i]->cgroups, (uint32_t)i};
+	}
+	if (k > 1)
+		qsort(v, k, sizeof(*v), cmp_css);
+	/* the first of each run of one key reads for all of it */
+	for (size_t i = 0, first = 0; i < k; i++) {
+		if (v[i].key != v[first].key)
+			first = i;
+		if (i != first && strcmp(tf[v[i].idx]->comm, "systemd"))
+			rep[v[i].idx] = v[first].idx;
+	}
+	free(v);
+	return 0;
+}
+
+/* After the parallel reads: copy each process's cgroup facts from the one
+ * read for its css_set; when that one had exited, read its own. */
+static void copy_cgroups(struct pw_snapshot *snap, const pid_t *pids,
+			 const struct pw_task_facts **tf, const uint32_t *rep, int procfd,
+			 unsigned flags)
+{
+	for (size_t i = 0; i < snap->n_procs; i++) {
+		struct pw_process *p = &snap->procs[i];
+		if (rep[i] == NO_REP || !p->facts_read)
+			continue;
+		const struct pw_process *from = &snap->procs[rep[i]];
+		if (from->facts_read && pw_process_copy_cgroup(p, from) == 0)
+			continue;
+		pw_process_clear(p);
+		if (pw_process_read_known(procfd, pids[i], flags, tf[i], p) < 0)
+			*p = (struct pw_process){0};
+		p->pid = pids[i];
+	}
+}
+
 /* Join: which fd of which process holds which socket. Holders are laid out
  * in socket order with no process yet (pw_process_facts fills that in).
  * With take, the records that matched leave the walk (holders carry them
@@ -173,6 +251,8 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, size_t n, in
 static int join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_walk *take,
 		struct pw_joined *ret)
 {
+	ret->facts = w->facts; /* borrowed: the walk outlives the join */
+	ret->n_facts = w->n_facts;
 	struct pw_sockvec *sv = &snap->sockets;
 	if (sv->n > 1)
 		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
@@ -278,13 +358,29 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 		if (np == 0 || pids[np - 1] != pids[i])
 			pids[np++] = pids[i];
 	snap->procs = calloc(np ? np : 1, sizeof(*snap->procs));
-	if (!snap->procs) {
+	const struct pw_task_facts **tf = calloc(np ? np : 1, sizeof(*tf));
+	uint32_t *rep = calloc(np ? np : 1, sizeof(*rep));
+	if (!snap->procs || !tf || !rep || (np && np >= NO_REP)) {
 		free(pids);
+		free(tf);
+		free(rep);
 		return -ENOMEM;
 	}
-	read_facts(snap->procs, pids, np, procfd, snap->facts_flags);
+	for (size_t i = 0; i < np; i++)
+		tf[i] = find_facts(j, pids[i]);
+	int r = plan_cgroups(tf, np, rep);
+	if (r < 0) {
+		free(pids);
+		free(tf);
+		free(rep);
+		return r;
+	}
+	read_facts(snap->procs, pids, tf, rep, np, procfd, snap->facts_flags);
 	snap->n_procs = np;
+	copy_cgroups(snap, pids, tf, rep, procfd, snap->facts_flags);
 	free(pids);
+	free(tf);
+	free(rep);
 	for (size_t i = 0; i < n; i++)
 		snap->holders[i].proc = find_proc(snap, m[i].rec.pid);
 	pw_lineage_read(snap, procfd); /* forked or passed: only shared sockets */
@@ -294,7 +390,7 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 void pw_joined_free(struct pw_joined *j)
 {
 	free(j->matches);
-	*j = (struct pw_joined){ 0 };
+	*j = (struct pw_joined){0};
 }
 
 static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, uint64_t netns)
@@ -322,14 +418,14 @@ int pw_group(struct pw_snapshot *snap)
 		return -ENOMEM;
 	}
 	/* groups point into one array of socket pointers owned by group 0 */
-	struct pw_netns_sysctl defaults = { .unprivileged_port_start = 1024,
-					    .local_lo = 32768,
-					    .local_hi = 60999 };
+	struct pw_netns_sysctl defaults = {
+	    .unprivileged_port_start = 1024, .local_lo = 32768, .local_hi = 60999};
 	struct pw_port_group *g = NULL;
 	for (size_t i = 0; i < sv->n; i++) {
 		struct pw_socket *s = &sv->v[i];
 		ptrs[i] = s;
-		if (!g || s->netns != g->netns || s->proto != g->proto || group_port(s) != g->port) {
+		if (!g || s->netns != g->netns || s->proto != g->proto ||
+		    group_port(s) != g->port) {
 			g = &snap->groups[snap->n_groups++];
 			g->netns = s->netns;
 			g->proto = s->proto;

@@ -152,8 +152,11 @@ void pw_lineage_read(struct pw_snapshot *snap, int procfd)
 			struct pw_process *p = h->proc;
 			if (!p || p->start_stack || p->parent_start_time || !p->facts_read)
 				continue;
-			uint64_t stack = 0, pstack = 0, pstart = 0;
-			(void)read_stat(procfd, p->pid, &stack, NULL);
+			uint64_t stack = 0, pstack = 0, pstart = 0, start = 0;
+			/* its start time again from the same file as its parent's,
+			 * whichever route read its facts */
+			if (read_stat(procfd, p->pid, &stack, &start) == 0 && start)
+				p->start_time = start;
 			if (p->ppid > 0 && p->ppid == last_ppid) {
 				pstack = last_pstack;
 				pstart = last_pstart;

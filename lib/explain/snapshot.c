@@ -21,7 +21,8 @@ static bool held_by_systemd(const struct pw_snapshot *snap)
 }
 
 /* What the walk found besides the namespaces (fd records, the pids the
- * BPF iterator visited) is dead once every join is done. */
+ * BPF iterator visited, its process facts) is dead once every join and
+ * every process's facts are done. */
 static void drop_records(struct pw_walk *w)
 {
 	free(w->recs);
@@ -30,6 +31,9 @@ static void drop_records(struct pw_walk *w)
 	free(w->visited);
 	w->visited = NULL;
 	w->n_visited = w->cap_visited = 0;
+	free(w->facts);
+	w->facts = NULL;
+	w->n_facts = w->cap_facts = 0;
 }
 
 static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, struct pw_walk *w,

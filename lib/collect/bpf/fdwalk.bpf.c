@@ -119,6 +119,42 @@ static __always_inline bool is_uring(__u64 fp)
 	       n[10] == 0;
 }
 
+/* The process's facts, from its thread-group leader. */
+static __always_inline void emit_facts(struct seq_file *seq, struct task_struct *t,
+				       const struct nsview *v, __u32 tgid)
+{
+	struct task_struct *l = t->group_leader, *parent;
+	struct pw_fd_facts f = {};
+	struct mm_struct *mm;
+	struct pw_upid u;
+	__u64 tp;
+
+	if (!l)
+		return;
+	f.magic = PW_FD_FACTS_MAGIC;
+	f.tgid = tgid;
+	tp = (__u64)l->thread_pid;
+	if (!tp)
+		return; /* exiting: /proc would say ppid 0 and more; let it */
+	if (!upid_at(tp, KCAST(tp, pid)->level, &u))
+		f.nspid = (__u32)u.nr;
+	parent = l->real_parent;
+	if (parent)
+		f.ppid = v->level ? nr_in_view(v, (__u64)parent->group_leader->thread_pid)
+				  : (__u32)parent->tgid;
+	f.euid = l->real_cred->euid.val;
+	if (l->nsproxy)
+		f.netns = l->nsproxy->net_ns->ns.inum;
+	f.start_ns = l->start_boottime;
+	f.css = (__u64)l->cgroups;
+	bpf_probe_read_kernel(f.comm, sizeof(f.comm), (const void *)l->comm);
+	mm = l->mm;
+	if (mm && mm->exe_file)
+		bpf_probe_read_kernel_str(f.exe, sizeof(f.exe),
+					  mm->exe_file->f_path.dentry->d_name.name);
+	bpf_seq_write(seq, &f, sizeof(f));
+}
+
 static long bit_cb(__u32 b, struct wctx *c)
 {
 	struct scratch *s = c->s;
@@ -266,6 +302,8 @@ int pw_fd_walk(struct pw_iter_task *ctx)
 		nwords = 1u << 23; /* bpf_loop's limit; no real table is near */
 	if (c.fdarr && c.open_fds && nwords > word0)
 		bpf_loop(nwords - word0, word_cb, &c, 0);
+	if (c.n)
+		emit_facts(seq, t, &v, h.tgid);
 	if (c.resume) {
 		struct pw_fd_resume rs = { .magic = PW_FD_RESUME_MAGIC, .word = c.resume };
 

@@ -16,7 +16,8 @@
  * one-task iterator starting from pw_fd_resume.word. */
 #define PW_FD_HDR_MAGIC 0x70774648u /* "pwFH" */
 #define PW_FD_RESUME_MAGIC 0x70774652u /* "pwFR" */
-#define PW_FD_CAP 3840u /* 16 + 3840 * 8 + 8 = 30744 bytes per object at most */
+#define PW_FD_FACTS_MAGIC 0x70774650u /* "pwFP" */
+#define PW_FD_CAP 3840u /* 16 + 3840 * 8 + 80 + 8 = 30824 bytes per object at most */
 #define PW_FD_MAX_SHARDS 4u
 #define PW_FD_SLOTS (PW_FD_MAX_SHARDS + 1u) /* + one reader resuming a big table */
 #define PW_FD_RESUME_SLOT PW_FD_MAX_SHARDS
@@ -32,6 +33,23 @@ struct pw_fd_rec {
 	__u32 fd; /* | PW_FD_RING_FLAG: an io_uring, inode 0 */
 	__u32 inode;
 };
+/* The facts of the process owning a table that held sockets, written after
+ * its records (again after a resumed part: the reader keeps the first), read
+ * from its thread-group leader as /proc/TGID/stat, status and ns/net show
+ * them, so most holders need no /proc reads of those files. */
+struct pw_fd_facts {
+	__u32 magic;
+	__u32 tgid; /* as seen from the reader's pid namespace */
+	__u32 ppid; /* the real parent's tgid in the reader's view, 0 none */
+	__u32 euid; /* real_cred->euid (the kernel uid: the reader is in the init user ns) */
+	__u32 nspid; /* the pid in the task's own (innermost) pid namespace */
+	__u32 netns; /* inode of its nsproxy->net_ns, 0 without nsproxy */
+	__u64 start_ns; /* start_boottime */
+	__u64 css; /* address of its css_set: a key (equal keys, equal cgroups), never a pointer */
+	char comm[16];
+	char exe[16]; /* the executable's file name, cut to 15 bytes; "" when none */
+};
+
 /* An io_uring's fd: its file table (fixed files) is read by userspace from
  * /proc/PID/fdinfo/FD. Bit 31 is above any fd and any magic. */
 #define PW_FD_RING_FLAG 0x80000000u

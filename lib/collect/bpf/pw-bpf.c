@@ -30,6 +30,7 @@
 #include "bpf/pw-bpf.h"
 #include "internal.h"
 #include "pw-bpf-records.h"
+#include "pw-bpf-facts.h"
 
 #include "fdfile.lskel.h"
 #include "fdwalk.lskel.h"
@@ -432,6 +433,14 @@ static int parse_fdwalk(const struct buf *b, struct collect *c, bool count)
 			}
 			if (c->want_netns && h.netns && add_ns(c, h.netns, (pid_t)tgid) < 0)
 				return -ENOMEM;
+		} else if (word == PW_FD_FACTS_MAGIC) {
+			struct pw_fd_facts f;
+			if (off + sizeof(f) > b->len)
+				return -EBADMSG;
+			memcpy(&f, b->p + off, sizeof(f));
+			off += sizeof(f);
+			if (pw_bpf_add_facts(w, &f) < 0)
+				return -ENOMEM;
 		} else if (word == PW_FD_RESUME_MAGIC) {
 			struct pw_fd_resume rs;
 			memcpy(&rs, b->p + off, sizeof(rs));
@@ -626,7 +635,7 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 	struct collect c = { .out = out, .want_netns = o->want_netns };
 	int r = -EOPNOTSUPP;
 
-	size_t n_visited = out->n_visited;
+	size_t n_visited = out->n_visited, n_facts = out->n_facts;
 	if (walker_choice != PW_BPF_WALKER_TASK_FILE) {
 		r = load_fdwalk();
 		if (r >= 0)
@@ -639,6 +648,7 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 	if (r == -EOPNOTSUPP && walker_choice != PW_BPF_WALKER_TASK) {
 		out->n_recs = n_recs;
 		out->n_visited = n_visited;
+		out->n_facts = n_facts;
 		out->processes = processes;
 		c.n_ns = c.n_res = 0;
 		r = load_fdfile();
@@ -651,12 +661,15 @@ static int walk_bpf(const struct pw_walk_opts *o, struct pw_walk *out)
 	}
 	if (r >= 0)
 		r = flush_ns(&c);
+	if (r >= 0)
+		pw_bpf_sort_facts(out);
 	if (r < 0) {
 		out->n_recs = n_recs;
 		for (size_t i = n_ns; i < out->n_ns; i++)
 			pw_nsref_release(&out->ns[i]);
 		out->n_ns = n_ns;
 		out->n_visited = n_visited;
+		out->n_facts = n_facts;
 		out->visited_known = false;
 		out->processes = processes;
 	}
