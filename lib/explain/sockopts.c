@@ -32,51 +32,93 @@ static bool same_endpoints(const struct pw_bpf_sockopt *o, const struct pw_socke
 	       !memcmp(o->raddr, s->raddr.bytes, alen);
 }
 
-static int cmp_opt_inode(const void *pa, const void *pb)
+static void set_opts(struct pw_socket *s, const struct pw_bpf_sockopt *o)
 {
-	const struct pw_bpf_sockopt *a = pa, *b = pb;
-	if (a->inode != b->inode)
-		return a->inode < b->inode ? -1 : 1;
-	return (int)a->proto - (int)b->proto;
+	s->reuseaddr = (int8_t)o->reuse;
+	s->reuseport = o->reuseport ? 1 : 0;
+	if (s->family == AF_INET6)
+		s->v6only = o->v6only ? 1 : 0;
+	s->opts_source = PW_OPTS_BPF;
+}
+
+/* The sockets asked about by inode (open addressing; an inode listed twice
+ * keeps both entries), and the records of inode 0 (TIME-WAIT, requests),
+ * matched by endpoints once the read is over. */
+struct apply {
+	struct pw_sockvec *sv;
+	uint32_t *keys, *vals; /* key 0: empty */
+	size_t mask;
+	bool zero_sockets;
+	struct pw_bpf_sockopt *zeros;
+	size_t n_zeros, cap_zeros;
+};
+
+static size_t slot_of(const struct apply *a, uint32_t inode)
+{
+	return (inode * 2654435761u) & a->mask;
+}
+
+static int apply_one(const struct pw_bpf_sockopt *o, void *arg)
+{
+	struct apply *a = arg;
+	if (!o->inode) {
+		if (a->zero_sockets && PW_GROW(a->zeros, a->cap_zeros, a->n_zeros + 1) < 0)
+			return -ENOMEM;
+		if (a->zero_sockets)
+			a->zeros[a->n_zeros++] = *o;
+		return 0;
+	}
+	for (size_t i = slot_of(a, o->inode); a->keys[i]; i = (i + 1) & a->mask) {
+		struct pw_socket *s = &a->sv->v[a->vals[i]];
+		if (a->keys[i] == o->inode && s->proto == o->proto)
+			set_opts(s, o);
+	}
+	return 0;
 }
 
 /* Socket flags sock_diag does not carry (SO_REUSEADDR, SO_REUSEPORT) read
- * exactly by BPF socket iterators in the current namespace. Records are
- * sorted by inode so the join is n log n; inode-0 sockets (TIME-WAIT,
- * requests) are matched by endpoints among the inode-0 records only. */
+ * exactly by BPF socket iterators in the current namespace, applied as the
+ * records come (no array of 64,000 records beside the sockets); inode-0
+ * sockets (TIME-WAIT, requests) are matched by endpoints among the inode-0
+ * records only. */
 static void apply_bpf_opts(struct pw_sockvec *sv, size_t from)
 {
-	struct pw_bpf_sockopt *o = NULL;
-	size_t n = 0;
-	if (from == sv->n || pw_bpf_sockopts_read(&o, &n) < 0)
+	if (from == sv->n)
 		return;
-	if (n > 1)
-		qsort(o, n, sizeof(*o), cmp_opt_inode);
-	size_t zeros = 0; /* records with inode 0 sort first */
-	while (zeros < n && o[zeros].inode == 0)
-		zeros++;
-	for (size_t i = from; i < sv->n; i++) {
-		struct pw_socket *s = &sv->v[i];
-		const struct pw_bpf_sockopt *hit = NULL;
-		if (s->inode) {
-			struct pw_bpf_sockopt key = {.inode = s->inode, .proto = s->proto};
-			hit = n > zeros
-				  ? bsearch(&key, o + zeros, n - zeros, sizeof(*o), cmp_opt_inode)
-				  : NULL;
-		} else {
-			for (size_t j = 0; j < zeros && !hit; j++)
-				if (same_endpoints(&o[j], s))
-					hit = &o[j];
-		}
-		if (!hit)
+	size_t cap = 64, n = sv->n - from;
+	while (cap < n * 2)
+		cap <<= 1;
+	struct apply a = {.sv = sv, .mask = cap - 1};
+	a.keys = calloc(cap, sizeof(*a.keys));
+	a.vals = malloc(cap * sizeof(*a.vals));
+	/* only listeners of TCP (the default view): the kernel need not show
+	 * every connection to the iterator */
+	bool listen_only = true;
+	for (size_t i = from; a.keys && a.vals && i < sv->n; i++) {
+		const struct pw_socket *s = &sv->v[i];
+		listen_only = listen_only && (s->proto != IPPROTO_TCP || s->state == PW_ST_LISTEN);
+		if (!s->inode) {
+			a.zero_sockets = true;
 			continue;
-		s->reuseaddr = (int8_t)hit->reuse;
-		s->reuseport = hit->reuseport ? 1 : 0;
-		if (s->family == AF_INET6)
-			s->v6only = hit->v6only ? 1 : 0;
-		s->opts_source = PW_OPTS_BPF;
+		}
+		size_t k = slot_of(&a, s->inode);
+		while (a.keys[k])
+			k = (k + 1) & a.mask;
+		a.keys[k] = s->inode;
+		a.vals[k] = (uint32_t)i;
 	}
-	free(o);
+	if (a.keys && a.vals && pw_bpf_sockopts_each(listen_only, apply_one, &a) >= 0)
+		for (size_t i = from; a.zero_sockets && i < sv->n; i++) {
+			struct pw_socket *s = &sv->v[i];
+			for (size_t j = 0; !s->inode && j < a.n_zeros; j++)
+				if (same_endpoints(&a.zeros[j], s)) {
+					set_opts(s, &a.zeros[j]);
+					break;
+				}
+		}
+	free(a.keys);
+	free(a.vals);
+	free(a.zeros);
 }
 #endif
 

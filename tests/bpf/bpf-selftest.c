@@ -253,6 +253,22 @@ static void check_sockopts(void)
 	      "TCP listener with SO_REUSEPORT: reuse=%d reuseport=%d uid=%d state=%d port %d",
 	      o ? o->reuse : -1, o ? o->reuseport : -1, o ? (int)o->uid : -1,
 	      o ? o->state : -1, o ? o->lport : -1);
+	/* listening only: our listener and UDP socket with the same flags as
+	 * the whole read gave, and no TCP socket in another state */
+	{
+		struct pw_bpf_sockopt *lv = NULL;
+		size_t ln = 0, other = 0;
+		int lr = pw_bpf_sockopts_read_some(true, &lv, &ln);
+		const struct pw_bpf_sockopt *ol = lr == 0 ? find_opt(lv, ln, ino_of(lst)) : NULL;
+		const struct pw_bpf_sockopt *ou = lr == 0 ? find_opt(lv, ln, ino_of(udp)) : NULL;
+		for (size_t j = 0; j < ln; j++)
+			other += lv[j].proto == IPPROTO_TCP && lv[j].state != PW_ST_LISTEN;
+		check(lr == 0 && ol && ou && ol->reuseport == 1 && ou->reuse == 1 && other == 0,
+		      "listening-only read: %d, %zu records, listener %s, UDP %s, %zu TCP "
+		      "sockets not listening (of %zu in the whole read)",
+		      lr, ln, ol ? "found" : "missing", ou ? "found" : "missing", other, n);
+		free(lv);
+	}
 	o = find_opt(v, n, ino_of(udp));
 	check(o && o->family == AF_INET && o->proto == IPPROTO_UDP && o->state == PW_ST_CLOSE &&
 		      o->reuse == 1 && o->reuseport == 0 && o->uid == 0 && o->lport == port_of(udp),

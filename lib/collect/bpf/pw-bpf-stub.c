@@ -37,3 +37,20 @@ const char *pw_bpf_walker_name(void)
 void pw_bpf_release(void)
 {
 }
+
+int pw_bpf_sockopts_read_some(bool tcp_listen_only, struct pw_bpf_sockopt **ret, size_t *ret_n)
+{
+	(void)tcp_listen_only;
+	(void)ret;
+	(void)ret_n;
+	return -EOPNOTSUPP;
+}
+
+int pw_bpf_sockopts_each(bool tcp_listen_only, int (*cb)(const struct pw_bpf_sockopt *o, void *arg),
+			 void *arg)
+{
+	(void)tcp_listen_only;
+	(void)cb;
+	(void)arg;
+	return -EOPNOTSUPP;
+}

@@ -30,7 +30,7 @@
 #include "bpf/pw-bpf.h"
 #include "internal.h"
 #include "pw-bpf-records.h"
-#include "pw-bpf-facts.h"
+#include "pw-bpf-read.h"
 
 #include "fdfile.lskel.h"
 #include "fdwalk.lskel.h"
@@ -686,75 +686,43 @@ const struct pw_collector pw_collector_bpf = {
 
 /* ---- socket options -------------------------------------------------------- */
 
-/* Records of one socket iterator converted as they are read, appended to
- * *v: the raw output (64 bytes a socket, 4 MB for 62,000 sockets) is never
- * held whole beside the converted array. */
-static int read_sockopts(int link, struct pw_bpf_sockopt **v, size_t *n, size_t *cap)
+/* the array form: every record appended */
+struct collect_opts {
+	struct pw_bpf_sockopt *v;
+	size_t n, cap;
+};
+
+static int append_opt(const struct pw_bpf_sockopt *o, void *arg)
 {
-	int fd = bpf_iter_create(link); /* libbpf >= 1.0: -errno on failure */
-	if (fd < 0)
-		return fd;
-	/* bpf_seq_read hands out whole records, at most 32 KiB a call */
-	size_t sz = 64u * 1024u, have = 0;
-	unsigned char *chunk = malloc(sz);
-	int r = chunk ? 0 : -ENOMEM;
-	while (r >= 0) {
-		ssize_t k = read(fd, chunk + have, sz - have);
-		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue; /* see read_iter */
-			r = -errno;
-			break;
-		}
-		if (k == 0)
-			break;
-		have += (size_t)k;
-		size_t whole = have / sizeof(struct pw_sk_rec);
-		if (*n + whole > *cap) { /* doubling: realloc moves pages, no copy */
-			size_t ncap = *cap ? *cap : 4096;
-			while (ncap < *n + whole)
-				ncap *= 2;
-			struct pw_bpf_sockopt *nv = realloc(*v, ncap * sizeof(*nv));
-			if (!nv) {
-				r = -ENOMEM;
-				break;
-			}
-			*v = nv;
-			*cap = ncap;
-		}
-		for (size_t i = 0; i < whole; i++) {
-			struct pw_sk_rec x;
-			memcpy(&x, chunk + i * sizeof(x), sizeof(x));
-			struct pw_bpf_sockopt *o = &(*v)[(*n)++];
-			*o = (struct pw_bpf_sockopt){
-				.cookie = x.cookie,
-				.inode = x.inode,
-				.uid = x.uid,
-				.family = x.family,
-				.proto = x.proto,
-				.state = x.state,
-				.reuse = x.reuse,
-				.reuseport = x.reuseport,
-				.v6only = x.v6only,
-				.ifindex = x.ifindex,
-				.lport = x.lport,
-				.rport = x.rport,
-			};
-			memcpy(o->laddr, x.laddr, 16);
-			memcpy(o->raddr, x.raddr, 16);
-		}
-		have -= whole * sizeof(struct pw_sk_rec);
-		memmove(chunk, chunk + whole * sizeof(struct pw_sk_rec), have);
-	}
-	if (r >= 0 && have)
-		r = -EBADMSG; /* a record cut short */
-	free(chunk);
-	close(fd);
-	return r;
+	struct collect_opts *c = arg;
+	if (GROW(c->v, c->cap, c->n + 1) < 0)
+		return -ENOMEM;
+	c->v[c->n++] = *o;
+	return 0;
 }
 
 int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 {
+	return pw_bpf_sockopts_read_some(false, ret, ret_n);
+}
+
+int pw_bpf_sockopts_read_some(bool tcp_listen_only, struct pw_bpf_sockopt **ret, size_t *ret_n)
+{
+	struct collect_opts c = {0};
+	int r = pw_bpf_sockopts_each(tcp_listen_only, append_opt, &c);
+	if (r < 0) {
+		free(c.v);
+		return r;
+	}
+	*ret = c.v;
+	*ret_n = c.n;
+	return 0;
+}
+
+int pw_bpf_sockopts_each(bool tcp_listen_only, int (*cb)(const struct pw_bpf_sockopt *o, void *arg),
+			 void *arg)
+{
+	static pthread_mutex_t tcp_lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_mutex_lock(&bpf_lock);
 	prepare_locked();
 	int r = load_sockopts();
@@ -763,17 +731,14 @@ int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n)
 	if (r < 0)
 		return r;
 
-	/* iterators are independent of each other and of the walk: no lock */
-	struct pw_bpf_sockopt *v = NULL;
-	size_t n = 0, cap = 0;
-	r = read_sockopts(tcp, &v, &n, &cap);
+	/* iterators are independent of each other and of the walk; the TCP
+	 * one's mode is a global of its program: one reader at a time */
+	pthread_mutex_lock(&tcp_lock);
+	so->bss->pw_tcp_listen_only = tcp_listen_only;
+	r = pw_bpf_read_sockopts(tcp, tcp_listen_only, cb, arg);
+	so->bss->pw_tcp_listen_only = 0;
+	pthread_mutex_unlock(&tcp_lock);
 	if (r >= 0)
-		r = read_sockopts(udp, &v, &n, &cap);
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
+		r = pw_bpf_read_sockopts(udp, false, cb, arg);
+	return r;
 }

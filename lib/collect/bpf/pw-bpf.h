@@ -14,6 +14,7 @@
 #ifndef PW_BPF_H
 #define PW_BPF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,13 @@ struct pw_bpf_sockopt {
  * Not included: TCP sockets bound but never listened on (they sit only in
  * the bind hash, which iter/tcp does not walk) and unbound UDP sockets. */
 int pw_bpf_sockopts_read(struct pw_bpf_sockopt **ret, size_t *ret_n);
+/* The same; with tcp_listen_only, of TCP only the listening sockets (the
+ * kernel's walk stops before the connections): UDP is read whole. */
+int pw_bpf_sockopts_read_some(bool tcp_listen_only, struct pw_bpf_sockopt **ret, size_t *ret_n);
+/* The same records handed to cb one by one as they are read (no array); a
+ * negative cb result stops the read and is returned. */
+int pw_bpf_sockopts_each(bool tcp_listen_only, int (*cb)(const struct pw_bpf_sockopt *o, void *arg),
+			 void *arg);
 
 /* Which program pw_collector_bpf walks fd tables with. AUTO: the iter/task
  * walker (kernel 6.2+), else iter/task_file. The others force one (tests,

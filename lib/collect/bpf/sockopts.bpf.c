@@ -22,10 +22,17 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+/* Set by userspace when only listening TCP sockets are wanted: iter/tcp
+ * walks the listening hash before the established one, so the first other
+ * socket gets a record with family 0, and the reader stops there instead of
+ * having the kernel lock and show every connection. */
+__u32 pw_tcp_listen_only;
+
 #define PW_AF_INET 2
 #define PW_AF_INET6 10
 #define PW_IPPROTO_TCP 6
 #define PW_TCP_SYN_RECV 3
+#define PW_TCP_LISTEN 10
 #define PW_TCP_TIME_WAIT 6
 #define PW_TCP_NEW_SYN_RECV 12
 
@@ -74,6 +81,10 @@ int pw_sk_tcp(struct pw_iter_tcp *ctx)
 
 	if (!skc)
 		return 0;
+	if (pw_tcp_listen_only && skc->skc_state != PW_TCP_LISTEN) {
+		bpf_seq_write(ctx->meta->seq, &r, sizeof(r)); /* family 0: the end */
+		return 0;
+	}
 	fill_common(&r, skc);
 	r.proto = PW_IPPROTO_TCP;
 	r.uid = ctx->uid; /* 0 for TIME_WAIT, the listener's for requests */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "pw-bpf-facts.h"
+#include <bpf/bpf.h>
+
+#include "pw-bpf-read.h"
 
 /* /proc adds the boot time offset of the reader's time namespace to start
  * times (timens_add_boottime_ns); the walk reads the kernel's own value. */
@@ -72,4 +75,65 @@ void pw_bpf_sort_facts(struct pw_walk *w)
 		if (n == 0 || w->facts[n - 1].pid != w->facts[i].pid)
 			w->facts[n++] = w->facts[i];
 	w->n_facts = n;
+}
+
+/* Records of one socket iterator converted and handed to cb as they are
+ * read: neither the raw output (64 bytes a socket) nor an array of them is
+ * held. until: stop at a record of family 0 (the listening-only end). */
+int pw_bpf_read_sockopts(int link, bool until, int (*cb)(const struct pw_bpf_sockopt *o, void *arg),
+			 void *arg)
+{
+	int fd = bpf_iter_create(link); /* libbpf >= 1.0: -errno on failure */
+	if (fd < 0)
+		return fd;
+	/* bpf_seq_read hands out whole records, at most 32 KiB a call */
+	size_t sz = 64u * 1024u, have = 0;
+	unsigned char *chunk = malloc(sz);
+	int r = chunk ? 0 : -ENOMEM;
+	while (r >= 0) {
+		ssize_t k = read(fd, chunk + have, sz - have);
+		if (k < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue; /* a million objects without output: read on */
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		have += (size_t)k;
+		size_t whole = have / sizeof(struct pw_sk_rec);
+		for (size_t i = 0; i < whole && r >= 0; i++) {
+			struct pw_sk_rec x;
+			memcpy(&x, chunk + i * sizeof(x), sizeof(x));
+			if (until && x.family == 0) {
+				have = 0;
+				goto done; /* closing the iterator ends its walk */
+			}
+			struct pw_bpf_sockopt o = {
+			    .cookie = x.cookie,
+			    .inode = x.inode,
+			    .uid = x.uid,
+			    .family = x.family,
+			    .proto = x.proto,
+			    .state = x.state,
+			    .reuse = x.reuse,
+			    .reuseport = x.reuseport,
+			    .v6only = x.v6only,
+			    .ifindex = x.ifindex,
+			    .lport = x.lport,
+			    .rport = x.rport,
+			};
+			memcpy(o.laddr, x.laddr, 16);
+			memcpy(o.raddr, x.raddr, 16);
+			r = cb(&o, arg);
+		}
+		have -= whole * sizeof(struct pw_sk_rec);
+		memmove(chunk, chunk + whole * sizeof(struct pw_sk_rec), have);
+	}
+done:
+	if (r >= 0 && have)
+		r = -EBADMSG; /* a record cut short */
+	free(chunk);
+	close(fd);
+	return r;
 }
