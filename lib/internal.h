@@ -390,6 +390,27 @@ static inline bool pw_socket_is_bound(const struct pw_socket *s)
 
 /* -errno (no bus, no systemd, not built) leaves *out empty */
 int pw_sockunits_read(struct pw_sockunits *out);
+
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-bus.h>
+/* sdbus.c: the sd-bus calls portwho makes, from libsystemd opened on first
+ * use (NULL when it cannot be opened; open_user_machine may be NULL on
+ * systemd before 248). */
+struct pw_sdbus {
+	__typeof__(sd_bus_open_system) *open_system;
+	__typeof__(sd_bus_open_user) *open_user;
+	__typeof__(sd_bus_open_user_machine) *open_user_machine;
+	__typeof__(sd_bus_call_method) *call_method;
+	__typeof__(sd_bus_get_property) *get_property;
+	__typeof__(sd_bus_message_enter_container) *message_enter_container;
+	__typeof__(sd_bus_message_read) *message_read;
+	__typeof__(sd_bus_message_unref) *message_unref;
+	__typeof__(sd_bus_error_free) *error_free;
+	__typeof__(sd_bus_error_has_name) *error_has_name;
+	__typeof__(sd_bus_flush_close_unref) *flush_close_unref;
+};
+const struct pw_sdbus *pw_sdbus(void);
+#endif
 void pw_sockunits_free(struct pw_sockunits *u);
 const struct pw_sockunit *pw_sockunits_find(const struct pw_sockunits *u,
 					    const struct pw_socket *s);
