@@ -72,6 +72,8 @@ struct pw_sockvec {
 	size_t n, cap;
 };
 void pw_sockvec_free(struct pw_sockvec *sv);
+/* Give back the room doubling left past the last socket. */
+void pw_sockvec_fit(struct pw_sockvec *sv);
 
 /* Build inet_diag bytecode accepting a local port inside any spec's range
  * (protocols/addresses are not checked here). Returns the length written, 0
@@ -388,6 +390,27 @@ static inline bool pw_socket_is_bound(const struct pw_socket *s)
 
 /* -errno (no bus, no systemd, not built) leaves *out empty */
 int pw_sockunits_read(struct pw_sockunits *out);
+
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-bus.h>
+/* sdbus.c: the sd-bus calls portwho makes, from libsystemd opened on first
+ * use (NULL when it cannot be opened; open_user_machine may be NULL on
+ * systemd before 248). */
+struct pw_sdbus {
+	__typeof__(sd_bus_open_system) *open_system;
+	__typeof__(sd_bus_open_user) *open_user;
+	__typeof__(sd_bus_open_user_machine) *open_user_machine;
+	__typeof__(sd_bus_call_method) *call_method;
+	__typeof__(sd_bus_get_property) *get_property;
+	__typeof__(sd_bus_message_enter_container) *message_enter_container;
+	__typeof__(sd_bus_message_read) *message_read;
+	__typeof__(sd_bus_message_unref) *message_unref;
+	__typeof__(sd_bus_error_free) *error_free;
+	__typeof__(sd_bus_error_has_name) *error_has_name;
+	__typeof__(sd_bus_flush_close_unref) *flush_close_unref;
+};
+const struct pw_sdbus *pw_sdbus(void);
+#endif
 void pw_sockunits_free(struct pw_sockunits *u);
 const struct pw_sockunit *pw_sockunits_find(const struct pw_sockunits *u,
 					    const struct pw_socket *s);
@@ -472,6 +495,11 @@ struct pw_snapshot {
 	struct pw_sockvec targets; /* where forwards land, when not in sockets */
 	struct pw_holderset target_holders;
 	size_t n_socket_groups; /* groups with sockets come first */
+	/* the reasons of every group without forwards, one array (explain.c);
+	 * a group with forwards has an array of its own (forward-explain.c
+	 * grows it) */
+	struct pw_reason *reason_pool;
+	size_t n_reason_pool;
 	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
 	size_t n_incomplete;
 	char inc_detail[PW_INC_MAX][200];
@@ -524,6 +552,9 @@ struct pw_joined {
 	size_t n_facts;
 };
 int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret);
+/* The same, and the records that matched leave w (only the unmatched ones
+ * stay, for the forward targets' join): the snapshot's own join. */
+int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *ret);
 int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
 void pw_joined_free(struct pw_joined *j);
 int pw_group(struct pw_snapshot *snap);

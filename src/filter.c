@@ -88,8 +88,7 @@ static int cmp_group(const void *pa, const void *pb)
 
 void view_free(struct view *v)
 {
-	for (size_t i = 0; i < v->n_groups; i++)
-		free(v->groups[i].sockets);
+	free(v->socket_block);
 	free(v->groups);
 	*v = (struct view){0};
 }
@@ -102,41 +101,79 @@ static bool seen_netns(const uint64_t *ns, size_t n, uint64_t id)
 	return false;
 }
 
+static bool groups_sorted(const struct view_group *g, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_group(&g[i - 1], &g[i]) > 0)
+			return false;
+	return true;
+}
+
+static bool sockets_sorted(const struct pw_socket *const *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_shown(&v[i - 1], &v[i]) > 0)
+			return false;
+	return true;
+}
+
+/* A group's sockets come in display order from the snapshot: the view
+ * points at them. Only a filter (or an order that differs) copies, into one
+ * array for every group: -a has 30,000 groups, and one small array each
+ * cost more in malloc's headers than in pointers. */
 int view_build(const struct options *o, const struct pw_snapshot *snap, struct view *ret)
 {
-	size_t ng = pw_snapshot_n_groups(snap);
+	size_t ng = pw_snapshot_n_groups(snap), ns_total = 1;
+	for (size_t i = 0; i < ng; i++)
+		ns_total += pw_snapshot_group(snap, i)->n_sockets;
 	struct view v = {.stats = pw_snapshot_stats(snap), .snap = snap};
-	v.groups = calloc(ng ? ng : 1, sizeof(*v.groups));
+	v.groups = malloc((ng ? ng : 1) * sizeof(*v.groups));
 	/* few namespaces in practice; a short list is enough to count them */
-	uint64_t *ns = calloc(ng ? ng : 1, sizeof(*ns));
-	if (!v.groups || !ns) {
-		free(ns);
+	uint64_t *ns = NULL;
+	size_t cap_ns = 0;
+	if (!v.groups) {
 		view_free(&v);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ng; i++) {
 		const struct pw_port_group *g = pw_snapshot_group(snap, i);
-		const struct pw_socket **socks =
-		    calloc(g->n_sockets ? g->n_sockets : 1, sizeof(*socks));
-		if (!socks) {
-			free(ns);
-			view_free(&v);
-			return -ENOMEM;
+		const struct pw_socket **socks = (const struct pw_socket **)g->sockets;
+		size_t n = g->n_sockets;
+		if (filter_active(o) || !sockets_sorted(socks, n)) {
+			/* a copy only when the view differs from the group */
+			if (!v.socket_block)
+				v.socket_block = malloc(ns_total * sizeof(*v.socket_block));
+			if (!v.socket_block) {
+				free(ns);
+				view_free(&v);
+				return -ENOMEM;
+			}
+			socks = v.socket_block + v.n_sockets;
+			n = 0;
+			for (size_t j = 0; j < g->n_sockets; j++)
+				if (socket_shown(o, g->sockets[j]))
+					socks[n++] = g->sockets[j];
+			if (n > 1)
+				qsort(socks, n, sizeof(*socks), cmp_shown);
 		}
-		size_t n = 0;
-		for (size_t j = 0; j < g->n_sockets; j++)
-			if (socket_shown(o, g->sockets[j]))
-				socks[n++] = g->sockets[j];
-		if (n == 0 && !(g->n_forwards && !filter_active(o))) {
-			free(socks);
+		if (n == 0 && !(g->n_forwards && !filter_active(o)))
 			continue;
-		}
-		if (n > 1)
-			qsort(socks, n, sizeof(*socks), cmp_shown);
-		v.groups[v.n_groups++] = (struct view_group){g, socks, n};
+		v.groups[v.n_groups++] = (struct view_group){g, n ? socks : NULL, n};
 		v.n_sockets += n;
-		if (!seen_netns(ns, v.n_netns, g->netns))
+		if (!seen_netns(ns, v.n_netns, g->netns)) {
+			if (v.n_netns == cap_ns) {
+				size_t ncap = cap_ns ? 2 * cap_ns : 8;
+				uint64_t *nv = realloc(ns, ncap * sizeof(*nv));
+				if (!nv) {
+					free(ns);
+					view_free(&v);
+					return -ENOMEM;
+				}
+				ns = nv;
+				cap_ns = ncap;
+			}
 			ns[v.n_netns++] = g->netns;
+		}
 		if (!g->netns_current)
 			v.other_netns = true;
 		for (size_t j = 0; j < n && !v.containers; j++)
@@ -148,7 +185,7 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 	}
 	free(ns);
 	/* ports only a forward serves were added last: put them in port order */
-	if (v.n_groups > 1)
+	if (v.n_groups > 1 && !groups_sorted(v.groups, v.n_groups))
 		qsort(v.groups, v.n_groups, sizeof(*v.groups), cmp_group);
 	*ret = v;
 	return 0;

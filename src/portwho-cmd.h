@@ -271,6 +271,9 @@ struct view_group {
 
 struct view {
 	struct view_group *groups;
+	/* the sockets of groups the view filtered or reordered (the others
+	 * point into the snapshot's groups), NULL when none */
+	const struct pw_socket **socket_block;
 	size_t n_groups;
 	size_t n_sockets;
 	size_t n_netns; /* distinct namespaces among shown sockets */

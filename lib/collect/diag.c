@@ -23,6 +23,17 @@ void pw_sockvec_free(struct pw_sockvec *sv)
 	*sv = (struct pw_sockvec){ 0 };
 }
 
+void pw_sockvec_fit(struct pw_sockvec *sv)
+{
+	if (sv->n == sv->cap || sv->n == 0)
+		return;
+	struct pw_socket *v = realloc(sv->v, sv->n * sizeof(*v));
+	if (v) {
+		sv->v = v;
+		sv->cap = sv->n;
+	}
+}
+
 static int send_request(struct mnl_socket *nl, uint8_t family, uint8_t proto, uint32_t states,
 			uint16_t sport, const void *bc, size_t bc_len, uint32_t seq)
 {

@@ -90,8 +90,6 @@ char *pw_socket_unit_guess(const char *service)
 }
 
 #if HAVE_LIBSYSTEMD
-#include <systemd/sd-bus.h>
-
 #define SD_DEST "org.freedesktop.systemd1"
 
 /* "0.0.0.0:53", "[::]:53", "53", "127.0.0.1:8080"; paths and netlink: no */
@@ -133,31 +131,32 @@ static int parse_listen(const char *type, const char *addr, struct pw_sockunit *
 	return 0;
 }
 
-static int add_unit(sd_bus *bus, const char *unit, const char *path, struct pw_sockunits *out)
+static int add_unit(const struct pw_sdbus *sdb, sd_bus *bus, const char *unit, const char *path,
+		    struct pw_sockunits *out)
 {
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *m = NULL;
 	char *service = NULL;
-	int r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "Triggers",
+	int r = sdb->get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Unit", "Triggers",
 				    &err, &m, "as");
-	if (r >= 0 && sd_bus_message_enter_container(m, 'a', "s") >= 0) {
+	if (r >= 0 && sdb->message_enter_container(m, 'a', "s") >= 0) {
 		const char *s;
-		if (sd_bus_message_read(m, "s", &s) > 0)
+		if (sdb->message_read(m, "s", &s) > 0)
 			service = strdup(s);
 	}
-	sd_bus_message_unref(m);
+	sdb->message_unref(m);
 	m = NULL;
-	sd_bus_error_free(&err);
+	sdb->error_free(&err);
 
-	r = sd_bus_get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Socket", "Listen",
+	r = sdb->get_property(bus, SD_DEST, path, "org.freedesktop.systemd1.Socket", "Listen",
 				&err, &m, "a(ss)");
 	if (r < 0)
 		goto out;
-	r = sd_bus_message_enter_container(m, 'a', "(ss)");
+	r = sdb->message_enter_container(m, 'a', "(ss)");
 	if (r < 0)
 		goto out;
 	const char *type, *addr;
-	while (sd_bus_message_read(m, "(ss)", &type, &addr) > 0) {
+	while (sdb->message_read(m, "(ss)", &type, &addr) > 0) {
 		struct pw_sockunit u = { 0 };
 		if (parse_listen(type, addr, &u) < 0)
 			continue;
@@ -172,44 +171,50 @@ static int add_unit(sd_bus *bus, const char *unit, const char *path, struct pw_s
 	r = 0;
 out:
 	free(service);
-	sd_bus_message_unref(m);
-	sd_bus_error_free(&err);
+	sdb->message_unref(m);
+	sdb->error_free(&err);
 	return r;
 }
 
 int pw_sockunits_read(struct pw_sockunits *out)
 {
+	const struct pw_sdbus *sdb = pw_sdbus();
+	if (!sdb)
+		return -EOPNOTSUPP;
 	sd_bus *bus = NULL;
 	sd_bus_error err = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
-	int r = sd_bus_open_system(&bus);
+	int r = sdb->open_system(&bus);
 	if (r < 0)
 		return r;
-	r = sd_bus_call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
+	r = sdb->call_method(bus, SD_DEST, "/org/freedesktop/systemd1",
 			       "org.freedesktop.systemd1.Manager", "ListUnitsByPatterns", &err,
 			       &reply, "asas", 0, 1, "*.socket");
 	if (r < 0)
 		goto out;
-	r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+	r = sdb->message_enter_container(reply, 'a', "(ssssssouso)");
 	if (r < 0)
 		goto out;
 	const char *name, *path;
-	while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, NULL, NULL, NULL,
+	while ((r = sdb->message_read(reply, "(ssssssouso)", &name, NULL, NULL, NULL, NULL, NULL,
 					&path, NULL, NULL, NULL)) > 0)
-		if (add_unit(bus, name, path, out) == -ENOMEM) {
+		if (add_unit(sdb, bus, name, path, out) == -ENOMEM) {
 			r = -ENOMEM;
 			goto out;
 		}
 	r = r < 0 ? r : 0;
 out:
-	sd_bus_message_unref(reply);
-	sd_bus_error_free(&err);
-	sd_bus_flush_close_unref(bus);
+	sdb->message_unref(reply);
+	sdb->error_free(&err);
+	sdb->flush_close_unref(bus);
 	return r;
 }
 #else
 int pw_sockunits_read(struct pw_sockunits *out)
 {
+	const struct pw_sdbus *sdb = pw_sdbus();
+	if (!sdb)
+		return -EOPNOTSUPP;
 	(void)out;
 	return -EOPNOTSUPP;
 }

@@ -21,19 +21,23 @@ static uint16_t group_port(const struct pw_socket *s)
 	return s->matched_end == PW_END_REMOTE ? s->rport : s->lport;
 }
 
+/* Groups by (netns, proto, port); inside a group the display order (local
+ * port, family, address, device, state, remote, inode), the order the
+ * command's view shows, so it need not sort again. */
 static int cmp_socket(const void *pa, const void *pb)
 {
 	const struct pw_socket *a = pa, *b = pb;
 	int r;
 	if ((r = cmp_u64(a->netns, b->netns)) || (r = cmp_u64(a->proto, b->proto)) ||
-	    (r = cmp_u64(group_port(a), group_port(b))) ||
-	    (r = cmp_u64(a->matched_end, b->matched_end)) || (r = cmp_u64(a->lport, b->lport)) ||
-	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
+	    (r = cmp_u64(group_port(a), group_port(b))) || (r = cmp_u64(a->lport, b->lport)) ||
 	    (r = cmp_u64(a->family, b->family)) ||
 	    (r = memcmp(a->laddr.bytes, b->laddr.bytes, 16)) ||
-	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)))
+	    (r = strcmp(a->ifname ? a->ifname : "", b->ifname ? b->ifname : "")) ||
+	    (r = pw_state_rank(a->state) - pw_state_rank(b->state)) ||
+	    (r = memcmp(a->raddr.bytes, b->raddr.bytes, 16)) || (r = cmp_u64(a->rport, b->rport)) ||
+	    (r = cmp_u64(a->inode, b->inode)))
 		return r;
-	return cmp_u64(a->inode, b->inode);
+	return cmp_u64(a->cookie, b->cookie);
 }
 
 /* inode -> socket index, open addressing */
@@ -168,8 +172,6 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, const struct
 		pthread_join(th[i], NULL);
 }
 
-/* Join: which fd of which process holds which socket. Holders are laid out
- * in socket order with no process yet (pw_process_facts fills that in). */
 static const struct pw_task_facts *find_facts(const struct pw_joined *j, pid_t pid)
 {
 	size_t lo = 0, hi = j->n_facts; /* sorted by pid, one each (pw-bpf.c) */
@@ -242,14 +244,19 @@ static void copy_cgroups(struct pw_snapshot *snap, const pid_t *pids,
 	}
 }
 
-int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret)
+/* Join: which fd of which process holds which socket. Holders are laid out
+ * in socket order with no process yet (pw_process_facts fills that in).
+ * With take, the records that matched leave the walk (holders carry them
+ * now) and its array shrinks to what is left: -a matches nearly all. */
+static int join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_walk *take,
+		struct pw_joined *ret)
 {
 	ret->facts = w->facts; /* borrowed: the walk outlives the join */
 	ret->n_facts = w->n_facts;
 	struct pw_sockvec *sv = &snap->sockets;
 	if (sv->n > 1)
 		qsort(sv->v, sv->n, sizeof(*sv->v), cmp_socket);
-	struct inode_map map = {0};
+	struct inode_map map = { 0 };
 	struct match *m = NULL;
 	int r = map_init(&map, sv->n);
 	if (r < 0)
@@ -258,17 +265,36 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 		if (sv->v[i].inode)
 			map_put(&map, sv->v[i].inode, (uint32_t)i);
 
-	size_t n = 0, cap = 0;
+	/* counted first: the array is exactly as long as the matches */
+	size_t n = 0, kept = 0;
 	for (size_t i = 0; i < w->n_recs; i++) {
 		uint32_t idx;
-		if (!map_get(&map, w->recs[i].inode, &idx))
-			continue;
-		if (PW_GROW(m, cap, n + 1) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-		m[n++] = (struct match){idx, w->recs[i]};
+		n += map_get(&map, w->recs[i].inode, &idx);
 	}
+	m = malloc((n ? n : 1) * sizeof(*m));
+	if (!m) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = 0;
+	for (size_t i = 0; i < w->n_recs; i++) {
+		uint32_t idx;
+		if (map_get(&map, w->recs[i].inode, &idx))
+			m[n++] = (struct match){ idx, w->recs[i] };
+		else if (take)
+			take->recs[kept++] = w->recs[i];
+	}
+	if (take) {
+		take->n_recs = kept;
+		struct pw_fdrec *fit = realloc(take->recs, (kept ? kept : 1) * sizeof(*fit));
+		if (fit) {
+			take->recs = fit;
+			take->cap_recs = kept ? kept : 1;
+		}
+	}
+	free(map.keys);
+	free(map.vals);
+	map = (struct inode_map){ 0 };
 	if (n > 1)
 		qsort(m, n, sizeof(*m), cmp_match);
 	size_t k = 0; /* drop threads that repeat the leader's (inode, fd) */
@@ -287,7 +313,8 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 		struct pw_socket *s = &sv->v[m[i].sock];
 		struct pw_holder *h = &snap->holders[i];
 		*h = (struct pw_holder){
-		    .tid = m[i].rec.tid, .fd = m[i].rec.fd, .via = m[i].rec.via, .cloexec = -1};
+			.tid = m[i].rec.tid, .fd = m[i].rec.fd, .via = m[i].rec.via, .cloexec = -1
+		};
 		if (!s->holders)
 			s->holders = h; /* matches are sorted by socket: one run each */
 		s->n_holders++;
@@ -301,6 +328,16 @@ out:
 	free(map.keys);
 	free(map.vals);
 	return r;
+}
+
+int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined *ret)
+{
+	return join(snap, w, NULL, ret);
+}
+
+int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *ret)
+{
+	return join(snap, w, w, ret);
 }
 
 /* Process facts, only for processes that hold a socket we will report; each
@@ -364,7 +401,7 @@ static const struct pw_netns_sysctl *sysctl_of(const struct pw_snapshot *snap, u
 	return NULL;
 }
 
-/* Group by (netns, proto, port), sockets already in display order. */
+/* Group by (netns, proto, port), sockets already in display order (pw_join). */
 int pw_group(struct pw_snapshot *snap)
 {
 	struct pw_sockvec *sv = &snap->sockets;

@@ -20,6 +20,22 @@ static bool held_by_systemd(const struct pw_snapshot *snap)
 	return false;
 }
 
+/* What the walk found besides the namespaces (fd records, the pids the
+ * BPF iterator visited, its process facts) is dead once every join and
+ * every process's facts are done. */
+static void drop_records(struct pw_walk *w)
+{
+	free(w->recs);
+	w->recs = NULL;
+	w->n_recs = w->cap_recs = 0;
+	free(w->visited);
+	w->visited = NULL;
+	w->n_visited = w->cap_visited = 0;
+	free(w->facts);
+	w->facts = NULL;
+	w->n_facts = w->cap_facts = 0;
+}
+
 static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, struct pw_walk *w,
 			struct pw_stats *st)
 {
@@ -115,11 +131,15 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (r < 0)
 		goto fail;
 	snap->stats.netns_seen = (unsigned)snap->n_netns;
+	pw_sockvec_fit(&snap->sockets); /* the dumps are done: no room to grow */
 
-	/* join -> process facts -> group */
-	r = pw_join(snap, &w, &joined);
+	/* join -> process facts -> group; what a phase leaves dead is freed
+	 * before the next allocates (the fd records join the holders, the
+	 * matches end with the facts) */
+	r = pw_join_take(snap, &w, &joined);
 	if (r >= 0)
 		r = pw_process_facts(snap, &joined, procfd);
+	pw_joined_free(&joined);
 	if (r >= 0)
 		r = pw_group(snap);
 	if (r < 0)
@@ -133,6 +153,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	r = pw_forwards_build(snap, &fc);
 	if (r < 0)
 		goto fail;
+	drop_records(&w); /* the forward targets were the last to join */
 	/* names: each holder's container, each namespace (forwards add
 	 * groups) */
 	snap->netns_current = pw_netns_current();
@@ -172,11 +193,14 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 		struct pw_port_group *g = &snap->groups[i];
 		for (size_t j = 0; j < g->n_reasons; j++)
 			pw_reason_clear(&g->reasons[j]);
-		free(g->reasons);
+		uintptr_t p = (uintptr_t)g->reasons, pool = (uintptr_t)snap->reason_pool;
+		if (p < pool || p >= pool + snap->n_reason_pool * sizeof(*g->reasons))
+			free(g->reasons); /* its own array, not a run of the pool */
 		for (size_t j = 0; j < g->n_forwards; j++)
 			pw_forward_clear(&g->forwards[j]);
 		free(g->forwards);
 	}
+	free(snap->reason_pool);
 	if (snap->n_groups)
 		free(snap->groups[0].sockets);
 	free(snap->groups);

@@ -550,27 +550,30 @@ const char *pw_snapshot_socket_unit(const struct pw_snapshot *snap, const struct
 /* ---- systemd over D-Bus ----------------------------------------------------------- */
 
 #if HAVE_LIBSYSTEMD
-#include <systemd/sd-bus.h>
 
-static int open_bus(const struct pw_unit_stop *st, uid_t caller_euid, sd_bus **ret)
+static int open_bus(const struct pw_sdbus *sdb, const struct pw_unit_stop *st, uid_t caller_euid,
+		    sd_bus **ret)
 {
 	if (!st->user)
-		return sd_bus_open_system(ret);
+		return sdb->open_system(ret);
 	if (st->uid == caller_euid)
-		return sd_bus_open_user(ret);
+		return sdb->open_user(ret);
 	/* root reaching another user's manager: what systemctl -M USER@ does */
 	_cleanup_free_ char *m = NULL;
 	if (asprintf(&m, "%s@.host", st->who) < 0)
 		return -ENOMEM;
-	return sd_bus_open_user_machine(ret, m);
+	if (!sdb->open_user_machine)
+		return -EOPNOTSUPP; /* systemd before 248 */
+	return sdb->open_user_machine(ret, m);
 }
 
 int pw_unit_stop_run(const struct pw_unit_stop *st, uid_t caller_euid, char **ret_error)
 {
 	if (!st->n_units || st->container)
 		return -ENOENT; /* a container's units are not this host's to stop */
+	const struct pw_sdbus *sdb = pw_sdbus();
 	sd_bus *bus = NULL;
-	int r = open_bus(st, caller_euid, &bus);
+	int r = sdb ? open_bus(sdb, st, caller_euid, &bus) : -EOPNOTSUPP;
 	if (r < 0) {
 		if (ret_error && asprintf(ret_error, "cannot reach systemd on the %s bus (%s)",
 					  st->user ? "user" : "system", strerror(-r)) < 0)
@@ -580,18 +583,18 @@ int pw_unit_stop_run(const struct pw_unit_stop *st, uid_t caller_euid, char **re
 	for (size_t i = 0; i < st->n_units && r >= 0; i++) {
 		sd_bus_error err = SD_BUS_ERROR_NULL;
 		sd_bus_message *reply = NULL;
-		r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+		r = sdb->call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
 				       "org.freedesktop.systemd1.Manager", "StopUnit", &err, &reply,
 				       "ss", st->units[i], "replace");
-		if (r < 0 && sd_bus_error_has_name(&err, "org.freedesktop.systemd1.NoSuchUnit"))
+		if (r < 0 && sdb->error_has_name(&err, "org.freedesktop.systemd1.NoSuchUnit"))
 			r = 0; /* not loaded: nothing to stop */
 		if (r < 0 && ret_error && err.message && !*ret_error &&
 		    asprintf(ret_error, "%s: %s", st->units[i], err.message) < 0)
 			*ret_error = NULL;
-		sd_bus_message_unref(reply);
-		sd_bus_error_free(&err);
+		sdb->message_unref(reply);
+		sdb->error_free(&err);
 	}
-	sd_bus_flush_close_unref(bus);
+	sdb->flush_close_unref(bus);
 	return r < 0 ? r : 0;
 }
 #else

@@ -63,9 +63,12 @@ static void hold(struct world *w, struct pw_socket *s, struct pw_process *p, int
 	w->hold[i][s->n_holders++] = (struct pw_holder){ p, p->pid, fd };
 }
 
+static struct pw_snapshot *last_snap; /* the world explain() ran on last */
+
 static struct pw_port_group *explain(struct world *w)
 {
 	static struct pw_port_group g;
+	last_snap = &w->snap;
 	memset(&g, 0, sizeof(g));
 	g.proto = w->sock[0].proto;
 	g.port = w->sock[0].lport;
@@ -81,7 +84,13 @@ static void done(struct pw_port_group *g)
 {
 	for (size_t i = 0; i < g->n_reasons; i++)
 		pw_reason_clear(&g->reasons[i]);
-	free(g->reasons);
+	/* a group without forwards has its reasons in the snapshot's pool */
+	if (last_snap && last_snap->reason_pool)
+		free(last_snap->reason_pool);
+	else
+		free(g->reasons);
+	if (last_snap)
+		last_snap->reason_pool = NULL;
 }
 
 static const struct pw_reason *find(const struct pw_port_group *g, enum pw_reason_kind k)
@@ -698,6 +707,162 @@ static void test_connections(void **state)
 	done(g);
 }
 
+
+/* A reason covering a run of its group's sockets points into the group's
+ * array (no copy); one covering sockets apart keeps an array of its own. */
+static void test_reason_sockets_shared(void **state)
+{
+	(void)state;
+	struct world w;
+	world_init(&w, true, 0);
+	struct pw_process *p = proc(&w, 700, 1, "web");
+	struct pw_socket *l = sock(&w, IPPROTO_TCP, AF_INET, "0.0.0.0", 80, PW_ST_LISTEN, 10);
+	hold(&w, l, p, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		hold(&w, sock(&w, IPPROTO_TCP, AF_INET, "10.0.0.1", 80, PW_ST_ESTABLISHED, 11 + i),
+		     p, 4 + (int)i);
+	struct pw_port_group *g = explain(&w);
+	const struct pw_reason *single = find(g, PW_R_SINGLE);
+	const struct pw_reason *conns = find(g, PW_R_CONNECTIONS);
+	assert_non_null(single);
+	assert_non_null(conns);
+	assert_true(single->sockets_shared);
+	assert_ptr_equal(single->sockets, &g->sockets[0]);
+	assert_int_equal(single->n_sockets, 1);
+	assert_true(conns->sockets_shared);
+	assert_ptr_equal(conns->sockets, &g->sockets[1]);
+	assert_int_equal(conns->n_sockets, 3);
+	done(g);
+
+	/* two UDP sockets on 0.0.0.0:53 with one on 127.0.0.1 between them */
+	world_init(&w, true, 0);
+	struct pw_process *q = proc(&w, 800, 1, "dns");
+	struct pw_socket *a = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 53, PW_ST_CLOSE, 20);
+	struct pw_socket *b = sock(&w, IPPROTO_UDP, AF_INET, "127.0.0.1", 53, PW_ST_CLOSE, 21);
+	struct pw_socket *c = sock(&w, IPPROTO_UDP, AF_INET, "0.0.0.0", 53, PW_ST_CLOSE, 22);
+	hold(&w, a, q, 3);
+	hold(&w, b, q, 4);
+	hold(&w, c, q, 5);
+	a->reuseaddr = c->reuseaddr = 1;
+	a->reuseport = c->reuseport = 1;
+	a->opts_source = c->opts_source = PW_OPTS_BPF;
+	g = explain(&w);
+	const struct pw_reason *rp = find(g, PW_R_REUSEPORT);
+	assert_non_null(rp);
+	assert_int_equal(rp->n_sockets, 2);
+	assert_false(rp->sockets_shared); /* a and c are not neighbours */
+	assert_ptr_equal(rp->sockets[0], a);
+	assert_ptr_equal(rp->sockets[1], c);
+	const struct pw_reason *split = find(g, PW_R_ADDRESS_SPLIT);
+	assert_non_null(split);
+	assert_true(split->sockets_shared); /* all three, in order */
+	assert_ptr_equal(split->sockets, &g->sockets[0]);
+	done(g);
+}
+
+/* Several groups: the reasons of groups without forwards are consecutive
+ * runs of one pool; a group with forwards has an array of its own (which
+ * forward-explain may grow); pw_snapshot_free frees both kinds once. */
+static void test_reason_pool(void **state)
+{
+	(void)state;
+	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
+	assert_non_null(snap);
+	snap->stats.privileged = true;
+	snap->facts_flags = PW_FACTS_NO_REASON_TEXT;
+	struct pw_socket *v = calloc(3, sizeof(*v));
+	struct pw_socket **ptrs = calloc(3, sizeof(*ptrs));
+	snap->groups = calloc(3, sizeof(*snap->groups));
+	assert_true(v && ptrs && snap->groups);
+	snap->sockets = (struct pw_sockvec){ v, 3, 3 };
+	for (size_t i = 0; i < 3; i++) {
+		v[i] = (struct pw_socket){ .proto = IPPROTO_TCP, .family = AF_INET,
+					   .state = PW_ST_LISTEN, .lport = (uint16_t)(80 + i),
+					   .inode = (uint32_t)(100 + i), .v6only = -1,
+					   .reuseaddr = -1, .reuseport = -1 };
+		v[i].laddr.family = AF_INET;
+		ptrs[i] = &v[i];
+		snap->groups[i] = (struct pw_port_group){ .proto = IPPROTO_TCP,
+							  .port = v[i].lport,
+							  .sockets = &ptrs[i], .n_sockets = 1 };
+	}
+	snap->n_groups = snap->n_socket_groups = 3;
+	snap->groups[1].forwards = calloc(1, sizeof(struct pw_forward));
+	snap->groups[1].n_forwards = 1;
+	assert_int_equal(pw_explain(snap), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(snap->groups[i].n_reasons, 1);
+		assert_int_equal(snap->groups[i].reasons[0].kind, PW_R_KERNEL);
+		assert_null(snap->groups[i].reasons[0].summary); /* kinds only */
+		assert_ptr_equal(snap->groups[i].reasons[0].sockets, &ptrs[i]);
+	}
+	assert_int_equal(snap->n_reason_pool, 2);
+	assert_ptr_equal(snap->groups[0].reasons, snap->reason_pool);
+	assert_ptr_equal(snap->groups[2].reasons, snap->reason_pool + 1);
+	assert_true(snap->groups[1].reasons != snap->reason_pool &&
+		    snap->groups[1].reasons != snap->reason_pool + 1);
+	pw_snapshot_free(snap); /* ASan: nothing leaked, nothing freed twice */
+}
+
+/* The join hands fd records to holders and, in pw_join_take, leaves only
+ * the records no socket matched in the walk; sockets come out grouped by
+ * port and in display order inside a group (address before state). */
+static void test_join_take(void **state)
+{
+	(void)state;
+	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
+	struct pw_socket *v = calloc(4, sizeof(*v));
+	assert_true(snap && v);
+	const struct {
+		uint8_t family, state;
+		const char *addr;
+		uint32_t inode;
+	} in[4] = {
+		{ AF_INET6, PW_ST_LISTEN, "::", 1 },
+		{ AF_INET, PW_ST_ESTABLISHED, "10.0.0.1", 2 },
+		{ AF_INET, PW_ST_LISTEN, "0.0.0.0", 3 },
+		{ AF_INET, PW_ST_TIME_WAIT, "10.0.0.1", 0 },
+	};
+	for (size_t i = 0; i < 4; i++) {
+		v[i] = (struct pw_socket){ .proto = IPPROTO_TCP, .family = in[i].family,
+					   .state = in[i].state, .lport = 80,
+					   .inode = in[i].inode };
+		v[i].laddr.family = in[i].family;
+		inet_pton(in[i].family, in[i].addr, v[i].laddr.bytes);
+	}
+	snap->sockets = (struct pw_sockvec){ v, 4, 4 };
+	struct pw_walk w = { 0 };
+	w.recs = calloc(5, sizeof(*w.recs));
+	assert_non_null(w.recs);
+	w.recs[0] = (struct pw_fdrec){ .inode = 3, .pid = 10, .tid = 10, .fd = 3 };
+	w.recs[1] = (struct pw_fdrec){ .inode = 999, .pid = 10, .tid = 10, .fd = 4 };
+	w.recs[2] = (struct pw_fdrec){ .inode = 2, .pid = 11, .tid = 11, .fd = 5 };
+	w.recs[3] = (struct pw_fdrec){ .inode = 1, .pid = 10, .tid = 10, .fd = 6 };
+	w.recs[4] = (struct pw_fdrec){ .inode = 998, .pid = 12, .tid = 12, .fd = 7 };
+	w.n_recs = w.cap_recs = 5;
+	struct pw_joined j = { 0 };
+	assert_int_equal(pw_join_take(snap, &w, &j), 0);
+	/* 0.0.0.0 LISTEN, 10.0.0.1 ESTAB, 10.0.0.1 TIME-WAIT, then [::] LISTEN */
+	assert_int_equal(v[0].inode, 3);
+	assert_int_equal(v[1].inode, 2);
+	assert_int_equal(v[2].inode, 0);
+	assert_int_equal(v[3].inode, 1);
+	assert_int_equal(snap->n_holders, 3);
+	assert_int_equal(j.n, 3);
+	assert_int_equal(v[0].n_holders, 1);
+	assert_int_equal(v[0].holders[0].fd, 3);
+	assert_int_equal(v[1].holders[0].fd, 5);
+	assert_int_equal(v[2].n_holders, 0);
+	assert_int_equal(v[3].holders[0].fd, 6);
+	/* only the records of sockets not in the snapshot stay in the walk */
+	assert_int_equal(w.n_recs, 2);
+	assert_int_equal(w.recs[0].inode, 999);
+	assert_int_equal(w.recs[1].inode, 998);
+	pw_joined_free(&j);
+	free(w.recs);
+	pw_snapshot_free(snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +884,9 @@ int main(void)
 	    cmocka_unit_test(test_nonroot_udp_duplicates),
 		cmocka_unit_test(test_kernel_versus_hidden),
 		cmocka_unit_test(test_connections),
+		cmocka_unit_test(test_reason_sockets_shared),
+		cmocka_unit_test(test_reason_pool),
+		cmocka_unit_test(test_join_take),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
