@@ -16,6 +16,9 @@ fi
 if [ ! -f "$FUZZ_BUILD/build.ninja" ]; then
 	CC=clang meson setup "$FUZZ_BUILD" -Dfuzz=enabled -Dbpf=disabled -Dtests=disabled \
 		-Dsystemd=disabled >/dev/null || exit 1
+else
+	# a build dir from before a target was added knows nothing of it
+	meson setup --reconfigure "$FUZZ_BUILD" >/dev/null || exit 1
 fi
 # only the fuzz targets: the rest of the tree is built (with gcc) elsewhere
 meson compile -C "$FUZZ_BUILD" "${targets[@]/#/fuzz_}" >/dev/null ||
