@@ -120,6 +120,21 @@ enum pw_sockopts_need {
  * record matched. Returns 1 when a read was made (the options route is
  * "bpf"), 0 when not needed or BPF is not built in. Best effort. */
 int pw_sockopts_read(struct pw_sockvec *sv, size_t from, enum pw_sockopts_need need);
+/* The same at PW_SOCKOPTS_ALL for a namespace whose TCP dumps ask only for
+ * listeners, read in a thread beside the sock_diag dumps: start it (inside
+ * the namespace) before dumping, apply it to sv->v[from..] after (it reads
+ * the whole way itself when what was listed is not listeners only), or
+ * cancel it on a failed dump. */
+struct pw_sockopts_prefetch {
+	pthread_t th;
+	bool started;
+	int r;
+	struct pw_bpf_sockopt *v;
+	size_t n;
+};
+void pw_sockopts_prefetch_start(struct pw_sockopts_prefetch *pf);
+int pw_sockopts_prefetch_apply(struct pw_sockopts_prefetch *pf, struct pw_sockvec *sv, size_t from);
+void pw_sockopts_prefetch_cancel(struct pw_sockopts_prefetch *pf);
 
 /* For sockets whose SO_REUSEADDR, SO_REUSEPORT or IPV6_V6ONLY are unknown
  * (sock_diag never reports the first two; BPF socket iterators do not see

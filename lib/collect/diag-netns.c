@@ -55,6 +55,15 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 	size_t first = snap->sockets.n;
 	int r = 0;
 	const struct pw_diag_request *rq = &c->req;
+	/* every option of listeners only (the default view's --json): read
+	 * them beside the dumps rather than after */
+	bool prefetch = c->use_bpf_opts && c->q->want_options;
+	for (size_t i = 0; i < rq->n_dumps && prefetch; i++)
+		prefetch = rq->dumps[i].proto != IPPROTO_TCP ||
+			   rq->dumps[i].states == PW_STATE_BIT(PW_ST_LISTEN);
+	struct pw_sockopts_prefetch pf;
+	if (prefetch)
+		pw_sockopts_prefetch_start(&pf);
 	for (size_t i = 0; i < rq->n_dumps && r >= 0; i++) {
 		const struct pw_diag_dumpspec *d = &rq->dumps[i];
 		bool intr = false;
@@ -66,8 +75,11 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 		}
 	}
 	mnl_socket_close(nl);
-	if (r < 0)
+	if (r < 0) {
+		if (prefetch)
+			pw_sockopts_prefetch_cancel(&pf);
 		return r;
+	}
 
 	/* drop what the kernel filter could not express (addresses, families) */
 	size_t k = first;
@@ -85,12 +97,19 @@ static int collect_here(struct pw_collect_ctx *c, uint64_t netns)
 	if (c->root && (c->req.protos & (PW_PROTO_UDP | PW_PROTO_UDPLITE)))
 		pw_kowners_collect(netns, &snap->kowners); /* best effort: names only */
 	if (c->root && c->req.protos & (PW_PROTO_TCP | PW_PROTO_UDP) &&
-	    pw_nft_collect(netns, &snap->natrules) == -ENOMEM)
+	    pw_nft_collect(netns, &snap->natrules) == -ENOMEM) {
+		if (prefetch)
+			pw_sockopts_prefetch_cancel(&pf);
 		return -ENOMEM; /* other errors: no nf_tables here, or not allowed */
-	if (c->use_bpf_opts &&
-	    pw_sockopts_read(&snap->sockets, first,
-			     c->q->want_options ? PW_SOCKOPTS_ALL : PW_SOCKOPTS_IF_SHARED) > 0)
+	}
+	if (prefetch) {
+		if (pw_sockopts_prefetch_apply(&pf, &snap->sockets, first) > 0)
+			snap->stats.options_route = "bpf";
+	} else if (c->use_bpf_opts &&
+		   pw_sockopts_read(&snap->sockets, first,
+				    c->q->want_options ? PW_SOCKOPTS_ALL : PW_SOCKOPTS_IF_SHARED) > 0) {
 		snap->stats.options_route = "bpf";
+	}
 	/* netns_ids and sysctls grow together, one entry per namespace */
 	uint64_t *ids = realloc(snap->netns_ids, (snap->n_netns + 1) * sizeof(*ids));
 	if (!ids)

@@ -10,6 +10,7 @@
  * opts_source); explain.c and bindrules.c only read those fields.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -76,51 +77,123 @@ static int apply_one(const struct pw_bpf_sockopt *o, void *arg)
 	return 0;
 }
 
+/* The map of sv->v[from..] by inode; *listen_only: every TCP socket there
+ * listens. false when out of memory. */
+static bool apply_setup(struct apply *a, struct pw_sockvec *sv, size_t from, bool *listen_only)
+{
+	size_t cap = 64, n = sv->n - from;
+	while (cap < n * 2)
+		cap <<= 1;
+	*a = (struct apply){.sv = sv, .mask = cap - 1};
+	a->keys = calloc(cap, sizeof(*a->keys));
+	a->vals = malloc(cap * sizeof(*a->vals));
+	*listen_only = true;
+	for (size_t i = from; a->keys && a->vals && i < sv->n; i++) {
+		const struct pw_socket *s = &sv->v[i];
+		*listen_only = *listen_only && (s->proto != IPPROTO_TCP || s->state == PW_ST_LISTEN);
+		if (!s->inode) {
+			a->zero_sockets = true;
+			continue;
+		}
+		size_t k = slot_of(a, s->inode);
+		while (a->keys[k])
+			k = (k + 1) & a->mask;
+		a->keys[k] = s->inode;
+		a->vals[k] = (uint32_t)i;
+	}
+	return a->keys && a->vals;
+}
+
+/* inode-0 sockets by endpoints, then the map goes */
+static void apply_finish(struct apply *a, size_t from, bool matched)
+{
+	struct pw_sockvec *sv = a->sv;
+	for (size_t i = from; matched && a->zero_sockets && i < sv->n; i++) {
+		struct pw_socket *s = &sv->v[i];
+		for (size_t j = 0; !s->inode && j < a->n_zeros; j++)
+			if (same_endpoints(&a->zeros[j], s)) {
+				set_opts(s, &a->zeros[j]);
+				break;
+			}
+	}
+	free(a->keys);
+	free(a->vals);
+	free(a->zeros);
+}
+
 /* Socket flags sock_diag does not carry (SO_REUSEADDR, SO_REUSEPORT) read
  * exactly by BPF socket iterators in the current namespace, applied as the
  * records come (no array of 64,000 records beside the sockets); inode-0
  * sockets (TIME-WAIT, requests) are matched by endpoints among the inode-0
- * records only. */
+ * records only. Only listeners of TCP (the default view): the kernel need
+ * not show every connection to the iterator. */
 static void apply_bpf_opts(struct pw_sockvec *sv, size_t from)
 {
 	if (from == sv->n)
 		return;
-	size_t cap = 64, n = sv->n - from;
-	while (cap < n * 2)
-		cap <<= 1;
-	struct apply a = {.sv = sv, .mask = cap - 1};
-	a.keys = calloc(cap, sizeof(*a.keys));
-	a.vals = malloc(cap * sizeof(*a.vals));
-	/* only listeners of TCP (the default view): the kernel need not show
-	 * every connection to the iterator */
-	bool listen_only = true;
-	for (size_t i = from; a.keys && a.vals && i < sv->n; i++) {
-		const struct pw_socket *s = &sv->v[i];
-		listen_only = listen_only && (s->proto != IPPROTO_TCP || s->state == PW_ST_LISTEN);
-		if (!s->inode) {
-			a.zero_sockets = true;
-			continue;
-		}
-		size_t k = slot_of(&a, s->inode);
-		while (a.keys[k])
-			k = (k + 1) & a.mask;
-		a.keys[k] = s->inode;
-		a.vals[k] = (uint32_t)i;
-	}
-	if (a.keys && a.vals && pw_bpf_sockopts_each(listen_only, apply_one, &a) >= 0)
-		for (size_t i = from; a.zero_sockets && i < sv->n; i++) {
-			struct pw_socket *s = &sv->v[i];
-			for (size_t j = 0; !s->inode && j < a.n_zeros; j++)
-				if (same_endpoints(&a.zeros[j], s)) {
-					set_opts(s, &a.zeros[j]);
-					break;
-				}
-		}
-	free(a.keys);
-	free(a.vals);
-	free(a.zeros);
+	struct apply a;
+	bool listen_only;
+	bool ok = apply_setup(&a, sv, from, &listen_only) &&
+		  pw_bpf_sockopts_each(listen_only, apply_one, &a) >= 0;
+	apply_finish(&a, from, ok);
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct pw_sockopts_prefetch *pf = arg;
+	struct pw_bpf_sockopt *v = NULL;
+	size_t n = 0;
+	pf->r = pw_bpf_sockopts_read_some(true, &v, &n);
+	pf->v = v;
+	pf->n = n;
+	return NULL;
 }
 #endif
+
+void pw_sockopts_prefetch_start(struct pw_sockopts_prefetch *pf)
+{
+	*pf = (struct pw_sockopts_prefetch){.r = -EOPNOTSUPP};
+#ifdef HAVE_PW_BPF_HEADER
+	/* the thread shares this one's namespaces: the iterators read the
+	 * namespace the caller is in */
+	pf->started = pthread_create(&pf->th, NULL, prefetch_main, pf) == 0;
+#endif
+}
+
+int pw_sockopts_prefetch_apply(struct pw_sockopts_prefetch *pf, struct pw_sockvec *sv, size_t from)
+{
+	if (!pf->started)
+		return pw_sockopts_read(sv, from, PW_SOCKOPTS_ALL);
+	pthread_join(pf->th, NULL);
+	pf->started = false;
+	bool done = false;
+#ifdef HAVE_PW_BPF_HEADER
+	struct apply a;
+	bool listen_only = true;
+	if (pf->r >= 0 && (from == sv->n || apply_setup(&a, sv, from, &listen_only))) {
+		/* what was read covers what was listed when that listens */
+		for (size_t i = 0; from < sv->n && listen_only && i < pf->n; i++)
+			if (apply_one(&pf->v[i], &a) < 0)
+				break;
+		if (from < sv->n)
+			apply_finish(&a, from, listen_only);
+		done = listen_only;
+	}
+#endif
+	free(pf->v);
+	pf->v = NULL;
+	/* not read, or not what the dumps gave: read it the whole way now */
+	return done ? 1 : pw_sockopts_read(sv, from, PW_SOCKOPTS_ALL);
+}
+
+void pw_sockopts_prefetch_cancel(struct pw_sockopts_prefetch *pf)
+{
+	if (pf->started)
+		pthread_join(pf->th, NULL);
+	pf->started = false;
+	free(pf->v);
+	pf->v = NULL;
+}
 
 struct bind_key {
 	uint8_t proto, family;
