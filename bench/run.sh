@@ -22,7 +22,10 @@ if ! pgrep -x loadgen >/dev/null; then
 	ulimit -n 65536 2>/dev/null || true # each loadgen process needs ~50 fds; more helps nothing
 	"$out/loadgen" ${LOADGEN_ARGS:-2000 10 10 20 1100} >"$out/loadgen.log" 2>&1 &
 	started=$!
-	trap '[ -n "$started" ] && kill -TERM "$started" 2>/dev/null; wait 2>/dev/null || true' EXIT
+	# its 2,000 children take a moment to go: wait for them, so that what
+	# runs next (make bench: scale.sh) finds no loadgen
+	trap '[ -n "$started" ] && kill -TERM "$started" 2>/dev/null; wait 2>/dev/null
+		for _ in $(seq 300); do pgrep -x loadgen >/dev/null || break; sleep 0.1; done' EXIT
 	for _ in $(seq 1200); do grep -q ready "$out/loadgen.log" 2>/dev/null && break; sleep 0.1; done
 	grep -q ready "$out/loadgen.log" || { echo "bench: loadgen did not get ready" >&2; exit 1; }
 fi

@@ -584,9 +584,12 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g,
 			 clients == 1 ? "a connection" : "connections", g->port);
 	struct pw_reason *r = add_reason(
 		l, PW_R_CONNECTIONS, PW_CONF_VERIFIED,
-		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s; sockets with inode 0 "
-		"(TIME-WAIT, not yet accepted) belong to the port's listener, not to a process",
-		n, n == 1 ? "" : "s", g->port, est, tw, cl);
+		"%zu connection%s on port %u (%zu established, %zu TIME-WAIT)%s%s", n, n == 1 ? "" : "s",
+		g->port, est, tw, cl,
+		/* said only where there are such sockets (-a lists 30,000 groups) */
+		nohold ? "; sockets with inode 0 (TIME-WAIT, not yet accepted) belong to the port's "
+			 "listener, not to a process"
+		       : "");
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_socket *c = conns[i];
