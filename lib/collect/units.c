@@ -212,9 +212,6 @@ out:
 #else
 int pw_sockunits_read(struct pw_sockunits *out)
 {
-	const struct pw_sdbus *sdb = pw_sdbus();
-	if (!sdb)
-		return -EOPNOTSUPP;
 	(void)out;
 	return -EOPNOTSUPP;
 }
