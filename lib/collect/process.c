@@ -207,7 +207,7 @@ static int read_environ(int dfd, struct pw_process *p, bool *gone)
 }
 
 /* stat, status and ns/net: what the BPF walk read already when tf is set */
-static int read_identity(int dfd, pid_t pid, const struct pw_task_facts *tf, struct pw_process *p)
+static int read_identity(int dfd, const struct pw_task_facts *tf, struct pw_process *p)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
@@ -246,7 +246,6 @@ static int read_identity(int dfd, pid_t pid, const struct pw_task_facts *tf, str
 	ssize_t l = readlinkat(dfd, "ns/net", link, sizeof(link));
 	if (l > 0 && (size_t)l < sizeof(link))
 		(void)pw_parse_ns_link(link, (size_t)l, &p->netns); /* stays 0 if unreadable */
-	(void)pid;
 	return 0;
 }
 
@@ -281,7 +280,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, const struct pw_task_f
 	int r;
 
 	p->pid = pid;
-	r = read_identity(dfd, pid, tf, p);
+	r = read_identity(dfd, tf, p);
 	if (r < 0)
 		return r;
 

@@ -103,17 +103,16 @@ static int cmp_pid(const void *a, const void *b)
 	return cmp_u64(*(const pid_t *)a, *(const pid_t *)b);
 }
 
+/* The element of base[0..n) (sorted by pid, one each) whose pid is pid, or
+ * NULL. Both arrays searched here start with their pid_t pid. */
+static void *find_pid(const void *base, size_t n, size_t size, pid_t pid)
+{
+	return n ? bsearch(&pid, base, n, size, cmp_pid) : NULL;
+}
+
 static struct pw_process *find_proc(struct pw_snapshot *snap, pid_t pid)
 {
-	size_t lo = 0, hi = snap->n_procs;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (snap->procs[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < snap->n_procs && snap->procs[lo].pid == pid ? &snap->procs[lo] : NULL;
+	return find_pid(snap->procs, snap->n_procs, sizeof(*snap->procs), pid);
 }
 
 #define NO_REP UINT32_MAX
@@ -174,15 +173,7 @@ static void read_facts(struct pw_process *procs, const pid_t *pids, const struct
 
 static const struct pw_task_facts *find_facts(const struct pw_joined *j, pid_t pid)
 {
-	size_t lo = 0, hi = j->n_facts; /* sorted by pid, one each (pw-bpf.c) */
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (j->facts[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < j->n_facts && j->facts[lo].pid == pid ? &j->facts[lo] : NULL;
+	return find_pid(j->facts, j->n_facts, sizeof(*j->facts), pid); /* pw-bpf-read.c sorts */
 }
 
 struct css_ref {
