@@ -382,7 +382,8 @@ struct pw_query {
 	 * PID 1's): one /proc read per process less when they are not shown */
 	bool no_cmdline;
 	/* reasons with kind, confidence and sockets but no summary or evidence
-	 * (NULL/0): for output that shows only their kinds */
+	 * (NULL/0): for output that shows only their kinds, or that asks for
+	 * the text one group at a time (pw_snapshot_reason_text) */
 	bool no_reason_text;
 };
 
@@ -448,6 +449,14 @@ uint64_t pw_snapshot_netns_current(const struct pw_snapshot *snap);
 /* What this snapshot missed: 0 entries when it saw everything. */
 size_t pw_snapshot_n_incomplete(const struct pw_snapshot *snap);
 const struct pw_incomplete *pw_snapshot_incomplete(const struct pw_snapshot *snap, size_t i);
+/* The summary and evidence of g's reasons, for a snapshot taken with
+ * pw_query.no_reason_text: they are written into g's reasons and stay until
+ * the next call or pw_snapshot_free, which take them back (one group holds
+ * text at a time, so a renderer that streams keeps no text per group). Does
+ * nothing when g has its text already. 0, -ENOMEM, -EINVAL (g is not of
+ * snap), or -EPROTO when the reasons told again differ (a bug). The
+ * snapshot is const as for pw_snapshot_group: the text is a cache it owns. */
+int pw_snapshot_reason_text(const struct pw_snapshot *snap, const struct pw_port_group *g);
 /* the group a socket belongs to */
 struct pw_port_group *pw_snapshot_group_of(const struct pw_snapshot *snap,
 					   const struct pw_socket *s);

@@ -515,6 +515,8 @@ struct pw_snapshot {
 	 * grows it) */
 	struct pw_reason *reason_pool;
 	size_t n_reason_pool;
+	/* reason-text.c: text told on demand (pw_snapshot_reason_text) */
+	struct pw_reason_text *reason_text;
 	struct pw_incomplete incomplete[PW_INC_MAX]; /* what was missed */
 	size_t n_incomplete;
 	char inc_detail[PW_INC_MAX][200];
@@ -582,6 +584,8 @@ int pw_parse_stat_field(const char *buf, size_t len, unsigned field, uint64_t *r
 int pw_parse_fdinfo_flags(const char *buf, unsigned *ret_flags);
 /* explain.c: fill group->reasons for every group (pure over the snapshot). */
 int pw_explain(struct pw_snapshot *snap);
+/* reason-text.c: give back the text lent to a group, free the work space */
+void pw_reason_text_free(struct pw_snapshot *snap);
 void pw_reason_clear(struct pw_reason *r);
 
 #endif

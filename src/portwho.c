@@ -462,7 +462,9 @@ static int run(const struct options *o)
 	struct pw_query q = {
 	    .want_options = shows_options(o),
 	    .no_cmdline = !shows_cmdline(o),
-	    .no_reason_text = !o->json && !o->explain, /* tables show the kinds */
+	    /* tables show the kinds; --json and --explain ask for the text a
+	     * group at a time as they write */
+	    .no_reason_text = true,
 	    .specs = o->specs,
 	    .n_specs = o->n_specs,
 	    .match_remote = o->n_specs > 0, /* client ends, as lsof -i :PORT */

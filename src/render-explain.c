@@ -108,14 +108,17 @@ int render_explain(const struct options *o, const struct view *v, FILE *out)
 {
 	size_t width = term_width(out); /* prose wraps on a terminal only */
 	for (size_t i = 0; i < v->n_groups; i++) {
-		const struct view_group *vg = &v->groups[i];
+		const struct view_group at = view_group_at(v, i), *vg = &at;
 		if (i)
 			fputc('\n', out);
 		print_group_heading(o, vg->group, width, out);
+		int r = pw_snapshot_reason_text(v->snap, vg->group);
+		if (r < 0)
+			return r;
 		for (size_t j = 0; j < vg->group->n_reasons; j++)
 			print_reason(&vg->group->reasons[j], width, out);
 		fputc('\n', out);
-		int r = render_group_table(o, vg, out);
+		r = render_group_table(o, vg, out);
 		if (r < 0)
 			return r;
 	}

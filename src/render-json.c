@@ -73,9 +73,17 @@ json_t *cli_incomplete_json(const struct pw_snapshot *snap)
 }
 
 /* an element of "ports" */
-static void emit_group(struct jw *w, const struct options *o, const struct view_group *vg)
+static void emit_group(struct jw *w, const struct options *o, const struct pw_snapshot *snap,
+		       const struct view_group *vg)
 {
 	const struct pw_port_group *g = vg->group;
+	/* the reasons' text is told for this group now, and given back when
+	 * the next one asks: nothing of it is kept per group */
+	int r = pw_snapshot_reason_text(snap, g);
+	if (r < 0) {
+		w->err = w->err ? w->err : r;
+		return;
+	}
 	jw_obj_begin(w, NULL);
 	jw_int(w, "netns", (long long)g->netns);
 	jw_str(w, "netns_name", g->netns_name);
@@ -106,8 +114,10 @@ static void emit_doc(struct jw *w, const struct options *o, const struct view *v
 	jw_int(w, "forward_rules_undecoded", (long long)v->stats->forward_rules_undecoded);
 	cli_emit_incomplete(w, "incomplete", v->snap);
 	jw_arr_begin(w, "ports");
-	for (size_t i = 0; i < v->n_groups && !w->err; i++)
-		emit_group(w, o, &v->groups[i]);
+	for (size_t i = 0; i < v->n_groups && !w->err; i++) {
+		const struct view_group vg = view_group_at(v, i);
+		emit_group(w, o, v->snap, &vg);
+	}
 	jw_arr_end(w);
 	jw_obj_end(w);
 }

@@ -616,14 +616,7 @@ static void explain_connections(struct rlist *l, struct pw_port_group *g,
 		cover(l, r, conns[i]);
 }
 
-/* Per-group work arrays, kept from one group to the next. */
-struct scratch {
-	struct pw_socket **ends, **conns, **same;
-	bool *dup_done;
-	size_t cap;
-};
-
-static int scratch_fit(struct scratch *w, size_t n)
+static int scratch_fit(struct pw_explain_scratch *w, size_t n)
 {
 	if (n <= w->cap)
 		return 0;
@@ -648,7 +641,7 @@ static int scratch_fit(struct scratch *w, size_t n)
 	return 0;
 }
 
-static void scratch_free(struct scratch *w)
+void pw_explain_scratch_free(struct pw_explain_scratch *w)
 {
 	free(w->ends);
 	free(w->conns);
@@ -657,8 +650,8 @@ static void scratch_free(struct scratch *w)
 }
 
 /* The reasons of one group into l (emptied first). */
-static int explain_group(struct pw_port_group *g, const struct pw_snapshot *snap,
-			 struct rlist *l, struct scratch *w)
+int pw_explain_group(struct pw_port_group *g, const struct pw_snapshot *snap, struct rlist *l,
+		     struct pw_explain_scratch *w)
 {
 	l->n = 0;
 	l->err = 0;
@@ -722,14 +715,18 @@ static void pool_clear(struct pw_reason *v, size_t n)
  * learn where theirs are once the pool has stopped moving. */
 int pw_explain(struct pw_snapshot *snap)
 {
-	struct rlist l = { .no_text = snap->facts_flags & PW_FACTS_NO_REASON_TEXT };
-	struct scratch w = { 0 };
+	bool no_text = snap->facts_flags & PW_FACTS_NO_REASON_TEXT;
+	struct rlist l = {0};
+	struct pw_explain_scratch w = {0};
 	struct pw_reason *pool = NULL;
 	size_t n_pool = 0, cap_pool = 0;
 	int r = 0;
 	for (size_t i = 0; i < snap->n_groups && r >= 0; i++) {
 		struct pw_port_group *g = &snap->groups[i];
-		r = explain_group(g, snap, &l, &w);
+		/* a group with forwards keeps its text: forward-explain reorders
+		 * and drops its reasons, so they could not be told again */
+		l.no_text = no_text && !g->n_forwards;
+		r = pw_explain_group(g, snap, &l, &w);
 		if (r < 0 || l.n == 0)
 			continue;
 		if (g->n_forwards) {
@@ -753,7 +750,7 @@ int pw_explain(struct pw_snapshot *snap)
 			pw_reason_clear(&l.v[j]);
 	}
 	free(l.v);
-	scratch_free(&w);
+	pw_explain_scratch_free(&w);
 	if (r < 0) {
 		for (size_t i = 0; i < snap->n_groups; i++)
 			if (!snap->groups[i].n_forwards)

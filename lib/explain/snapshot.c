@@ -189,6 +189,7 @@ void pw_snapshot_free(struct pw_snapshot *snap)
 {
 	if (!snap)
 		return;
+	pw_reason_text_free(snap);
 	for (size_t i = 0; i < snap->n_groups; i++) {
 		struct pw_port_group *g = &snap->groups[i];
 		for (size_t j = 0; j < g->n_reasons; j++)

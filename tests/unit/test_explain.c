@@ -793,7 +793,12 @@ static void test_reason_pool(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(snap->groups[i].n_reasons, 1);
 		assert_int_equal(snap->groups[i].reasons[0].kind, PW_R_KERNEL);
-		assert_null(snap->groups[i].reasons[0].summary); /* kinds only */
+		/* kinds only, but for the group with forwards: forward-explain
+		 * reorders its reasons, so their text is kept from the start */
+		if (i == 1)
+			assert_non_null(snap->groups[i].reasons[0].summary);
+		else
+			assert_null(snap->groups[i].reasons[0].summary);
 		assert_ptr_equal(snap->groups[i].reasons[0].sockets, &ptrs[i]);
 	}
 	assert_int_equal(snap->n_reason_pool, 2);
@@ -802,6 +807,114 @@ static void test_reason_pool(void **state)
 	assert_true(snap->groups[1].reasons != snap->reason_pool &&
 		    snap->groups[1].reasons != snap->reason_pool + 1);
 	pw_snapshot_free(snap); /* ASan: nothing leaked, nothing freed twice */
+}
+
+/* Three ports: 80 held by one process, 81 with a forward (its text is kept
+ * at once), 82 a listener with two connections. flags: facts_flags. */
+static struct pw_snapshot *three_ports(unsigned flags)
+{
+	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
+	assert_non_null(snap);
+	snap->stats.privileged = true;
+	snap->facts_flags = flags;
+	struct pw_socket *v = calloc(5, sizeof(*v));
+	struct pw_socket **ptrs = calloc(5, sizeof(*ptrs));
+	struct pw_process *p = calloc(1, sizeof(*p));
+	struct pw_holder *h = calloc(5, sizeof(*h));
+	snap->groups = calloc(3, sizeof(*snap->groups));
+	assert_true(v && ptrs && p && h && snap->groups);
+	*p = (struct pw_process){.pid = 321, .ppid = 1, .comm = strdup("web"), .facts_read = true};
+	snap->procs = p;
+	snap->n_procs = 1;
+	snap->holders = h;
+	snap->n_holders = 4;
+	const uint16_t port[5] = {80, 81, 82, 82, 82};
+	const uint8_t st[5] = {PW_ST_LISTEN, PW_ST_LISTEN, PW_ST_LISTEN, PW_ST_ESTABLISHED,
+			       PW_ST_ESTABLISHED};
+	for (size_t i = 0; i < 5; i++) {
+		v[i] = (struct pw_socket){.proto = IPPROTO_TCP, .family = AF_INET, .state = st[i],
+					  .lport = port[i], .inode = (uint32_t)(500 + i),
+					  .v6only = -1, .reuseaddr = -1, .reuseport = -1};
+		v[i].laddr.family = AF_INET;
+		ptrs[i] = &v[i];
+		if (i != 1) { /* 81's socket has no holder */
+			size_t k = i ? i - 1 : 0;
+			h[k] = (struct pw_holder){p, 321, (int)(3 + i), PW_VIA_FD, -1};
+			v[i].holders = &h[k];
+			v[i].n_holders = 1;
+		}
+	}
+	snap->sockets = (struct pw_sockvec){v, 5, 5};
+	const size_t first[3] = {0, 1, 2}, n[3] = {1, 1, 3};
+	for (size_t i = 0; i < 3; i++)
+		snap->groups[i] = (struct pw_port_group){.proto = IPPROTO_TCP, .port = port[first[i]],
+							 .sockets = &ptrs[first[i]],
+							 .n_sockets = (uint32_t)n[i]};
+	snap->n_groups = snap->n_socket_groups = 3;
+	snap->groups[1].forwards = calloc(1, sizeof(struct pw_forward));
+	snap->groups[1].n_forwards = 1;
+	assert_int_equal(pw_explain(snap), 0);
+	return snap;
+}
+
+static void free_three_ports(struct pw_snapshot *snap)
+{
+	/* the sockets' pointer array is group 0's; the holders the snapshot's */
+	pw_snapshot_free(snap);
+}
+
+static void assert_same_text(const struct pw_port_group *a, const struct pw_port_group *b)
+{
+	assert_int_equal(a->n_reasons, b->n_reasons);
+	for (size_t i = 0; i < a->n_reasons; i++) {
+		const struct pw_reason *x = &a->reasons[i], *y = &b->reasons[i];
+		assert_int_equal(x->kind, y->kind);
+		assert_non_null(x->summary);
+		assert_string_equal(x->summary, y->summary);
+		assert_int_equal(x->n_evidence, y->n_evidence);
+		for (size_t j = 0; j < x->n_evidence; j++)
+			assert_string_equal(x->evidence[j], y->evidence[j]);
+	}
+}
+
+/* Reason text on demand tells a group what pw_explain would have told it,
+ * one group at a time: asking for the next gives back the text of the one
+ * before; a group with forwards has its text from the start. */
+static void test_reason_text_on_demand(void **state)
+{
+	(void)state;
+	struct pw_snapshot *full = three_ports(0);
+	struct pw_snapshot *lazy = three_ports(PW_FACTS_NO_REASON_TEXT);
+	struct pw_port_group *g = lazy->groups;
+	assert_null(g[0].reasons[0].summary);
+	assert_null(g[2].reasons[0].summary);
+	assert_non_null(g[1].reasons[0].summary); /* forwards keep their text */
+	assert_same_text(&full->groups[1], &g[1]);
+
+	assert_int_equal(pw_snapshot_reason_text(lazy, &g[0]), 0);
+	assert_same_text(&full->groups[0], &g[0]);
+	assert_non_null(strstr(g[0].reasons[0].summary, "web (PID 321)"));
+	assert_int_equal(pw_snapshot_reason_text(lazy, &g[0]), 0); /* again: kept */
+	assert_int_equal(pw_snapshot_reason_text(lazy, &g[2]), 0);
+	assert_same_text(&full->groups[2], &g[2]);
+	assert_null(g[0].reasons[0].summary); /* given back */
+	assert_int_equal(g[0].reasons[0].n_evidence, 0);
+	assert_int_equal(pw_snapshot_reason_text(lazy, &g[1]), 0); /* nothing to do */
+	assert_non_null(g[2].reasons[0].summary);
+
+	/* a snapshot with its text: nothing to do; a group not of the snapshot */
+	assert_int_equal(pw_snapshot_reason_text(full, &full->groups[0]), 0);
+	assert_int_equal(pw_snapshot_reason_text(lazy, &full->groups[0]), -EINVAL);
+	assert_int_equal(pw_snapshot_reason_text(NULL, &g[0]), -EINVAL);
+
+	/* a group whose reasons no longer match is refused, not filled */
+	g[0].reasons[0].kind = PW_R_KERNEL;
+	assert_int_equal(pw_snapshot_reason_text(lazy, &g[0]), -EPROTO);
+	assert_null(g[0].reasons[0].summary);
+	g[0].reasons[0].kind = PW_R_SINGLE;
+
+	free_three_ports(full);
+	free_three_ports(lazy); /* ASan: the lent text is freed once */
 }
 
 /* The join hands fd records to holders and, in pw_join_take, leaves only
@@ -887,6 +1000,7 @@ int main(void)
 		cmocka_unit_test(test_reason_sockets_shared),
 		cmocka_unit_test(test_reason_pool),
 		cmocka_unit_test(test_join_take),
+		cmocka_unit_test(test_reason_text_on_demand),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
