@@ -117,6 +117,31 @@ static bool sockets_sorted(const struct pw_socket *const *v, size_t n)
 	return true;
 }
 
+static int cmp_group_at(const struct pw_port_group *a, const struct pw_port_group *b)
+{
+	const struct view_group x = {.group = a}, y = {.group = b};
+	return cmp_group(&x, &y);
+}
+
+/* Whether the view is the snapshot's groups as they are: no filter, each
+ * group's sockets and the groups in display order, none left out. */
+static bool view_direct(const struct options *o, const struct pw_snapshot *snap)
+{
+	if (filter_active(o))
+		return false;
+	size_t ng = pw_snapshot_n_groups(snap);
+	for (size_t i = 0; i < ng; i++) {
+		const struct pw_port_group *g = pw_snapshot_group(snap, i);
+		if (!g->n_sockets && !g->n_forwards)
+			return false;
+		if (!sockets_sorted((const struct pw_socket **)g->sockets, g->n_sockets))
+			return false;
+		if (i && cmp_group_at(pw_snapshot_group(snap, i - 1), g) > 0)
+			return false;
+	}
+	return true;
+}
+
 /* A group's sockets come in display order from the snapshot: the view
  * points at them. Only a filter (or an order that differs) copies, into one
  * array for every group: -a has 30,000 groups, and one small array each
@@ -127,11 +152,13 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 	for (size_t i = 0; i < ng; i++)
 		ns_total += pw_snapshot_group(snap, i)->n_sockets;
 	struct view v = {.stats = pw_snapshot_stats(snap), .snap = snap};
-	v.groups = malloc((ng ? ng : 1) * sizeof(*v.groups));
+	bool direct = view_direct(o, snap);
+	if (!direct)
+		v.groups = malloc((ng ? ng : 1) * sizeof(*v.groups));
 	/* few namespaces in practice; a short list is enough to count them */
 	uint64_t *ns = NULL;
 	size_t cap_ns = 0;
-	if (!v.groups) {
+	if (!direct && !v.groups) {
 		view_free(&v);
 		return -ENOMEM;
 	}
@@ -139,7 +166,7 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 		const struct pw_port_group *g = pw_snapshot_group(snap, i);
 		const struct pw_socket **socks = (const struct pw_socket **)g->sockets;
 		size_t n = g->n_sockets;
-		if (filter_active(o) || !sockets_sorted(socks, n)) {
+		if (!direct && (filter_active(o) || !sockets_sorted(socks, n))) {
 			/* a copy only when the view differs from the group */
 			if (!v.socket_block)
 				v.socket_block = malloc(ns_total * sizeof(*v.socket_block));
@@ -158,7 +185,9 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 		}
 		if (n == 0 && !(g->n_forwards && !filter_active(o)))
 			continue;
-		v.groups[v.n_groups++] = (struct view_group){g, n ? socks : NULL, n};
+		if (!direct)
+			v.groups[v.n_groups] = (struct view_group){g, n ? socks : NULL, n};
+		v.n_groups++;
 		v.n_sockets += n;
 		if (!seen_netns(ns, v.n_netns, g->netns)) {
 			if (v.n_netns == cap_ns) {
@@ -185,7 +214,7 @@ int view_build(const struct options *o, const struct pw_snapshot *snap, struct v
 	}
 	free(ns);
 	/* ports only a forward serves were added last: put them in port order */
-	if (v.n_groups > 1 && !groups_sorted(v.groups, v.n_groups))
+	if (!direct && v.n_groups > 1 && !groups_sorted(v.groups, v.n_groups))
 		qsort(v.groups, v.n_groups, sizeof(*v.groups), cmp_group);
 	*ret = v;
 	return 0;

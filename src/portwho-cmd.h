@@ -270,6 +270,9 @@ struct view_group {
 };
 
 struct view {
+	/* NULL when the view is the snapshot's groups as they are (no filter,
+	 * all in display order, none left out): view_group_at makes each one
+	 * from its group, and -a keeps no array of 30,000 */
 	struct view_group *groups;
 	/* the sockets of groups the view filtered or reordered (the others
 	 * point into the snapshot's groups), NULL when none */
@@ -289,6 +292,15 @@ bool holder_matches(const struct options *o, const struct pw_holder *h);
 bool filter_active(const struct options *o);
 /* Build the view of a snapshot: 0 or -ENOMEM. */
 int view_build(const struct options *o, const struct pw_snapshot *snap, struct view *ret);
+/* The i-th group of the view (i < n_groups). */
+static inline struct view_group view_group_at(const struct view *v, size_t i)
+{
+	if (v->groups)
+		return v->groups[i];
+	const struct pw_port_group *g = pw_snapshot_group(v->snap, i);
+	size_t n = g->n_sockets;
+	return (struct view_group){g, n ? (const struct pw_socket **)g->sockets : NULL, n};
+}
 void view_free(struct view *v);
 
 /* ---- rendering (return 0 or a negative errno) -------------------------- */
@@ -323,8 +335,8 @@ void table_columns(const struct options *o, bool netns, bool containers, bool in
 /* Flat tables (render-flat.c): no --tree, no --raw. Streamed in two passes
  * (measure, print) so no cell is kept; fitted to the terminal when out is
  * one. indent: spaces before each line (--explain's tables). */
-int render_flat(const struct options *o, const struct colset *c, const struct view_group *groups,
-		size_t n_groups, unsigned indent, FILE *out);
+int render_flat(const struct options *o, const struct colset *c, const struct view *v,
+		unsigned indent, FILE *out);
 /* The width of the terminal out is, COLUMNS first as util-linux does; 0 when
  * out is not a terminal (pipes and files get the full width). */
 size_t term_width(FILE *out);

@@ -226,10 +226,10 @@ static int header_line(struct flat *f)
 	return end_line(f);
 }
 
-static int all_lines(struct flat *f, const struct view_group *groups, size_t n_groups)
+static int all_lines(struct flat *f, const struct view *v)
 {
-	for (size_t gi = 0; gi < n_groups; gi++) {
-		const struct view_group *vg = &groups[gi];
+	for (size_t gi = 0; gi < v->n_groups; gi++) {
+		const struct view_group at = view_group_at(v, gi), *vg = &at;
 		struct pw_socket fake;
 		if (forward_only_line(vg, &fake)) {
 			int r = holder_line(f, vg->group, &fake, NULL, true);
@@ -313,13 +313,13 @@ static void fit(struct flat *f, size_t tw)
 			}
 }
 
-int render_flat(const struct options *o, const struct colset *c, const struct view_group *groups,
-		size_t n_groups, unsigned indent, FILE *out)
+int render_flat(const struct options *o, const struct colset *c, const struct view *v,
+		unsigned indent, FILE *out)
 {
 	struct flat f = {.o = o, .c = c, .indent = indent, .out = out, .measuring = true};
 	const char *cs = nl_langinfo(CODESET);
 	f.utf8 = cs && !strcmp(cs, "UTF-8");
-	int r = all_lines(&f, groups, n_groups);
+	int r = all_lines(&f, v);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->n; i++) {
@@ -336,7 +336,7 @@ int render_flat(const struct options *o, const struct colset *c, const struct vi
 		fit(&f, tw);
 	f.measuring = false;
 	if ((r = pad(&f, indent)) >= 0 && (o->noheadings || (r = header_line(&f)) >= 0))
-		r = all_lines(&f, groups, n_groups);
+		r = all_lines(&f, v);
 	free(f.line);
 	return r;
 }

@@ -243,7 +243,7 @@ static int collect_rows(const struct view *v, struct rows *socks, struct rows *h
 {
 	int r = 0;
 	for (size_t i = 0; i < v->n_groups && !r; i++) {
-		const struct view_group *vg = &v->groups[i];
+		const struct view_group at = view_group_at(v, i), *vg = &at;
 		const struct pw_port_group *g = vg->group;
 		for (size_t k = 0; k < vg->n_sockets && !r; k++) {
 			const struct pw_socket *s = vg->sockets[k];

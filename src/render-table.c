@@ -270,13 +270,15 @@ int render_table(const struct options *o, const struct view *v, FILE *out)
 	/* a row from another namespace is never shown unlabelled */
 	table_columns(o, v->n_netns > 1 || v->other_netns, v->containers, false, &c);
 	if (!o->tree && !o->raw)
-		return v->n_groups ? render_flat(o, &c, v->groups, v->n_groups, 0, out) : 0;
+		return v->n_groups ? render_flat(o, &c, v, 0, out) : 0;
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
 	int r = 0;
-	for (size_t i = 0; i < v->n_groups && r >= 0; i++)
-		r = add_group_lines(o, &c, tb, &v->groups[i]);
+	for (size_t i = 0; i < v->n_groups && r >= 0; i++) {
+		const struct view_group vg = view_group_at(v, i);
+		r = add_group_lines(o, &c, tb, &vg);
+	}
 	if (r >= 0 && v->n_groups)
 		r = scols_print_table(tb);
 	scols_unref_table(tb);
@@ -296,7 +298,12 @@ int render_group_table(const struct options *o, const struct view_group *vg, FIL
 				      vg->sockets[i]->holders[k].proc->container;
 	table_columns(o, false, containers, true, &c);
 	if (!o->tree && !o->raw)
-		return render_flat(o, &c, vg, 1, 2, out);
+	{
+		/* a view of this one group */
+		struct view_group one = *vg;
+		const struct view v = {.groups = &one, .n_groups = 1};
+		return render_flat(o, &c, &v, 2, out);
+	}
 	struct libscols_table *tb = new_table(o, &c, out);
 	if (!tb)
 		return -ENOMEM;
