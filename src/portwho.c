@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,20 @@ static void report_unseen(const struct options *o, const struct pw_snapshot *sna
 	}
 }
 
+/* glibc raises its mmap threshold to the size of each mmap'ed block freed,
+ * so after the first large array is freed (a dump buffer, a vector that
+ * doubled), the next ones come from the heap, where the copies a doubling
+ * leaves behind stay resident. A fixed threshold keeps every array over
+ * 128 KiB in a mapping of its own, given back when freed or moved: on -a
+ * peak RSS falls by about 1 MB, the time does not change (bench/). A
+ * threshold the user set in GLIBC_TUNABLES is left alone. */
+static void fix_mmap_threshold(void)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	if (!t || !strstr(t, "mmap_threshold"))
+		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 /* A tool that opens an fd per namespace and per fd table wants the most
  * the hard limit allows; failing that, it says what it could not read. */
 static void raise_fd_limit(void)
@@ -548,6 +563,7 @@ static int run(const struct options *o)
 int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
+	fix_mmap_threshold();
 	raise_fd_limit();
 
 	const struct verb *verb = argc > 1 ? verb_find(argv[1]) : NULL;
