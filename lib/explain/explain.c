@@ -325,6 +325,10 @@ static void hidden_socket(struct rlist *l, ssize_t *hidden, struct pw_socket *s,
 		return;
 	}
 	struct pw_reason *r = &l->v[*hidden];
+	if (l->no_text) {
+		cover(l, r, s);
+		return;
+	}
 	char *sum = NULL;
 	if (asprintf(&sum,
 		     st->fd_limit_processes
@@ -437,7 +441,10 @@ static void explain_duplicates(struct rlist *l, struct pw_socket **v, size_t n)
 	endpoint(v[0], ep, sizeof(ep));
 	bool known = true, all_rp = true, uid_same = true, all_listen = true;
 	for (size_t i = 0; i < n; i++) {
-		known &= v[i]->reuseport >= 0 && v[i]->reuseaddr >= 0;
+		/* flags inferred below on an earlier telling are still unread:
+		 * the group is told again, the same way (reason-text.c) */
+		known &= v[i]->reuseport >= 0 && v[i]->reuseaddr >= 0 &&
+			 v[i]->opts_source != PW_OPTS_INFERRED;
 		all_rp &= v[i]->reuseport == 1;
 		uid_same &= v[i]->uid == v[0]->uid;
 		all_listen &= v[i]->state == PW_ST_LISTEN;
