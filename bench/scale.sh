@@ -46,7 +46,14 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 printf '%s\n' "procs sockets fds name median_s peak_kib" >"$out/scale.dat"
 loadpid=
 trap '[ -n "$loadpid" ] && kill -TERM "$loadpid" 2>/dev/null; wait 2>/dev/null || true' EXIT
+# TIME-WAIT sockets of an earlier load (bench/run.sh's, or the size before)
+# linger 60 s; counted in the next size they would blur it
+settle() {
+	for _ in $(seq 400); do [ "$(ss -Htan | wc -l)" -lt 1000 ] && return; sleep 0.2; done
+	echo "bench: $(ss -Htan | wc -l) TCP sockets still open; the sizes count them" >&2
+}
 for n in "${fit[@]}"; do
+	settle
 	"$out/loadgen" "$n" 10 10 20 1100 >"$out/loadgen-$n.log" 2>&1 &
 	loadpid=$!
 	for _ in $(seq 3000); do grep -q ready "$out/loadgen-$n.log" 2>/dev/null && break; sleep 0.1; done
@@ -82,8 +89,6 @@ PY
 	kill -TERM "$loadpid" 2>/dev/null || true
 	wait "$loadpid" 2>/dev/null || true
 	loadpid=
-	# let the kernel reap the sockets before the next size
-	for _ in $(seq 100); do [ "$(ss -Htan | wc -l)" -lt 1000 ] && break; sleep 0.2; done
 done
 
 /usr/bin/python3 - "$out/scale.dat" <<'PY'
