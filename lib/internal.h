@@ -4,6 +4,9 @@
 #define PW_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -572,7 +575,29 @@ int pw_join(struct pw_snapshot *snap, const struct pw_walk *w, struct pw_joined 
 /* The same, and the records that matched leave w (only the unmatched ones
  * stay, for the forward targets' join): the snapshot's own join. */
 int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *ret);
-int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd);
+/* Facts read beside the sockets phase (correlate.c): the processes of the
+ * walk's facts, in a thread, until pw_process_facts stops it and takes
+ * what it needs; pw_facts_early_free (also after a failure) stops and
+ * frees. The walk must outlive it. */
+struct pw_facts_early {
+	pthread_t th;
+	bool started;
+	atomic_bool stop;
+	size_t n, n_read; /* processes, and how many the worker read */
+	pid_t *pids;	  /* sorted */
+	const struct pw_task_facts **tf;
+	uint32_t *rep; /* whose cgroup file each one shares */
+	struct pw_process *procs;
+	bool *taken; /* moved into the snapshot */
+	int procfd;
+	unsigned flags;
+	size_t limit; /* read at most this many (tests), 0 = all */
+};
+int pw_facts_early_start(struct pw_facts_early *e, const struct pw_walk *w, int procfd,
+			 unsigned flags, size_t limit);
+void pw_facts_early_free(struct pw_facts_early *e);
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd,
+		     struct pw_facts_early *early);
 void pw_joined_free(struct pw_joined *j);
 int pw_group(struct pw_snapshot *snap);
 /* lineage.c: exec and close-on-exec facts for sockets held by several

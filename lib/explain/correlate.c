@@ -217,15 +217,15 @@ static int plan_cgroups(const struct pw_task_facts **tf, size_t n, uint32_t *rep
 
 /* After the parallel reads: copy each process's cgroup facts from the one
  * read for its css_set; when that one had exited, read its own. */
-static void copy_cgroups(struct pw_snapshot *snap, const pid_t *pids,
+static void copy_cgroups(struct pw_process *procs, size_t n, const pid_t *pids,
 			 const struct pw_task_facts **tf, const uint32_t *rep, int procfd,
 			 unsigned flags)
 {
-	for (size_t i = 0; i < snap->n_procs; i++) {
-		struct pw_process *p = &snap->procs[i];
+	for (size_t i = 0; i < n; i++) {
+		struct pw_process *p = &procs[i];
 		if (rep[i] == NO_REP || !p->facts_read)
 			continue;
-		const struct pw_process *from = &snap->procs[rep[i]];
+		const struct pw_process *from = &procs[rep[i]];
 		if (from->facts_read && pw_process_copy_cgroup(p, from) == 0)
 			continue;
 		pw_process_clear(p);
@@ -331,9 +331,147 @@ int pw_join_take(struct pw_snapshot *snap, struct pw_walk *w, struct pw_joined *
 	return join(snap, w, w, ret);
 }
 
+/* ---- facts read early ---------------------------------------------------
+ * Without a port asked, nearly every process the walk saw with sockets will
+ * hold one the snapshot reports. Their facts are read in a thread while the
+ * sockets are dumped (a core the dumps leave idle), in pid order; the facts
+ * phase stops it, takes what it read for the processes it needs and reads
+ * the rest as before. Reads of processes no reported socket needs are
+ * wasted, but only on that idle core, and stop when the dumps are done. */
+
+static void *early_worker(void *arg)
+{
+	struct pw_facts_early *e = arg;
+	size_t i = 0, end = e->limit && e->limit < e->n ? e->limit : e->n;
+	for (; i < end && !atomic_load_explicit(&e->stop, memory_order_relaxed); i++) {
+		struct pw_process *p = &e->procs[i];
+		unsigned fl = e->flags | (e->rep[i] != NO_REP ? PW_FACTS_NO_CGROUP : 0);
+		if (pw_process_read_known(e->procfd, e->pids[i], fl, e->tf[i], p) < 0)
+			*p = (struct pw_process){0}; /* exited since the walk */
+		p->pid = e->pids[i];
+	}
+	e->n_read = i;
+	return NULL;
+}
+
+static void early_release(struct pw_facts_early *e)
+{
+	free(e->pids);
+	free(e->tf);
+	free(e->rep);
+	free(e->procs);
+	free(e->taken);
+	*e = (struct pw_facts_early){0};
+}
+
+int pw_facts_early_start(struct pw_facts_early *e, const struct pw_walk *w, int procfd,
+			 unsigned flags, size_t limit)
+{
+	*e = (struct pw_facts_early){.procfd = procfd, .flags = flags, .limit = limit};
+	size_t n = 0, nf = w->n_facts;
+	e->pids = malloc((nf ? nf : 1) * sizeof(*e->pids));
+	e->tf = malloc((nf ? nf : 1) * sizeof(*e->tf));
+	e->rep = malloc((nf ? nf : 1) * sizeof(*e->rep));
+	e->procs = calloc(nf ? nf : 1, sizeof(*e->procs));
+	e->taken = calloc(nf ? nf : 1, sizeof(*e->taken));
+	if (!e->pids || !e->tf || !e->rep || !e->procs || !e->taken || nf >= NO_REP) {
+		early_release(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nf; i++) /* sorted by pid (pw-bpf-read.c) */
+		if (n == 0 || e->pids[n - 1] != w->facts[i].pid) {
+			e->pids[n] = w->facts[i].pid;
+			e->tf[n++] = &w->facts[i];
+		}
+	e->n = n;
+	/* the first of each css_set reads its cgroup file: the lowest index,
+	 * so the worker reads it before the others that copy it */
+	int r = plan_cgroups(e->tf, n, e->rep);
+	if (r >= 0)
+		r = -pthread_create(&e->th, NULL, early_worker, e);
+	if (r < 0) {
+		early_release(e);
+		return r;
+	}
+	e->started = true;
+	return 0;
+}
+
+/* Stop the reads and wait for the worker. */
+static void early_stop(struct pw_facts_early *e)
+{
+	if (!e->started)
+		return;
+	atomic_store(&e->stop, true);
+	pthread_join(e->th, NULL);
+	e->started = false;
+}
+
+void pw_facts_early_free(struct pw_facts_early *e)
+{
+	early_stop(e);
+	for (size_t i = 0; i < e->n_read; i++)
+		if (!e->taken[i])
+			pw_process_clear(&e->procs[i]);
+	early_release(e);
+}
+
+/* Move the processes the worker read into procs[i] (pids[i]); the indices
+ * of those it did not read go to rest. Returns how many are in rest. */
+static size_t early_take(struct pw_facts_early *e, struct pw_process *procs, const pid_t *pids,
+			 size_t np, size_t *rest, int procfd, unsigned flags)
+{
+	early_stop(e);
+	size_t nrest = 0;
+	for (size_t i = 0; i < np; i++) {
+		const pid_t *at = find_pid(e->pids, e->n_read, sizeof(*e->pids), pids[i]);
+		if (!at) {
+			rest[nrest++] = i;
+			continue;
+		}
+		size_t k = (size_t)(at - e->pids);
+		procs[i] = e->procs[k];
+		e->taken[k] = true;
+		if (e->rep[k] == NO_REP || !procs[i].facts_read)
+			continue;
+		/* its cgroup facts are those of the first of its css_set (read
+		 * before it, possibly taken too: its strings are still there) */
+		const struct pw_process *from = &e->procs[e->rep[k]];
+		if (from->facts_read && pw_process_copy_cgroup(&procs[i], from) == 0)
+			continue;
+		pw_process_clear(&procs[i]);
+		if (pw_process_read_known(procfd, pids[i], flags, e->tf[k], &procs[i]) < 0)
+			procs[i] = (struct pw_process){0};
+		procs[i].pid = pids[i];
+	}
+	return nrest;
+}
+
+/* Facts of n processes (pids[i] into procs[i]), cgroup files shared. */
+static int facts_of(struct pw_process *procs, const pid_t *pids, size_t n,
+		    const struct pw_joined *j, int procfd, unsigned flags)
+{
+	const struct pw_task_facts **tf = calloc(n ? n : 1, sizeof(*tf));
+	uint32_t *rep = calloc(n ? n : 1, sizeof(*rep));
+	int r = !tf || !rep || (n && n >= NO_REP) ? -ENOMEM : 0;
+	for (size_t i = 0; i < n && r >= 0; i++)
+		tf[i] = find_facts(j, pids[i]);
+	if (r >= 0)
+		r = plan_cgroups(tf, n, rep);
+	if (r >= 0) {
+		read_facts(procs, pids, tf, rep, n, procfd, flags);
+		copy_cgroups(procs, n, pids, tf, rep, procfd, flags);
+	}
+	free(tf);
+	free(rep);
+	return r;
+}
+
 /* Process facts, only for processes that hold a socket we will report; each
- * holder then points at its process. */
-int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd)
+ * holder then points at its process. early: what was read beside the dumps
+ * (NULL when nothing was), taken from and freed. */
+int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int procfd,
+		     struct pw_facts_early *early)
 {
 	const struct match *m = j->matches;
 	size_t n = j->n;
@@ -349,29 +487,38 @@ int pw_process_facts(struct pw_snapshot *snap, const struct pw_joined *j, int pr
 		if (np == 0 || pids[np - 1] != pids[i])
 			pids[np++] = pids[i];
 	snap->procs = calloc(np ? np : 1, sizeof(*snap->procs));
-	const struct pw_task_facts **tf = calloc(np ? np : 1, sizeof(*tf));
-	uint32_t *rep = calloc(np ? np : 1, sizeof(*rep));
-	if (!snap->procs || !tf || !rep || (np && np >= NO_REP)) {
+	if (!snap->procs) {
 		free(pids);
-		free(tf);
-		free(rep);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < np; i++)
-		tf[i] = find_facts(j, pids[i]);
-	int r = plan_cgroups(tf, np, rep);
-	if (r < 0) {
-		free(pids);
-		free(tf);
-		free(rep);
-		return r;
-	}
-	read_facts(snap->procs, pids, tf, rep, np, procfd, snap->facts_flags);
 	snap->n_procs = np;
-	copy_cgroups(snap, pids, tf, rep, procfd, snap->facts_flags);
+	int r = 0;
+	if (early && early->n) {
+		size_t *rest = malloc((np ? np : 1) * sizeof(*rest));
+		pid_t *rpids = malloc((np ? np : 1) * sizeof(*rpids));
+		struct pw_process *rprocs = calloc(np ? np : 1, sizeof(*rprocs));
+		if (!rest || !rpids || !rprocs) {
+			r = -ENOMEM;
+		} else {
+			size_t nr = early_take(early, snap->procs, pids, np, rest, procfd,
+					       snap->facts_flags);
+			for (size_t i = 0; i < nr; i++)
+				rpids[i] = pids[rest[i]];
+			r = facts_of(rprocs, rpids, nr, j, procfd, snap->facts_flags);
+			for (size_t i = 0; i < nr; i++)
+				snap->procs[rest[i]] = rprocs[i]; /* moved, or zeroed on failure */
+		}
+		free(rest);
+		free(rpids);
+		free(rprocs);
+	} else {
+		r = facts_of(snap->procs, pids, np, j, procfd, snap->facts_flags);
+	}
+	if (early)
+		pw_facts_early_free(early);
 	free(pids);
-	free(tf);
-	free(rep);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++)
 		snap->holders[i].proc = find_proc(snap, m[i].rec.pid);
 	pw_lineage_read(snap, procfd); /* forked or passed: only shared sockets */

@@ -434,7 +434,7 @@ static int attach_target_holders(struct pw_snapshot *snap, const struct pw_forwa
 	struct pw_joined j = {0};
 	int r = pw_join(&t, c->w, &j);
 	if (r >= 0)
-		r = pw_process_facts(&t, &j, c->procfd);
+		r = pw_process_facts(&t, &j, c->procfd, NULL);
 	pw_joined_free(&j);
 	snap->targets = t.sockets; /* sorted now; no pointer into it is taken yet */
 	snap->target_holders = (struct pw_holderset){t.procs, t.n_procs, t.holders, t.n_holders};

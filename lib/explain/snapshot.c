@@ -80,6 +80,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		return -ENOMEM;
 	struct pw_walk w = { 0 };
 	struct pw_joined joined = { 0 };
+	struct pw_facts_early early = {0};
 	struct pw_collect_ctx c = { .q = q, .snap = snap };
 	int r;
 	_cleanup_close_ int procfd =
@@ -121,6 +122,14 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 		}
 	}
 
+	/* every namespace and no port asked: nearly every process the walk
+	 * saw holds a socket to report; read their facts beside the dumps */
+	if (w.n_facts && scope == PW_NETNS_ALL && !q->n_specs && !q->no_holders &&
+	    pw_facts_early_start(&early, &w, procfd, snap->facts_flags, 0) == -ENOMEM) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
 	r = pw_diag_request_build(q, &c.req);
 	if (r < 0)
 		goto fail;
@@ -138,7 +147,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	 * matches end with the facts) */
 	r = pw_join_take(snap, &w, &joined);
 	if (r >= 0)
-		r = pw_process_facts(snap, &joined, procfd);
+		r = pw_process_facts(snap, &joined, procfd, &early);
 	pw_joined_free(&joined);
 	if (r >= 0)
 		r = pw_group(snap);
@@ -179,6 +188,7 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	*ret = snap;
 	return 0;
 fail:
+	pw_facts_early_free(&early); /* nothing when taken or never started */
 	pw_joined_free(&joined);
 	pw_walk_free(&w);
 	pw_snapshot_free(snap);
