@@ -558,8 +558,12 @@ struct pw_collect_ctx {
 	bool use_bpf_opts;
 	bool root;
 };
-int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
-		       struct pw_walk *w);
+/* The sockets phase in two parts: the namespace asked or the current one
+ * (no walk needed: pw_snapshot_take runs it beside the walk), then with
+ * ALL every other namespace the walk found or /run/netns names. */
+int pw_collect_sockets_first(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope);
+int pw_collect_sockets_rest(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+			    struct pw_walk *w);
 
 /* correlate.c, the phases between collecting and explaining:
  * pw_join (sockets <-> holders) -> pw_process_facts -> pw_group (by netns,

@@ -138,41 +138,43 @@ static int collect_ns(struct pw_collect_ctx *c, int procfd, const struct pw_nsre
 	return pw_netns_run(procfd, ref, collect_fn, c);
 }
 
-/* The sockets phase: the namespaces of the scope, each entered in turn
- * (with ALL, the ones the holder walk found and those under /run/netns). */
-int pw_collect_sockets(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
-			   struct pw_walk *w)
+/* The sockets phase, first part: the namespace asked (PATH) or the one
+ * portwho runs in. It needs nothing of the holder walk, so it can run in a
+ * thread beside it (a new thread starts in its creator's namespace). */
+int pw_collect_sockets_first(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope)
 {
-	struct pw_snapshot *snap = c->snap;
-	int r;
 	uint64_t current = pw_netns_current();
 	if (scope == PW_NETNS_PATH) {
 		struct stat st;
 		if (stat(c->q->netns_path, &st) < 0)
 			return -errno;
-		struct pw_nsref ref = { .ino = st.st_ino, .path = (char *)c->q->netns_path };
-		r = collect_ns(c, procfd, &ref, current);
-		if (r < 0)
+		struct pw_nsref ref = {.ino = st.st_ino, .path = (char *)c->q->netns_path};
+		return collect_ns(c, procfd, &ref, current);
+	}
+	struct pw_nsref here = {.ino = current};
+	return collect_ns(c, procfd, &here, current);
+}
+
+/* The rest, with ALL: the namespaces the holder walk found and those under
+ * /run/netns, each entered in turn. */
+int pw_collect_sockets_rest(struct pw_collect_ctx *c, int procfd, enum pw_netns_scope scope,
+			    struct pw_walk *w)
+{
+	struct pw_snapshot *snap = c->snap;
+	if (scope != PW_NETNS_ALL)
+		return 0;
+	uint64_t current = pw_netns_current();
+	pw_netns_add_bound("/run/netns", w);
+	for (size_t i = 0; i < w->n_ns; i++) {
+		if (w->ns[i].ino == current)
+			continue;
+		int r = collect_ns(c, procfd, &w->ns[i], current);
+		if (r == -ENOMEM)
 			return r;
-	} else {
-		struct pw_nsref here = { .ino = current };
-		r = collect_ns(c, procfd, &here, current);
 		if (r < 0)
-			return r;
-		if (scope == PW_NETNS_ALL) {
-			pw_netns_add_bound("/run/netns", w);
-			for (size_t i = 0; i < w->n_ns; i++) {
-				if (w->ns[i].ino == current)
-					continue;
-				r = collect_ns(c, procfd, &w->ns[i], current);
-				if (r == -ENOMEM)
-					return r;
-				if (r < 0)
-					snap->stats.netns_skipped++; /* gone, or not enterable */
-				if (r == -EMFILE || r == -ENFILE)
-					snap->stats.netns_skipped_fd_limit++;
-			}
-		}
+			snap->stats.netns_skipped++; /* gone, or not enterable */
+		if (r == -EMFILE || r == -ENFILE)
+			snap->stats.netns_skipped_fd_limit++;
 	}
 	return 0;
 }

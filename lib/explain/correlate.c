@@ -346,7 +346,12 @@ static void *early_worker(void *arg)
 	for (; i < end && !atomic_load_explicit(&e->stop, memory_order_relaxed); i++) {
 		struct pw_process *p = &e->procs[i];
 		unsigned fl = e->flags | (e->rep[i] != NO_REP ? PW_FACTS_NO_CGROUP : 0);
-		if (pw_process_read_known(e->procfd, e->pids[i], fl, e->tf[i], p) < 0)
+		int r = pw_process_read_known(e->procfd, e->pids[i], fl, e->tf[i], p);
+		if (r == -EMFILE || r == -ENFILE) {
+			*p = (struct pw_process){0};
+			break; /* not "exited": the facts phase reads it and the rest */
+		}
+		if (r < 0)
 			*p = (struct pw_process){0}; /* exited since the walk */
 		p->pid = e->pids[i];
 	}

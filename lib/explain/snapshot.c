@@ -8,6 +8,7 @@
  * to visit; nothing else in them depends on the sockets. */
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "internal.h"
@@ -73,6 +74,46 @@ static int walk_holders(const struct pw_query *q, int procfd, bool want_netns, s
 	return r;
 }
 
+struct first_dump {
+	struct pw_collect_ctx *c;
+	int procfd;
+	enum pw_netns_scope scope;
+	pthread_t th;
+	bool started;
+	int r;
+};
+
+static void *first_dump_main(void *arg)
+{
+	struct first_dump *d = arg;
+	d->r = pw_collect_sockets_first(d->c, d->procfd, d->scope);
+	return NULL;
+}
+
+/* Out of fds beside the walk (it holds one per namespace it finds): the
+ * dump failed before it added anything (its only fds are opened first), so
+ * it is tried again alone. */
+static int first_dump_wait(struct first_dump *d)
+{
+	if (d->started) {
+		pthread_join(d->th, NULL);
+		d->started = false;
+		if ((d->r == -EMFILE || d->r == -ENFILE) && !d->c->snap->sockets.n &&
+		    !d->c->snap->n_netns)
+			d->r = pw_collect_sockets_first(d->c, d->procfd, d->scope);
+	}
+	return d->r;
+}
+
+/* Two phases side by side need fds of their own: not under a tight limit,
+ * where the walk alone may use them all (it says what it then missed). */
+static bool fds_to_spare(void)
+{
+	struct rlimit rl;
+	return getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	       (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 1024);
+}
+
 int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 {
 	struct pw_snapshot *snap = calloc(1, sizeof(*snap));
@@ -102,11 +143,27 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 	if (scope == PW_NETNS_ALL && !root)
 		scope = PW_NETNS_CURRENT; /* setns needs CAP_SYS_ADMIN */
 
+	r = pw_diag_request_build(q, &c.req);
+	if (r < 0)
+		goto fail;
+	c.use_bpf_opts = root && !q->proc_root;
+
+	/* sockets of the first namespace, in a thread beside the walk: the
+	 * dumps and the walk need nothing of each other */
+	bool side = fds_to_spare();
+	struct first_dump fdump = {.c = &c, .procfd = procfd, .scope = scope};
+	if (side && pthread_create(&fdump.th, NULL, first_dump_main, &fdump) == 0)
+		fdump.started = true;
+	else
+		fdump.r = pw_collect_sockets_first(&c, procfd, scope);
+
 	/* holders: every fd table (the walk also finds the namespaces) */
 	if (!q->no_holders) {
 		r = walk_holders(q, procfd, scope == PW_NETNS_ALL, &w, &snap->stats);
-		if (r < 0)
+		if (r < 0) {
+			first_dump_wait(&fdump);
 			goto fail;
+		}
 		snap->stats.hidden_processes = w.hidden;
 		snap->stats.hidden_unvisited = w.unvisited_hidden;
 		snap->stats.hidden_pid = w.hidden_min;
@@ -124,19 +181,17 @@ int pw_snapshot_take(const struct pw_query *q, struct pw_snapshot **ret)
 
 	/* every namespace and no port asked: nearly every process the walk
 	 * saw holds a socket to report; read their facts beside the dumps */
-	if (w.n_facts && scope == PW_NETNS_ALL && !q->n_specs && !q->no_holders &&
+	if (side && w.n_facts && scope == PW_NETNS_ALL && !q->n_specs && !q->no_holders &&
 	    pw_facts_early_start(&early, &w, procfd, snap->facts_flags, 0) == -ENOMEM) {
+		first_dump_wait(&fdump);
 		r = -ENOMEM;
 		goto fail;
 	}
 
-	r = pw_diag_request_build(q, &c.req);
-	if (r < 0)
-		goto fail;
-	c.use_bpf_opts = root && !q->proc_root;
-
-	/* sockets, one namespace after the other */
-	r = pw_collect_sockets(&c, procfd, scope, &w);
+	/* then the other namespaces, one after the other */
+	r = first_dump_wait(&fdump);
+	if (r >= 0)
+		r = pw_collect_sockets_rest(&c, procfd, scope, &w);
 	if (r < 0)
 		goto fail;
 	snap->stats.netns_seen = (unsigned)snap->n_netns;

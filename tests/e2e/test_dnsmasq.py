@@ -15,7 +15,10 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 def wait_group(ns, proto, port, n_sockets, deadline=20):
     end = time.monotonic() + deadline
     while True:
-        doc = ns.portwho_ok("--json", "%s/%d" % (proto, port)).json
+        res = ns.portwho("--json", "%s/%d" % (proto, port))
+        # exit 1 (nothing holds it) until the server has bound
+        assert res.rc in (0, 1), pwtest.describe(res)
+        doc = res.json
         gs = [g for g in doc["ports"] if g["proto"] == proto and g["port"] == port]
         if gs and len(gs[0]["sockets"]) >= n_sockets and all(
                 s["holders"] for s in gs[0]["sockets"]):
