@@ -46,6 +46,11 @@ static inline char *room(struct jw *w, size_t need)
 
 static void out_raw(struct jw *w, const char *s, size_t n)
 {
+	if (w->cap - w->n >= n) { /* nearly always: one copy */
+		memcpy(w->buf + w->n, s, n);
+		w->n += n;
+		return;
+	}
 	while (n) {
 		if (w->n == w->cap)
 			flush(w);
@@ -73,8 +78,10 @@ int jw_text_finish(struct jw *w)
 	return w->err;
 }
 
-static const char spaces[2 * JW_MAX_DEPTH + 1] =
-    "                                                                ";
+/* ",\n" and the deepest indentation: every lead is one run of it */
+static const char leads[2 + 2 * JW_MAX_DEPTH + 1] =
+    ",\n                                                                ";
+#define KEY_FAST 64 /* our keys are shorter; a longer one takes the slow way */
 
 /* What comes before a value: at depth d, "\n" (first item) or ",\n", the
  * indentation of d, then "key": ". Nothing for the document itself. */
@@ -83,30 +90,33 @@ static void text_lead(struct jw *w, const char *key)
 	int d = w->depth;
 	if (d == 0)
 		return;
-	size_t kl = key ? strlen(key) : 0;
-	if (kl > 256) { /* not one of ours, but still correct */
-		text_lead(w, NULL);
+	const char *lead = w->nonempty[d] ? leads : leads + 1;
+	size_t ll = (w->nonempty[d] ? 2 : 1) + 2 * (size_t)d;
+	w->nonempty[d] = true;
+	size_t kl = 0;
+	if (key)
+		while (key[kl] && kl <= KEY_FAST)
+			kl++;
+	if (kl > KEY_FAST) { /* not one of ours, but still correct */
+		out_raw(w, lead, ll);
 		out_c(w, '"');
-		out_raw(w, key, kl);
+		out_raw(w, key, strlen(key));
 		out_raw(w, "\": ", 3);
 		return;
 	}
-	char *o = room(w, 2 + 2 * (size_t)d + kl + 4);
-	char *start = o;
-	if (w->nonempty[d])
-		*o++ = ',';
-	*o++ = '\n';
-	memcpy(o, spaces, 2 * (size_t)d);
-	o += 2 * d;
+	char *o = room(w, ll + KEY_FAST + 4);
+	memcpy(o, lead, ll);
+	o += ll;
 	if (key) {
 		*o++ = '"';
-		memcpy(o, key, kl);
+		for (size_t i = 0; i < kl; i++)
+			o[i] = key[i];
 		o += kl;
-		memcpy(o, "\": ", 3);
-		o += 3;
+		*o++ = '"';
+		*o++ = ':';
+		*o++ = ' ';
 	}
-	w->n += (size_t)(o - start);
-	w->nonempty[d] = true;
+	w->n = (size_t)(o - w->buf);
 }
 
 static void text_int(struct jw *w, long long v)
@@ -153,16 +163,29 @@ static void text_str_slow(struct jw *w, const char *s)
 
 static void text_str(struct jw *w, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	for (const unsigned char *q = p; *q; q++)
-		if (*q >= 0x80) {
+	const unsigned char *p = (const unsigned char *)s, *q = p;
+	while (plain[*q])
+		q++;
+	if (!*q) { /* plain ASCII to the end: the common case, one copy */
+		size_t n = (size_t)(q - p);
+		char *o = room(w, n + 2 <= JW_BUF ? n + 2 : 1);
+		if (n + 2 <= JW_BUF) {
+			*o = '"';
+			memcpy(o + 1, s, n);
+			o[n + 1] = '"';
+			w->n += n + 2;
+			return;
+		}
+	}
+	for (const unsigned char *r = q; *r; r++)
+		if (*r >= 0x80) {
 			text_str_slow(w, s);
 			return;
 		}
 	static const char hex[] = "0123456789ABCDEF"; /* jansson writes \u001B */
 	out_c(w, '"');
 	for (;;) {
-		const unsigned char *q = p;
+		q = p;
 		while (plain[*q])
 			q++;
 		out_raw(w, (const char *)p, (size_t)(q - p));
@@ -217,8 +240,7 @@ static void text_end(struct jw *w, char c)
 	if (w->nonempty[w->depth]) {
 		int d = w->depth - 1;
 		char *o = room(w, 1 + 2 * (size_t)d);
-		*o = '\n';
-		memcpy(o + 1, spaces, 2 * (size_t)d);
+		memcpy(o, leads + 1, 1 + 2 * (size_t)d);
 		w->n += 1 + 2 * (size_t)d;
 	}
 	out_c(w, c);
