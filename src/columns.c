@@ -100,53 +100,26 @@ int print_column_list(FILE *out)
 
 /* ---- cell values -------------------------------------------------------- */
 
-static char *fmt(int *err, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static char *fmt(int *err, const char *f, ...)
+/* Decimal text of v in buf (>= 24 bytes): cells are mostly numbers, and
+ * printf is slow. */
+static const char *num(char *buf, unsigned long long v)
 {
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, f);
-	int r = vasprintf(&s, f, ap);
-	va_end(ap);
-	if (r < 0) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	return s;
-}
-
-/* Decimal text of v, malloc'ed: cells are mostly numbers, printf is slow. */
-static char *num(int *err, unsigned long long v)
-{
-	char buf[24], *p = buf + sizeof(buf);
-	*--p = '\0';
+	char *p = buf + 23;
+	*p = '\0';
 	do
 		*--p = (char)('0' + v % 10);
 	while (v /= 10);
-	size_t n = (size_t)(buf + sizeof(buf) - p);
-	char *s = malloc(n);
-	if (!s) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	return memcpy(s, p, n);
+	return p;
 }
 
-static char *snum(int *err, long long v)
+static const char *snum(char *buf, long long v)
 {
 	if (v >= 0)
-		return num(err, (unsigned long long)v);
-	return fmt(err, "%lld", v);
-}
-
-static char *dup_or_null(int *err, const char *s)
-{
-	if (!s)
-		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		*err = -ENOMEM;
-	return d;
+		return num(buf, (unsigned long long)v);
+	const char *p = num(buf + 1, 0ULL - (unsigned long long)v);
+	char *m = (char *)p - 1;
+	*m = '-';
+	return m;
 }
 
 static const char *proto_word(uint8_t proto)
@@ -165,38 +138,33 @@ const char *service_name(const struct options *o, uint8_t proto, uint16_t port)
 	return o->numeric ? NULL : service_name_any(o->services, proto, port);
 }
 
-char *group_reason_kinds(const struct pw_port_group *g)
+/* The distinct kinds of g's reasons, comma-joined into buf */
+static const char *reason_kinds(const struct pw_port_group *g, char *buf, size_t size)
 {
-	size_t len = 1;
-	for (size_t i = 0; i < g->n_reasons; i++)
-		len += strlen(pw_reason_kind_name(g->reasons[i].kind)) + 1;
-	char *s = malloc(len);
-	if (!s)
-		return NULL;
-	s[0] = '\0';
+	size_t n = 0;
+	buf[0] = '\0';
 	for (size_t i = 0; i < g->n_reasons; i++) {
 		const char *k = pw_reason_kind_name(g->reasons[i].kind);
 		bool dup = false; /* a kind may cover several sockets separately */
 		for (size_t j = 0; j < i && !dup; j++)
 			dup = g->reasons[j].kind == g->reasons[i].kind;
-		if (dup)
+		size_t kl = strlen(k);
+		if (dup || n + kl + 2 > size)
 			continue;
-		if (s[0])
-			strcat(s, ",");
-		strcat(s, k);
+		if (n)
+			buf[n++] = ',';
+		memcpy(buf + n, k, kl + 1);
+		n += kl;
 	}
-	return s;
+	return buf;
 }
 
-char *group_class_text(const struct pw_port_group *g)
+static const char *class_text(const struct pw_port_group *g, char *buf, size_t size)
 {
-	char *s = NULL;
-	if (asprintf(&s, "%s%s%s%s", g->class.iana ? g->class.iana : "?",
-		     g->class.privileged ? ",privileged" : "",
-		     g->class.ephemeral ? ",ephemeral" : "",
-		     g->class.reserved ? ",reserved" : "") < 0)
-		return NULL;
-	return s;
+	snprintf(buf, size, "%s%s%s%s", g->class.iana ? g->class.iana : "?",
+		 g->class.privileged ? ",privileged" : "", g->class.ephemeral ? ",ephemeral" : "",
+		 g->class.reserved ? ",reserved" : "");
+	return buf;
 }
 
 static bool is_connected(const struct pw_socket *s)
@@ -209,105 +177,104 @@ static const char *tristate(int8_t v)
 	return v < 0 ? "?" : v == 0 ? "no" : v == 1 ? "yes" : "forced";
 }
 
-static char *endpoint_text(int *err, const struct pw_addr *a, uint16_t port, const char *ifname)
+static const char *endpoint_text(const struct pw_addr *a, uint16_t port, const char *ifname,
+				 char *buf, size_t size)
 {
-	char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
-	if (pw_endpoint_format(a, port, ifname, buf, sizeof(buf)) < 0)
-		return dup_or_null(err, "?");
-	return dup_or_null(err, buf);
+	return pw_endpoint_format(a, port, ifname, buf, size) < 0 ? "?" : buf;
+}
+
+const char *column_text(const struct options *o, enum column_id id, const struct pw_port_group *g,
+			const struct pw_socket *s, const struct pw_holder *h, char *buf, size_t size)
+{
+	const struct pw_process *p = h ? h->proc : NULL;
+
+	switch (id) {
+	case COL_NETNS:
+		if (g && g->netns_name)
+			return g->netns_name;
+		return num(buf, s->netns);
+	case COL_PROTO:
+		if (s->family != AF_INET6)
+			return pw_proto_name(s->proto);
+		snprintf(buf, size, "%s6", pw_proto_name(s->proto));
+		return buf;
+	case COL_FAMILY:
+		return s->family == AF_INET6 ? "ipv6" : "ipv4";
+	case COL_LOCAL:
+		return endpoint_text(&s->laddr, s->lport, s->ifname, buf, size);
+	case COL_ADDR:
+		return pw_addr_format(&s->laddr, true, buf, size) < 0 ? "?" : buf;
+	case COL_PORT:
+		return num(buf, s->lport);
+	case COL_SERVICE:
+		return g ? service_name(o, g->proto, g->port) : NULL;
+	case COL_REMOTE:
+		return is_connected(s) ? endpoint_text(&s->raddr, s->rport, NULL, buf, size) : NULL;
+	case COL_STATE: /* state 0: the line of a port only a forward serves */
+		return s->state ? pw_state_name(s->proto, s->state) : "-";
+	case COL_INODE:
+		return num(buf, s->inode);
+	case COL_COOKIE:
+		return num(buf, s->cookie);
+	case COL_UID:
+		return num(buf, s->uid);
+	case COL_V6ONLY:
+		return s->family == AF_INET6 ? tristate(s->v6only) : NULL;
+	case COL_REUSEADDR:
+		return tristate(s->reuseaddr);
+	case COL_REUSEPORT:
+		return tristate(s->reuseport);
+	case COL_OPTSRC:
+		return pw_opt_source_name((enum pw_opt_source)s->opts_source);
+	case COL_IFACE:
+		return s->ifname;
+	case COL_KOWNER:
+		return s->kernel_owner;
+	case COL_PID:
+		return h ? snum(buf, p ? p->pid : h->tid) : NULL;
+	case COL_TID:
+		return h ? snum(buf, h->tid) : NULL;
+	case COL_FD:
+		return h && h->via == PW_VIA_FD ? snum(buf, h->fd) : NULL;
+	case COL_COMMAND:
+		return p ? p->comm : NULL;
+	case COL_CMDLINE:
+		return p ? p->cmdline : NULL;
+	case COL_USER:
+		if (!p || !p->facts_read)
+			return NULL;
+		return p->user ? p->user : num(buf, p->uid);
+	case COL_PPID:
+		return p && p->facts_read ? snum(buf, p->ppid) : NULL;
+	case COL_UNIT:
+		return p ? p->unit : NULL;
+	case COL_VIA:
+		return h ? pw_holder_via_name((enum pw_holder_via)h->via) : NULL;
+	case COL_NSPID:
+		return p && p->nspid ? snum(buf, p->nspid) : NULL;
+	case COL_REASON:
+		return g ? reason_kinds(g, buf, size) : NULL;
+	case COL_CLASS:
+		return g ? class_text(g, buf, size) : NULL;
+	case COL_CONTAINER:
+		if (!p || !p->container || pw_container_label(p->container, buf, size) < 0)
+			return NULL;
+		return buf;
+	case COL_MAX:
+		break;
+	}
+	return NULL;
 }
 
 char *column_value(const struct options *o, enum column_id id, const struct pw_port_group *g,
 		   const struct pw_socket *s, const struct pw_holder *h, int *err)
 {
-	const struct pw_process *p = h ? h->proc : NULL;
-	char buf[128];
-
-	switch (id) {
-	case COL_NETNS:
-		if (g && g->netns_name)
-			return dup_or_null(err, g->netns_name);
-		return num(err, s->netns);
-	case COL_PROTO:
-		return fmt(err, "%s%s", pw_proto_name(s->proto), s->family == AF_INET6 ? "6" : "");
-	case COL_FAMILY:
-		return dup_or_null(err, s->family == AF_INET6 ? "ipv6" : "ipv4");
-	case COL_LOCAL:
-		return endpoint_text(err, &s->laddr, s->lport, s->ifname);
-	case COL_ADDR:
-		if (pw_addr_format(&s->laddr, true, buf, sizeof(buf)) < 0)
-			return dup_or_null(err, "?");
-		return dup_or_null(err, buf);
-	case COL_PORT:
-		return num(err, s->lport);
-	case COL_SERVICE:
-		return g ? dup_or_null(err, service_name(o, g->proto, g->port)) : NULL;
-	case COL_REMOTE:
-		return is_connected(s) ? endpoint_text(err, &s->raddr, s->rport, NULL) : NULL;
-	case COL_STATE: /* state 0: the line of a port only a forward serves */
-		return dup_or_null(err, s->state ? pw_state_name(s->proto, s->state) : "-");
-	case COL_INODE:
-		return num(err, s->inode);
-	case COL_COOKIE:
-		return num(err, s->cookie);
-	case COL_UID:
-		return num(err, s->uid);
-	case COL_V6ONLY:
-		return s->family == AF_INET6 ? dup_or_null(err, tristate(s->v6only)) : NULL;
-	case COL_REUSEADDR:
-		return dup_or_null(err, tristate(s->reuseaddr));
-	case COL_REUSEPORT:
-		return dup_or_null(err, tristate(s->reuseport));
-	case COL_OPTSRC:
-		return dup_or_null(err, pw_opt_source_name((enum pw_opt_source)s->opts_source));
-	case COL_IFACE:
-		return dup_or_null(err, s->ifname);
-	case COL_KOWNER:
-		return dup_or_null(err, s->kernel_owner);
-	case COL_PID:
-		return h ? snum(err, p ? p->pid : h->tid) : NULL;
-	case COL_TID:
-		return h ? snum(err, h->tid) : NULL;
-	case COL_FD:
-		return h && h->via == PW_VIA_FD ? snum(err, h->fd) : NULL;
-	case COL_COMMAND:
-		return p ? dup_or_null(err, p->comm) : NULL;
-	case COL_CMDLINE:
-		return p ? dup_or_null(err, p->cmdline) : NULL;
-	case COL_USER:
-		if (!p || !p->facts_read)
-			return NULL;
-		return p->user ? dup_or_null(err, p->user) : num(err, p->uid);
-	case COL_PPID:
-		return p && p->facts_read ? snum(err, p->ppid) : NULL;
-	case COL_UNIT:
-		return p ? dup_or_null(err, p->unit) : NULL;
-	case COL_VIA:
-		return h ? dup_or_null(err, pw_holder_via_name((enum pw_holder_via)h->via)) : NULL;
-	case COL_NSPID:
-		return p && p->nspid ? snum(err, p->nspid) : NULL;
-	case COL_REASON: {
-		if (!g)
-			return NULL;
-		char *r = group_reason_kinds(g);
-		if (!r)
-			*err = -ENOMEM;
-		return r;
-	}
-	case COL_CLASS: {
-		if (!g)
-			return NULL;
-		char *r = group_class_text(g);
-		if (!r)
-			*err = -ENOMEM;
-		return r;
-	}
-	case COL_CONTAINER:
-		if (!p || !p->container || pw_container_label(p->container, buf, sizeof(buf)) < 0)
-			return NULL;
-		return dup_or_null(err, buf);
-	case COL_MAX:
-		break;
-	}
-	return NULL;
+	char buf[COLUMN_TEXT_MAX];
+	const char *t = column_text(o, id, g, s, h, buf, sizeof(buf));
+	if (!t)
+		return NULL;
+	char *d = strdup(t);
+	if (!d)
+		*err = -ENOMEM;
+	return d;
 }

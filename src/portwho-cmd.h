@@ -310,10 +310,11 @@ void view_free(struct view *v);
  * to -ENOMEM when allocation failed. */
 char *column_value(const struct options *o, enum column_id id, const struct pw_port_group *g,
 		   const struct pw_socket *s, const struct pw_holder *h, int *ret_err);
-/* ", "-free comma-joined reason kinds of a group, malloc'ed */
-char *group_reason_kinds(const struct pw_port_group *g);
-/* "system,privileged" etc., malloc'ed */
-char *group_class_text(const struct pw_port_group *g);
+/* The same without a copy: raw text that lives as long as the snapshot, or
+ * written into buf (COLUMN_TEXT_MAX bytes); NULL for an empty cell. */
+#define COLUMN_TEXT_MAX 512
+const char *column_text(const struct options *o, enum column_id id, const struct pw_port_group *g,
+			const struct pw_socket *s, const struct pw_holder *h, char *buf, size_t size);
 /* Service name for (proto, port) unless -n; NULL when none */
 const char *service_name(const struct options *o, uint8_t proto, uint16_t port);
 const char *service_name_any(const struct pw_services *sv, uint8_t proto, uint16_t port);

@@ -43,13 +43,17 @@ struct flat {
 
 /* ---- text ------------------------------------------------------------------ */
 
-/* Printable ASCII without a backslash: escaping would only copy it. */
-static bool plain_ascii(const char *s)
+#define NOT_PLAIN SIZE_MAX
+
+/* The length of printable ASCII without a backslash (escaping would only
+ * copy it, and its width is its length), or NOT_PLAIN. */
+static size_t plain_len(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '\\')
-			return false;
-	return true;
+	const char *p = s;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e || *p == '\\')
+			return NOT_PLAIN;
+	return (size_t)(p - s);
 }
 
 /* Outside a UTF-8 locale the terminal cannot show UTF-8: its bytes as \xHH. */
@@ -136,12 +140,13 @@ static int pad(struct flat *f, size_t n)
 	return 0;
 }
 
-/* One cell (escaped text or NULL) of column i: measured or appended. */
-static int cell(struct flat *f, size_t i, const char *text)
+/* One cell (escaped text or NULL) of column i: measured or appended.
+ * plain: its length when plain_len says so (width = length), else NOT_PLAIN. */
+static int cell(struct flat *f, size_t i, const char *text, size_t plain)
 {
 	if (f->measuring) {
 		if (text && *text) {
-			size_t w = text_width(text, 0, NULL);
+			size_t w = plain != NOT_PLAIN ? plain : text_width(text, 0, NULL);
 			f->has_data[i] = true;
 			if (w > f->width[i])
 				f->width[i] = w;
@@ -151,7 +156,9 @@ static int cell(struct flat *f, size_t i, const char *text)
 	if (f->hidden[i])
 		return 0;
 	size_t colw = f->width[i], w = 0, n = 0;
-	if (text)
+	if (text && plain != NOT_PLAIN)
+		w = n = plain < colw ? plain : colw;
+	else if (text)
 		w = text_width(text, colw, &n); /* cut to the column (terminals only) */
 	bool first = f->len == f->indent;
 	bool right = column_get(f->c->ids[i])->flags & CF_RIGHT;
@@ -188,28 +195,25 @@ static bool wanted(bool full, enum column_object obj)
 static int holder_line(struct flat *f, const struct pw_port_group *g, const struct pw_socket *s,
 		       const struct pw_holder *h, bool full)
 {
+	char buf[COLUMN_TEXT_MAX];
 	for (size_t i = 0; i < f->c->n; i++) {
 		const struct column_info *ci = column_get(f->c->ids[i]);
-		char *raw = NULL;
-		int err = 0;
+		const char *raw = NULL;
 		if (wanted(full, ci->obj) && (ci->obj != OBJ_HOLDER || h) &&
 		    !(f->hidden[i] && !f->measuring))
-			raw = column_value(f->o, f->c->ids[i], g, s, h, &err);
-		if (err < 0) {
-			free(raw);
-			return err;
-		}
-		if (raw && !plain_ascii(raw)) {
-			char *esc = pw_escape_text(raw);
-			free(raw);
+			raw = column_text(f->o, f->c->ids[i], g, s, h, buf, sizeof(buf));
+		size_t plain = raw ? plain_len(raw) : 0;
+		char *esc = NULL;
+		if (raw && plain == NOT_PLAIN) {
+			esc = pw_escape_text(raw);
 			if (esc && !f->utf8)
 				esc = escape_high(esc);
 			if (!esc)
 				return -ENOMEM;
 			raw = esc;
 		}
-		int r = cell(f, i, raw);
-		free(raw);
+		int r = cell(f, i, raw, plain);
+		free(esc);
 		if (r < 0)
 			return r;
 	}
@@ -219,7 +223,8 @@ static int holder_line(struct flat *f, const struct pw_port_group *g, const stru
 static int header_line(struct flat *f)
 {
 	for (size_t i = 0; i < f->c->n; i++) {
-		int r = cell(f, i, column_get(f->c->ids[i])->header);
+		const char *hd = column_get(f->c->ids[i])->header;
+		int r = cell(f, i, hd, plain_len(hd));
 		if (r < 0)
 			return r;
 	}
