@@ -106,6 +106,22 @@ static int user_name(uid_t uid, char **ret)
 
 /* ---- reading one process ----------------------------------------------- */
 
+/* Where a process's files are: a directory fd of /proc/PID (pre ""), or
+ * /proc itself with the prefix "PID/" when the walk read the identity and
+ * the directory would be one more open and close per process. */
+struct pdir {
+	int fd;
+	char pre[16];
+};
+
+static const char *at(const struct pdir *d, const char *name, char buf[48])
+{
+	if (!d->pre[0])
+		return name;
+	snprintf(buf, 48, "%s%s", d->pre, name);
+	return buf;
+}
+
 static bool starts_with(const char *s, const char *prefix)
 {
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
@@ -129,10 +145,10 @@ static bool is_systemd_exe(const char *exe)
  * a hint: any user can call a process "systemd" (PR_SET_NAME). The one
  * helper explain (socket activation) and kill (never signal a manager) use,
  * through pw_process.is_systemd. */
-static bool is_systemd_manager(int dfd, const struct pw_process *p)
+static bool is_systemd_manager(const struct pdir *d, const struct pw_process *p)
 {
-	char exe[256];
-	ssize_t l = dfd < 0 ? -1 : readlinkat(dfd, "exe", exe, sizeof(exe) - 1);
+	char exe[256], b[48];
+	ssize_t l = !d ? -1 : readlinkat(d->fd, at(d, "exe", b), exe, sizeof(exe) - 1);
 	if (l > 0) {
 		exe[l] = '\0';
 		if (is_systemd_exe(exe))
@@ -158,10 +174,18 @@ static bool is_gone(int r)
 	return r == -ENOENT || r == -ESRCH;
 }
 
-/* An optional file could not be read: was it because the process exited? */
-static bool vanished(int dfd)
+/* Out of fds is not "unreadable": the caller must know the facts are not in. */
+static bool no_fds(int r)
 {
-	return faccessat(dfd, "stat", F_OK, 0) < 0 && (errno == ENOENT || errno == ESRCH);
+	return r == -EMFILE || r == -ENFILE;
+}
+
+
+/* An optional file could not be read: was it because the process exited? */
+static bool vanished(const struct pdir *d)
+{
+	char b[48];
+	return faccessat(d->fd, at(d, "stat", b), F_OK, 0) < 0 && (errno == ENOENT || errno == ESRCH);
 }
 
 static int parse_int_env(const char *buf, size_t len, const char *key, long max, long *ret)
@@ -179,15 +203,16 @@ static int parse_int_env(const char *buf, size_t len, const char *key, long max,
 	return 0;
 }
 
-static int read_environ(int dfd, struct pw_process *p, bool *gone)
+static int read_environ(const struct pdir *d, struct pw_process *p, bool *gone)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
-	int r = pw_read_proc_at(dfd, "environ", ENVIRON_MAX, &buf, &len);
+	char b[48];
+	int r = pw_read_proc_at(d->fd, at(d, "environ", b), ENVIRON_MAX, &buf, &len);
 	if (r < 0) {
 		/* another user's environment needs ptrace access: not an error */
 		*gone = *gone || is_gone(r);
-		return r == -ENOMEM ? r : 0;
+		return r == -ENOMEM || no_fds(r) ? r : 0;
 	}
 	long v;
 	if (parse_int_env(buf, len, "LISTEN_PID", INT32_MAX, &v) == 0)
@@ -207,10 +232,12 @@ static int read_environ(int dfd, struct pw_process *p, bool *gone)
 }
 
 /* stat, status and ns/net: what the BPF walk read already when tf is set */
-static int read_identity(int dfd, const struct pw_task_facts *tf, struct pw_process *p)
+static int read_identity(const struct pdir *d, const struct pw_task_facts *tf,
+			 struct pw_process *p)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
+	char b[48];
 	int r;
 
 	if (tf) {
@@ -224,7 +251,7 @@ static int read_identity(int dfd, const struct pw_task_facts *tf, struct pw_proc
 		p->netns = tf->netns;
 		return 0;
 	}
-	r = pw_read_proc_at(dfd, "stat", STAT_MAX, &buf, &len);
+	r = pw_read_proc_at(d->fd, at(d, "stat", b), STAT_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	r = pw_parse_stat(buf, len, &p->comm, &p->ppid, &p->start_time);
@@ -233,7 +260,7 @@ static int read_identity(int dfd, const struct pw_task_facts *tf, struct pw_proc
 	free(buf);
 	buf = NULL;
 
-	r = pw_read_proc_at(dfd, "status", STATUS_MAX, &buf, &len);
+	r = pw_read_proc_at(d->fd, at(d, "status", b), STATUS_MAX, &buf, &len);
 	if (r < 0)
 		return r;
 	r = pw_parse_status_euid(buf, &p->uid);
@@ -243,17 +270,20 @@ static int read_identity(int dfd, const struct pw_task_facts *tf, struct pw_proc
 		p->nspid = 0; /* unknown: an old kernel, or a Groups: line too long */
 
 	char link[64];
-	ssize_t l = readlinkat(dfd, "ns/net", link, sizeof(link));
+	ssize_t l = readlinkat(d->fd, at(d, "ns/net", b), link, sizeof(link));
 	if (l > 0 && (size_t)l < sizeof(link))
 		(void)pw_parse_ns_link(link, (size_t)l, &p->netns); /* stays 0 if unreadable */
 	return 0;
 }
 
-static int read_cgroup(int dfd, struct pw_process *p, bool *gone)
+static int read_cgroup(const struct pdir *d, struct pw_process *p, bool *gone)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
-	int r = pw_read_proc_at(dfd, "cgroup", CGROUP_MAX, &buf, &len);
+	char b[48];
+	int r = pw_read_proc_at(d->fd, at(d, "cgroup", b), CGROUP_MAX, &buf, &len);
+	if (no_fds(r))
+		return r;
 	if (r == 0) {
 		struct pw_container c;
 		if (pw_parse_cgroup_container(buf, &c) == 0) {
@@ -271,22 +301,25 @@ static int read_cgroup(int dfd, struct pw_process *p, bool *gone)
 	return r == -ENOMEM ? r : 0;
 }
 
-static int read_facts(int dfd, pid_t pid, unsigned flags, const struct pw_task_facts *tf,
-		      struct pw_process *p)
+static int read_facts(const struct pdir *d, pid_t pid, unsigned flags,
+		      const struct pw_task_facts *tf, struct pw_process *p)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	bool gone = false;
+	char b[48];
 	int r;
 
 	p->pid = pid;
-	r = read_identity(dfd, tf, p);
+	r = read_identity(d, tf, p);
 	if (r < 0)
 		return r;
 
 	if (!(flags & PW_FACTS_NO_CMDLINE) || pid == 1) { /* PID 1's tells systemd */
 		/* one byte past the cap tells a cut command line from one that fits */
-		r = pw_read_proc_at(dfd, "cmdline", CMDLINE_MAX + 1, &buf, &len);
+		r = pw_read_proc_at(d->fd, at(d, "cmdline", b), CMDLINE_MAX + 1, &buf, &len);
+		if (no_fds(r))
+			return r;
 		if (r == 0 && len > CMDLINE_MAX) {
 			len = CMDLINE_MAX;
 			buf[len] = '\0';
@@ -302,16 +335,16 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, const struct pw_task_f
 	}
 
 	if (!(flags & PW_FACTS_NO_CGROUP)) {
-		r = read_cgroup(dfd, p, &gone);
+		r = read_cgroup(d, p, &gone);
 		if (r < 0)
 			return r;
 	}
 
-	r = read_environ(dfd, p, &gone);
+	r = read_environ(d, p, &gone);
 	if (r < 0)
 		return r;
 
-	if (gone && vanished(dfd))
+	if (gone && vanished(d))
 		return -ESRCH;
 
 	r = user_name(p->uid, &p->user);
@@ -319,7 +352,7 @@ static int read_facts(int dfd, pid_t pid, unsigned flags, const struct pw_task_f
 		return r;
 
 	/* the link is worth reading only when it can name systemd's binary */
-	p->is_systemd = is_systemd_manager(tf && strcmp(tf->exe, "systemd") ? -1 : dfd, p);
+	p->is_systemd = is_systemd_manager(tf && strcmp(tf->exe, "systemd") ? NULL : d, p);
 	p->facts_read = true;
 	return 0;
 }
@@ -343,14 +376,23 @@ int pw_process_read_known(int procfd, pid_t pid, unsigned flags, const struct pw
 	if (pid <= 0)
 		return -EINVAL;
 
-	char name[16];
-	snprintf(name, sizeof(name), "%d", (int)pid);
-	_cleanup_close_ int dfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
+	struct pdir d = {.fd = procfd};
+	_cleanup_close_ int dfd = -EBADF;
+	if (tf) {
+		/* the walk read the identity: the few files left are opened by
+		 * path (a gone process shows as ENOENT, checked by vanished()) */
+		snprintf(d.pre, sizeof(d.pre), "%d/", (int)pid);
+	} else {
+		char name[16];
+		snprintf(name, sizeof(name), "%d", (int)pid);
+		dfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		d.fd = dfd;
+	}
 
 	struct pw_process n = {0};
-	int r = read_facts(dfd, pid, flags, tf, &n);
+	int r = read_facts(&d, pid, flags, tf, &n);
 	if (r < 0) {
 		pw_process_clear(&n);
 		return r;
