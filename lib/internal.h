@@ -616,5 +616,7 @@ int pw_explain(struct pw_snapshot *snap);
 /* reason-text.c: give back the text lent to a group, free the work space */
 void pw_reason_text_free(struct pw_snapshot *snap);
 void pw_reason_clear(struct pw_reason *r);
+/* its summary and evidence only, left NULL/0 (reason-text.c gives them back) */
+void pw_reason_clear_text(struct pw_reason *r);
 
 #endif

@@ -129,6 +129,31 @@ struct facts_job {
 	atomic_size_t *cursor;
 };
 
+/* One process's facts into p (zeroed but for its pid when it exited since
+ * the walk); shares_cgroup: another process reads the file of its css_set.
+ * Returns what pw_process_read_known returned. */
+static int read_one(struct pw_process *p, int procfd, pid_t pid, unsigned flags,
+		    bool shares_cgroup, const struct pw_task_facts *tf)
+{
+	int r = pw_process_read_known(procfd, pid, flags | (shares_cgroup ? PW_FACTS_NO_CGROUP : 0),
+				      tf, p);
+	if (r < 0)
+		*p = (struct pw_process){0};
+	p->pid = pid; /* kept either way */
+	return r;
+}
+
+/* p's cgroup facts from the process read for its css_set (from), or, when
+ * that one had exited, all of p read again with its own. */
+static void take_cgroup(struct pw_process *p, const struct pw_process *from, int procfd,
+			pid_t pid, unsigned flags, const struct pw_task_facts *tf)
+{
+	if (from->facts_read && pw_process_copy_cgroup(p, from) == 0)
+		return;
+	pw_process_clear(p);
+	read_one(p, procfd, pid, flags, false, tf);
+}
+
 static void *facts_worker(void *arg)
 {
 	struct facts_job *j = arg;
@@ -137,13 +162,9 @@ static void *facts_worker(void *arg)
 		if (i >= j->n)
 			return NULL;
 		size_t end = i + 16 < j->n ? i + 16 : j->n;
-		for (; i < end; i++) {
-			struct pw_process *p = &j->procs[i];
-			unsigned fl = j->flags | (j->rep[i] != NO_REP ? PW_FACTS_NO_CGROUP : 0);
-			if (pw_process_read_known(j->procfd, j->pids[i], fl, j->tf[i], p) < 0)
-				*p = (struct pw_process){0}; /* exited since the walk */
-			p->pid = j->pids[i];		     /* keep the pid either way */
-		}
+		for (; i < end; i++)
+			read_one(&j->procs[i], j->procfd, j->pids[i], j->flags, j->rep[i] != NO_REP,
+				 j->tf[i]);
 	}
 }
 
@@ -221,18 +242,9 @@ static void copy_cgroups(struct pw_process *procs, size_t n, const pid_t *pids,
 			 const struct pw_task_facts **tf, const uint32_t *rep, int procfd,
 			 unsigned flags)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct pw_process *p = &procs[i];
-		if (rep[i] == NO_REP || !p->facts_read)
-			continue;
-		const struct pw_process *from = &procs[rep[i]];
-		if (from->facts_read && pw_process_copy_cgroup(p, from) == 0)
-			continue;
-		pw_process_clear(p);
-		if (pw_process_read_known(procfd, pids[i], flags, tf[i], p) < 0)
-			*p = (struct pw_process){0};
-		p->pid = pids[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (rep[i] != NO_REP && procs[i].facts_read)
+			take_cgroup(&procs[i], &procs[rep[i]], procfd, pids[i], flags, tf[i]);
 }
 
 /* Join: which fd of which process holds which socket. Holders are laid out
@@ -344,16 +356,10 @@ static void *early_worker(void *arg)
 	struct pw_facts_early *e = arg;
 	size_t i = 0, end = e->limit && e->limit < e->n ? e->limit : e->n;
 	for (; i < end && !atomic_load_explicit(&e->stop, memory_order_relaxed); i++) {
-		struct pw_process *p = &e->procs[i];
-		unsigned fl = e->flags | (e->rep[i] != NO_REP ? PW_FACTS_NO_CGROUP : 0);
-		int r = pw_process_read_known(e->procfd, e->pids[i], fl, e->tf[i], p);
-		if (r == -EMFILE || r == -ENFILE) {
-			*p = (struct pw_process){0};
+		int r = read_one(&e->procs[i], e->procfd, e->pids[i], e->flags,
+				 e->rep[i] != NO_REP, e->tf[i]);
+		if (r == -EMFILE || r == -ENFILE)
 			break; /* not "exited": the facts phase reads it and the rest */
-		}
-		if (r < 0)
-			*p = (struct pw_process){0}; /* exited since the walk */
-		p->pid = e->pids[i];
 	}
 	e->n_read = i;
 	return NULL;
@@ -439,15 +445,9 @@ static size_t early_take(struct pw_facts_early *e, struct pw_process *procs, con
 		e->taken[k] = true;
 		if (e->rep[k] == NO_REP || !procs[i].facts_read)
 			continue;
-		/* its cgroup facts are those of the first of its css_set (read
-		 * before it, possibly taken too: its strings are still there) */
-		const struct pw_process *from = &e->procs[e->rep[k]];
-		if (from->facts_read && pw_process_copy_cgroup(&procs[i], from) == 0)
-			continue;
-		pw_process_clear(&procs[i]);
-		if (pw_process_read_known(procfd, pids[i], flags, e->tf[k], &procs[i]) < 0)
-			procs[i] = (struct pw_process){0};
-		procs[i].pid = pids[i];
+		/* the first of its css_set was read before it (possibly taken
+		 * too: its strings are still there) */
+		take_cgroup(&procs[i], &e->procs[e->rep[k]], procfd, pids[i], flags, e->tf[k]);
 	}
 	return nrest;
 }

@@ -97,12 +97,20 @@ static void cover(struct rlist *l, struct pw_reason *r, struct pw_socket *s)
 	r->sockets[r->n_sockets++] = s;
 }
 
-void pw_reason_clear(struct pw_reason *r)
+void pw_reason_clear_text(struct pw_reason *r)
 {
 	free(r->summary);
 	for (size_t i = 0; i < r->n_evidence; i++)
 		free(r->evidence[i]);
 	free(r->evidence);
+	r->summary = NULL;
+	r->evidence = NULL;
+	r->n_evidence = 0;
+}
+
+void pw_reason_clear(struct pw_reason *r)
+{
+	pw_reason_clear_text(r);
 	if (!r->sockets_shared)
 		free(r->sockets);
 	*r = (struct pw_reason){ 0 };

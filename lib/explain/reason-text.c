@@ -26,16 +26,8 @@ struct pw_reason_text {
 
 static void take_back(struct pw_reason_text *t)
 {
-	for (size_t i = 0; t->lent && i < t->n_lent; i++) {
-		struct pw_reason *r = &t->lent->reasons[i];
-		free(r->summary);
-		for (size_t j = 0; j < r->n_evidence; j++)
-			free(r->evidence[j]);
-		free(r->evidence);
-		r->summary = NULL;
-		r->evidence = NULL;
-		r->n_evidence = 0;
-	}
+	for (size_t i = 0; t->lent && i < t->n_lent; i++)
+		pw_reason_clear_text(&t->lent->reasons[i]);
 	t->lent = NULL;
 	t->n_lent = 0;
 }
