@@ -166,16 +166,14 @@ static void text_str(struct jw *w, const char *s)
 	const unsigned char *p = (const unsigned char *)s, *q = p;
 	while (plain[*q])
 		q++;
-	if (!*q) { /* plain ASCII to the end: the common case, one copy */
-		size_t n = (size_t)(q - p);
-		char *o = room(w, n + 2 <= JW_BUF ? n + 2 : 1);
-		if (n + 2 <= JW_BUF) {
-			*o = '"';
-			memcpy(o + 1, s, n);
-			o[n + 1] = '"';
-			w->n += n + 2;
-			return;
-		}
+	size_t n = (size_t)(q - p);
+	if (!*q && n + 2 <= JW_BUF) { /* plain ASCII to the end: one copy */
+		char *o = room(w, n + 2);
+		*o = '"';
+		memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		w->n += n + 2;
+		return;
 	}
 	for (const unsigned char *r = q; *r; r++)
 		if (*r >= 0x80) {
